@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "synmix",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "harmonize", targets: ["harmonize"]),
+        .executable(name: "synmix-generate", targets: ["synmix-generate"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries from Debian packages (the Makefile's `deps` installs them).
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        // libpng/libjpeg error handling needs setjmp, which Swift cannot call.
+        .target(name: "CImageShim", dependencies: ["CPNG", "CJPEG"]),
+
+        // Shared by every stage: image codecs, COCO RLE, manifest records, taxonomy.
+        .target(name: "SynmixCore", dependencies: [
+            "CImageShim", "CCrypto", .product(name: "Yams", package: "Yams"),
+        ]),
+        // Stage libraries: the only code that knows Cityscapes and Synscapes exist.
+        .target(name: "Harmonize", dependencies: ["SynmixCore"]),
+        .target(name: "SynmixGenerate", dependencies: ["SynmixCore"]),
+
+        // Thin executables.
+        .executableTarget(name: "harmonize", dependencies: [
+            "Harmonize", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "synmix-generate", dependencies: [
+            "SynmixGenerate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "SynmixCoreTests", dependencies: ["SynmixCore"]),
+        .testTarget(name: "HarmonizeTests", dependencies: ["Harmonize", "SynmixGenerate"],
+                    resources: []),
+    ]
+)

@@ -1,0 +1,37 @@
+import CCrypto
+
+/// Streaming SHA-256 over OpenSSL's EVP interface (hardware SHA extensions
+/// where the CPU has them: shard hashing is on pack-mix's hot path).
+public final class SHA256Hasher {
+    private let context: OpaquePointer
+
+    public init() {
+        context = EVP_MD_CTX_new()
+        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        if bytes.count > 0 { EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) }
+    }
+
+    public func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
+
+    /// Lower-case hex digest; the hasher cannot be used afterwards.
+    public func finalize() -> String {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(context, &digest, &length)
+        return digest.map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let hasher = SHA256Hasher()
+        hasher.update(bytes)
+        return hasher.finalize()
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+
+public struct FileError: Error, CustomStringConvertible, Equatable {
+    public var path: String
+    public var reason: String
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+    public var description: String { "\(path): \(reason)" }
+}
+
+public enum Files {
+    /// Reads a whole file with plain POSIX calls (no Data bridging on the hot path).
+    public static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw FileError(path: path, reason: "not a regular file") }
+        let size = Int(info.st_size)
+        var failure: String?
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var done = 0
+            while done < size {
+                let n = Foundation.read(fd, buffer.baseAddress! + done, size - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { failure = n < 0 ? String(cString: strerror(errno)) : "file shrank while reading"; break }
+                done += n
+            }
+            initialized = done
+        }
+        if let failure { throw FileError(path: path, reason: failure) }
+        return bytes
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Sorted entries of a directory (names only); empty if it does not exist.
+    public static func list(_ path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+    }
+
+    public static func createDirectory(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw FileError(path: path, reason: "cannot create directory: \(error.localizedDescription)")
+        }
+    }
+
+    /// Absolute, standardised form of a user-given path.
+    public static func absolute(_ path: String) -> String {
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
+            : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path)
+        return url.standardizedFileURL.path
+    }
+
+    /// Writes a file under a temporary name in the same folder, then renames
+    /// it into place, so a reader never sees a half-written file.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let writer = try AtomicFile(path)
+        try writer.write(bytes)
+        try writer.commit()
+    }
+
+    public static func writeAtomically(_ text: String, to path: String) throws {
+        try writeAtomically(Array(text.utf8), to: path)
+    }
+}
+
+/// A file written under `NAME.tmp` and renamed to `NAME` by `commit()`.
+/// Without a commit (a crash, an error) only the temporary file remains.
+public final class AtomicFile {
+    public let path: String
+    public let temporaryPath: String
+    private let handle: UnsafeMutablePointer<FILE>
+    private var committed = false
+
+    public init(_ path: String) throws {
+        self.path = path
+        temporaryPath = path + ".tmp"
+        guard let handle = fopen(temporaryPath, "wb") else {
+            throw FileError(path: temporaryPath, reason: String(cString: strerror(errno)))
+        }
+        self.handle = handle
+    }
+
+    deinit {
+        if !committed {
+            fclose(handle)
+            unlink(temporaryPath)
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        guard bytes.withUnsafeBytes({ fwrite($0.baseAddress, 1, $0.count, handle) }) == bytes.count else {
+            throw FileError(path: temporaryPath, reason: "write failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func write(_ text: String) throws { try write(Array(text.utf8)) }
+
+    public func commit() throws {
+        committed = true
+        guard fflush(handle) == 0, fsync(fileno(handle)) == 0, fclose(handle) == 0 else {
+            unlink(temporaryPath)
+            throw FileError(path: temporaryPath, reason: "cannot flush: \(String(cString: strerror(errno)))")
+        }
+        guard rename(temporaryPath, path) == 0 else {
+            throw FileError(path: path, reason: "cannot rename into place: \(String(cString: strerror(errno)))")
+        }
+    }
+}

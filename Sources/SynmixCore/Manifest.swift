@@ -1,0 +1,175 @@
+import Foundation
+
+/// One image in the unified taxonomy (FORMATS.md §2.2). Self-contained: it
+/// carries its dataset root, so manifests concatenate and mix freely.
+public struct ManifestRecord: Sendable, Equatable {
+    public var id: String
+    public var source: String
+    public var domain: String      // "real" or "synthetic"
+    public var split: String
+    public var root: String
+    public var image: String       // relative to root
+    public var width: Int
+    public var height: Int
+    public var instances: [InstanceRecord]
+    public var ignore: RLE?        // nil when no pixel is ignored
+
+    public init(id: String, source: String, domain: String, split: String, root: String, image: String,
+                width: Int, height: Int, instances: [InstanceRecord], ignore: RLE?) {
+        self.id = id
+        self.source = source
+        self.domain = domain
+        self.split = split
+        self.root = root
+        self.image = image
+        self.width = width
+        self.height = height
+        self.instances = instances
+        self.ignore = ignore
+    }
+
+    /// Key order exactly as FORMATS.md §2.2.
+    public var json: JSON {
+        .object([
+            ("id", .string(id)), ("source", .string(source)), ("domain", .string(domain)),
+            ("split", .string(split)), ("root", .string(root)), ("image", .string(image)),
+            ("width", .int(width)), ("height", .int(height)),
+            ("instances", .array(instances.map(\.json))),
+            ("ignore", ignore.map(\.json) ?? .null),
+        ])
+    }
+
+    /// One manifest line, without the trailing newline.
+    public var jsonLine: String { json.compact }
+}
+
+public struct InstanceRecord: Sendable, Equatable {
+    public var id: Int             // index in the record's instance list
+    public var className: String   // unified class name
+    public var isCrowd: Bool
+    public var mask: RLE
+    public var sourceId: Int       // the id in the source dataset (Cityscapes pixel value, Synscapes instance id)
+    public var occlusion: Double?  // synthetic only: fraction hidden behind other objects
+    public var truncation: Double? // synthetic only: fraction outside the image
+    public var amodalBBox: [Double]?  // synthetic only: [x, y, w, h] in pixels, unclamped
+
+    public init(id: Int, className: String, isCrowd: Bool, mask: RLE, sourceId: Int,
+                occlusion: Double? = nil, truncation: Double? = nil, amodalBBox: [Double]? = nil) {
+        self.id = id
+        self.className = className
+        self.isCrowd = isCrowd
+        self.mask = mask
+        self.sourceId = sourceId
+        self.occlusion = occlusion
+        self.truncation = truncation
+        self.amodalBBox = amodalBBox
+    }
+
+    public var area: Int { mask.area }
+    public var bbox: [Int] { mask.bbox }
+
+    public var json: JSON {
+        var fields: [(String, JSON)] = [
+            ("id", .int(id)), ("class", .string(className)), ("iscrowd", .int(isCrowd ? 1 : 0)),
+            ("area", .int(area)), ("bbox", .array(bbox.map { .int($0) })),
+            ("mask", mask.json), ("source_id", .int(sourceId)),
+        ]
+        if let occlusion { fields.append(("occlusion", .double(occlusion))) }
+        if let truncation { fields.append(("truncation", .double(truncation))) }
+        if let amodalBBox { fields.append(("amodal_bbox", .array(amodalBBox.map { .double($0) }))) }
+        return .object(fields)
+    }
+}
+
+public struct ManifestError: Error, CustomStringConvertible, Equatable {
+    public var file: String
+    public var line: Int
+    public var reason: String
+    public var description: String { "\(file):\(line): \(reason)" }
+}
+
+extension ManifestRecord {
+    /// Parses one manifest line; errors name the file, the line and the field.
+    public init(jsonLine: Substring, file: String, line: Int) throws {
+        func fail(_ reason: String) -> ManifestError { ManifestError(file: file, line: line, reason: reason) }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(jsonLine.utf8), options: [.fragmentsAllowed])
+        } catch {
+            throw fail("not valid JSON")
+        }
+        guard let fields = object as? [String: Any] else { throw fail("a manifest line must be a JSON object") }
+        let reader = FieldReader(fields: fields, fail: fail)
+        id = try reader.string("id")
+        source = try reader.string("source")
+        domain = try reader.string("domain")
+        split = try reader.string("split")
+        root = try reader.string("root")
+        image = try reader.string("image")
+        width = try reader.int("width")
+        height = try reader.int("height")
+        let (width, height) = (width, height)
+        guard let rawInstances = fields["instances"] as? [Any] else { throw fail("missing or non-array field 'instances'") }
+        instances = try rawInstances.enumerated().map { index, raw in
+            guard let instanceFields = raw as? [String: Any] else { throw fail("instances[\(index)] is not an object") }
+            let instance = FieldReader(fields: instanceFields) { fail("instances[\(index)]: \($0)") }
+            let mask = try instance.rle("mask")
+            guard mask.height == height, mask.width == width else {
+                throw fail("instances[\(index)]: mask size [\(mask.height), \(mask.width)] is not the image's [\(height), \(width)]")
+            }
+            return InstanceRecord(
+                id: try instance.int("id"), className: try instance.string("class"),
+                isCrowd: try instance.int("iscrowd") != 0, mask: mask, sourceId: try instance.int("source_id"),
+                occlusion: try instance.optionalDouble("occlusion"),
+                truncation: try instance.optionalDouble("truncation"),
+                amodalBBox: try instance.optionalDoubles("amodal_bbox"))
+        }
+        ignore = fields["ignore"] is NSNull || fields["ignore"] == nil ? nil : try reader.rle("ignore")
+        if let ignore, ignore.height != height || ignore.width != width {
+            throw fail("ignore size [\(ignore.height), \(ignore.width)] is not the image's [\(height), \(width)]")
+        }
+    }
+}
+
+/// Typed access to a decoded JSON object with errors that name the field.
+struct FieldReader {
+    let fields: [String: Any]
+    let fail: (String) -> ManifestError
+
+    func string(_ key: String) throws -> String {
+        guard let value = fields[key] as? String else { throw fail("missing or non-string field '\(key)'") }
+        return value
+    }
+
+    func int(_ key: String) throws -> Int {
+        guard let number = fields[key] as? NSNumber, !(fields[key] is Bool),
+              let value = Int(exactly: number.doubleValue) else {
+            throw fail("missing or non-integer field '\(key)'")
+        }
+        return value
+    }
+
+    func optionalDouble(_ key: String) throws -> Double? {
+        guard let raw = fields[key] else { return nil }
+        guard let number = raw as? NSNumber else { throw fail("field '\(key)' is not a number") }
+        return number.doubleValue
+    }
+
+    func optionalDoubles(_ key: String) throws -> [Double]? {
+        guard let raw = fields[key] else { return nil }
+        guard let numbers = raw as? [NSNumber] else { throw fail("field '\(key)' is not an array of numbers") }
+        return numbers.map(\.doubleValue)
+    }
+
+    func rle(_ key: String) throws -> RLE {
+        guard let mask = fields[key] as? [String: Any], let size = mask["size"] as? [NSNumber], size.count == 2,
+              let counts = mask["counts"] as? String else {
+            throw fail("field '\(key)' is not an RLE object {\"size\":[h,w],\"counts\":\"...\"}")
+        }
+        do {
+            return try RLE(string: counts, height: size[0].intValue, width: size[1].intValue)
+        } catch {
+            throw fail("field '\(key)': \(error)")
+        }
+    }
+}

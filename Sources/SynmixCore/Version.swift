@@ -1,0 +1,2 @@
+/// Written into summaries, indexes and checkpoints.
+public let synmixVersion = "0.1.0"
