@@ -35,6 +35,15 @@ public enum Files {
         return bytes
     }
 
+    /// The first `count` bytes of a file (fewer if it is shorter): enough for a PNG header.
+    public static func readPrefix(_ path: String, count: Int) throws -> [UInt8] {
+        guard let handle = fopen(path, "rb") else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+        defer { fclose(handle) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = fread(&bytes, 1, count, handle)
+        return Array(bytes.prefix(n))
+    }
+
     public static func exists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0
@@ -119,5 +128,29 @@ public final class AtomicFile {
         guard rename(temporaryPath, path) == 0 else {
             throw FileError(path: path, reason: "cannot rename into place: \(String(cString: strerror(errno)))")
         }
+    }
+}
+
+extension Files {
+    /// The `mappings/` folder the tools use when none is named: `$SYNMIX_MAPPINGS`,
+    /// else the first `mappings/` holding a taxonomy.yaml found walking up from
+    /// the current directory, then from the executable (so `.build/release/harmonize`
+    /// finds the repository's own).
+    public static func defaultMappingsDirectory() -> String? {
+        if let fromEnvironment = ProcessInfo.processInfo.environment["SYNMIX_MAPPINGS"] {
+            return fromEnvironment
+        }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for start in [URL(fileURLWithPath: FileManager.default.currentDirectoryPath), executable] {
+            var folder = start.standardizedFileURL
+            while true {
+                let candidate = folder.appendingPathComponent("mappings")
+                if exists(candidate.appendingPathComponent("taxonomy.yaml").path) { return candidate.path }
+                let parent = folder.deletingLastPathComponent()
+                if parent.path == folder.path { break }
+                folder = parent
+            }
+        }
+        return nil
     }
 }

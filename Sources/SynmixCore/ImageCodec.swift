@@ -82,6 +82,13 @@ public struct PNGHeader: Sendable, Equatable {
     public var height: Int
     public var bitDepth: Int
     public var colorType: Int   // 0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA
+
+    public init(width: Int, height: Int, bitDepth: Int, colorType: Int) {
+        self.width = width
+        self.height = height
+        self.bitDepth = bitDepth
+        self.colorType = colorType
+    }
 }
 
 public enum PNGFilter: Sendable {

@@ -47,15 +47,17 @@ public indirect enum JSON: Sendable {
             out += "]"
         case .object(let fields):
             if fields.isEmpty { out += "{}"; return }
+            // Small objects of scalars (a row of counts) stay on one line even when pretty.
+            let inline = indent != nil && fields.count <= 4 && fields.allSatisfy { !$0.1.isContainer }
             out += "{"
             for (index, (key, value)) in fields.enumerated() {
-                if index > 0 { out += "," }
-                JSON.newline(&out, indent, depth + 1)
+                if index > 0 { out += inline ? ", " : "," }
+                if !inline { JSON.newline(&out, indent, depth + 1) }
                 JSON.writeString(key, to: &out)
                 out += indent == nil ? ":" : ": "
                 value.write(to: &out, indent: indent, depth: depth + 1)
             }
-            JSON.newline(&out, indent, depth)
+            if !inline { JSON.newline(&out, indent, depth) }
             out += "}"
         }
     }

@@ -1,1 +1,159 @@
-print("todo")
+import ArgumentParser
+import Foundation
+import Harmonize
+import SynmixCore
+
+struct HarmonizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "harmonize",
+        abstract: "Read Cityscapes or Synscapes in its original layout into a manifest in the unified taxonomy.",
+        discussion: """
+            Writes OUT/manifest.jsonl (one image per line, sorted by id), OUT/summary.json and \
+            OUT/errors.jsonl. A sample that cannot be read is reported in errors.jsonl and skipped; \
+            the exit status is 1 only if there are more errors than --max-errors.
+            """)
+
+    @Option(help: "Dataset layout: cityscapes or synscapes.")
+    var dataset: String
+
+    @Option(help: "Dataset root (the folder holding leftImg8bit/ and gtFine/, or img/ and meta/).")
+    var root: String
+
+    @Option(help: "Output folder.")
+    var out: String
+
+    @Option(help: "Split: train, val, test (Cityscapes) or all.")
+    var split = "all"
+
+    @Option(help: "Mapping file (default: mappings/DATASET.yaml).")
+    var mapping: String?
+
+    @Option(help: "Taxonomy file (default: taxonomy.yaml beside the mapping file).")
+    var taxonomy: String?
+
+    @Option(help: "Images read in parallel (default: all cores).")
+    var jobs = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Only the first N images by id.")
+    var limit: Int?
+
+    @Option(help: "Process part I of N (1-based, e.g. 2/8); the parts' manifests concatenate to the whole.")
+    var partition: String?
+
+    @Option(help: "Synscapes: the highest-numbered fraction of images that form the val split.")
+    var valFraction = 0.04
+
+    @Option(help: "Exit with status 1 if more samples than this fail.")
+    var maxErrors = 0
+
+    @Flag(help: "Also decode every RGB image fully (slower) instead of checking its header.")
+    var verifyImages = false
+
+    @Option(help: "Refuse images with more pixels than this.")
+    var maxPixels = PNGDecodeOptions.defaultMaxPixels
+
+    func parsedPartition() throws -> (index: Int, count: Int)? {
+        guard let partition else { return nil }
+        let parts = partition.split(separator: "/")
+        guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1, (1...count).contains(index) else {
+            throw ValidationError("--partition must be I/N with 1 <= I <= N, got '\(partition)'")
+        }
+        return (index, count)
+    }
+
+    func validate() throws {
+        guard Dataset(rawValue: dataset) != nil else {
+            throw ValidationError("--dataset must be one of: \(Dataset.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        _ = try parsedPartition()
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    func run() throws {
+        let dataset = Dataset(rawValue: dataset)!
+        guard let mappingPath = mapping ?? Files.defaultMappingsDirectory().map({ "\($0)/\(dataset.rawValue).yaml" }) else {
+            throw ValidationError("no mappings/ folder found; name one with --mapping or SYNMIX_MAPPINGS")
+        }
+        let taxonomyPath = taxonomy ?? URL(fileURLWithPath: mappingPath).deletingLastPathComponent()
+            .appendingPathComponent("taxonomy.yaml").path
+        var options = HarmonizeOptions(dataset: dataset, root: root, out: out,
+                                       mappingPath: mappingPath, taxonomyPath: taxonomyPath)
+        options.split = split
+        options.jobs = jobs
+        options.limit = limit
+        options.partition = try parsedPartition()
+        options.valFraction = valFraction
+        options.maxErrors = maxErrors
+        options.verifyImages = verifyImages
+        options.maxPixels = maxPixels
+
+        let started = Date()
+        let meter = ProgressLine(label: "harmonize \(dataset.rawValue)", started: started)
+        let result: HarmonizeResult
+        do {
+            result = try Harmonizer.run(options) { done, total in meter.update(done, total) }
+        } catch {
+            meter.finish()
+            throw error
+        }
+        meter.finish()
+        let seconds = Date().timeIntervalSince(started)
+        print(String(format: "harmonize: %d images written, %d errors, %.1f s (%.1f images/s) -> %@",
+                     result.written, result.errors.count, seconds,
+                     Double(result.written + result.errors.count) / max(seconds, 1e-9), out))
+        printTable(result.counts)
+        for error in result.errors.prefix(10) { printError("  error: \(error)") }
+        if result.errors.count > 10 { printError("  … \(result.errors.count - 10) more in \(out)/errors.jsonl") }
+        if result.exceededMaxErrors {
+            printError("harmonize: \(result.errors.count) errors exceed --max-errors \(maxErrors)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Instances per class and split (crowd regions in parentheses).
+func printTable(_ counts: [(split: String, images: Int, classes: [(name: String, instances: Int, crowd: Int)])]) {
+    guard let names = counts.first?.classes.map(\.name) else { return }
+    let width = max(10, (names.map(\.count).max() ?? 0) + 2)
+    func cell(_ text: String) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+    print(cell("split") + cell("images") + names.map(cell).joined())
+    for row in counts {
+        print(cell(row.split) + cell(String(row.images))
+              + row.classes.map { cell($0.crowd > 0 ? "\($0.instances)(\($0.crowd))" : String($0.instances)) }.joined())
+    }
+}
+
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// A single self-overwriting progress line, shown only on a terminal.
+final class ProgressLine: Sendable {
+    let label: String
+    let started: Date
+    let enabled = isatty(STDERR_FILENO) != 0
+
+    init(label: String, started: Date) {
+        self.label = label
+        self.started = started
+    }
+
+    func update(_ done: Int, _ total: Int) {
+        guard enabled else { return }
+        let elapsed = Date().timeIntervalSince(started)
+        let rate = Double(done) / max(elapsed, 1e-9)
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        printErrorInline(String(format: "\r%@: %d/%d images, %.1f images/s, ETA %.0f s   ", label, done, total, rate, eta))
+    }
+
+    func finish() {
+        if enabled { printErrorInline("\n") }
+    }
+
+    private func printErrorInline(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}
+
+HarmonizeCommand.main()

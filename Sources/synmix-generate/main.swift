@@ -1,1 +1,73 @@
-print("todo")
+import ArgumentParser
+import Foundation
+import SynmixCore
+import SynmixGenerate
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synmix-generate",
+        abstract: "Generate street-scene datasets in the original Cityscapes and Synscapes layouts.",
+        subcommands: [FixturesCommand.self, CityscapesCommand.self, SynscapesCommand.self])
+}
+
+struct FixturesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "fixtures",
+                                                    abstract: "Write the committed test fixtures (deterministic).")
+    @Option(help: "Output folder (holds cityscapes/ and synscapes/).")
+    var out = "fixtures"
+
+    func run() throws {
+        try Fixtures.write(to: out)
+        print("synmix-generate: fixtures written to \(out)")
+    }
+}
+
+struct CommonOptions: ParsableArguments {
+    @Option(help: "Output dataset root.")
+    var out: String
+    @Option(help: "Number of frames.")
+    var count: Int
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 1
+    @Option(help: "zlib level of the PNGs (1 fast and larger, 9 small and slow).")
+    var pngLevel = 6
+    @Option(help: "Per-pixel sensor noise (standard deviation in 8-bit levels).")
+    var noise = 0.0
+    @Option(help: "Frames generated in parallel.")
+    var jobs = ProcessInfo.processInfo.activeProcessorCount
+}
+
+struct CityscapesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cityscapes", abstract: "A Cityscapes-layout dataset.")
+    @OptionGroup var common: CommonOptions
+    @Option var width = 2048
+    @Option var height = 1024
+    @Option var split = "train"
+    @Option var city = "synthcity"
+
+    func run() throws {
+        var appearance = Appearance.fixtureReal
+        appearance.noise = common.noise
+        try DatasetGenerator.cityscapes(root: common.out, count: common.count, width: width, height: height, split: split,
+                                        city: city, seed: common.seed, appearance: appearance,
+                                        pngLevel: common.pngLevel, jobs: common.jobs)
+        print("synmix-generate: \(common.count) Cityscapes frames (\(width)x\(height)) in \(common.out)")
+    }
+}
+
+struct SynscapesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "synscapes", abstract: "A Synscapes-layout dataset.")
+    @OptionGroup var common: CommonOptions
+    @Option var width = 1440
+    @Option var height = 720
+
+    func run() throws {
+        var appearance = Appearance.fixtureSynthetic
+        appearance.noise = common.noise
+        try DatasetGenerator.synscapes(root: common.out, count: common.count, width: width, height: height,
+                                       seed: common.seed, appearance: appearance, pngLevel: common.pngLevel, jobs: common.jobs)
+        print("synmix-generate: \(common.count) Synscapes frames (\(width)x\(height)) in \(common.out)")
+    }
+}
+
+Generate.main()

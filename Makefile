@@ -1,0 +1,51 @@
+# synmix — the two newcomer commands are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+APT_PACKAGES := libpng-dev libjpeg-dev libopenblas-dev libssl-dev zlib1g-dev pkg-config python3-venv
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+CONFIG ?= release
+BIN = .build/$(CONFIG)
+DEMO_OUT ?= out/demo
+
+.PHONY: deps venv build test demo bench fixtures clean
+
+## deps: install the Debian packages synmix builds on, only those missing.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+## venv: the Python peers used only by interoperability tests and benchmarks.
+venv: $(VENV)/.installed
+$(VENV)/.installed: Tests/interop/requirements.txt | deps
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q -r Tests/interop/requirements.txt
+	touch $@
+
+build: deps
+	swift build -c $(CONFIG)
+
+## test: the whole suite, with the Python interop checks enabled.
+test: deps venv
+	SYNMIX_PYTHON=$(abspath $(PYTHON)) swift test
+
+## demo: harmonize the fixtures and print the summaries.
+demo: build
+	@rm -rf $(DEMO_OUT)
+	$(BIN)/harmonize --dataset cityscapes --root fixtures/cityscapes --out $(DEMO_OUT)/cityscapes
+	$(BIN)/harmonize --dataset synscapes --root fixtures/synscapes --val-fraction 0.4 --out $(DEMO_OUT)/synscapes
+
+## bench: harmonize throughput and memory against the libpng floor and the Python pipeline.
+bench: build venv
+	bash Benchmarks/harmonize.sh
+
+## fixtures: regenerate fixtures/ (deterministic: the same bytes every time).
+fixtures: build
+	rm -rf fixtures && $(BIN)/synmix-generate fixtures --out fixtures
+
+clean:
+	rm -rf .build out bench-data

@@ -1,0 +1,264 @@
+import Foundation
+import SynmixCore
+
+/// Synscapes in its original layout (FORMATS.md §1.2): `img/rgb/N.png`,
+/// `img/class/N.png` (Cityscapes label ids), `img/instance/N.png` (id =
+/// R + 256·G + 65536·B) and `meta/N.json`, N = 1, 2, … unpadded.
+/// There is no official split: the highest-numbered `valFraction` of the
+/// images are val, the rest train (24001…25000 for the full dataset).
+public struct SynscapesReader: DatasetReader {
+    public let root: String
+    public let split: String          // train, val or all
+    public let valFraction: Double
+    public let taxonomy: Taxonomy
+    public let mapping: LabelMapping
+    public let verifyImages: Bool
+    public let maxPixels: Int
+
+    public init(root: String, split: String, valFraction: Double, taxonomy: Taxonomy, mapping: LabelMapping,
+                verifyImages: Bool = false, maxPixels: Int = PNGDecodeOptions.defaultMaxPixels) {
+        self.root = root
+        self.split = split
+        self.valFraction = valFraction
+        self.taxonomy = taxonomy
+        self.mapping = mapping
+        self.verifyImages = verifyImages
+        self.maxPixels = maxPixels
+    }
+
+    /// The class PNG holds Cityscapes label ids.
+    public static let sourceLabelIds = Array(0...33)
+    /// Meta classes: the Cityscapes instance labels (32/33 = motorcyclist/bicyclist units).
+    public static let sourceInstanceClassIds = Array(24...33)
+
+    private static let folders = [("img/rgb", "png"), ("img/class", "png"), ("img/instance", "png"), ("meta", "json")]
+
+    /// Number of val images among `count` (rounded, so 4 % of 25 000 is exactly 1 000).
+    public static func valCount(of count: Int, fraction: Double) -> Int {
+        min(count, max(0, Int((Double(count) * fraction).rounded())))
+    }
+
+    public func discover() throws -> [SampleLocation] {
+        guard Files.isDirectory("\(root)/img") || Files.isDirectory("\(root)/meta") else {
+            throw HarmonizeError.badRoot(root, "no img/ or meta/ folder: not a Synscapes root")
+        }
+        guard ["train", "val", "all"].contains(split) else {
+            throw HarmonizeError.badOption("--split \(split): Synscapes has train, val (by --val-fraction) or all")
+        }
+        guard (0...1).contains(valFraction) else {
+            throw HarmonizeError.badOption("--val-fraction \(valFraction) must be within 0...1")
+        }
+        var present: [Set<Int>] = []
+        for (folder, ext) in Self.folders {
+            present.append(Set(Files.list("\(root)/\(folder)").compactMap { name -> Int? in
+                guard let stem = name.dropSuffix(".\(ext)"), let number = Int(stem), number > 0,
+                      String(number) == stem else { return nil }
+                return number
+            }))
+        }
+        let numbers = present.reduce(Set<Int>()) { $0.union($1) }.sorted()
+        let firstVal = numbers.count - Self.valCount(of: numbers.count, fraction: valFraction)
+        var samples: [SampleLocation] = []
+        for (rank, number) in numbers.enumerated() {
+            let sampleSplit = rank >= firstVal ? "val" : "train"
+            guard split == "all" || split == sampleSplit else { continue }
+            var sample = SampleLocation(id: "synscapes/\(number)", split: sampleSplit,
+                                        primaryFile: "\(root)/img/instance/\(number).png")
+            let missing = Self.folders.indices.filter { !present[$0].contains(number) }
+            if !missing.isEmpty {
+                let names = missing.map { "\(Self.folders[$0].0)/\(number).\(Self.folders[$0].1)" }
+                let have = Self.folders.indices.first { present[$0].contains(number) }!
+                sample.problem = SampleError(file: "\(root)/\(Self.folders[have].0)/\(number).\(Self.folders[have].1)",
+                                             reason: "incomplete sample: missing \(names.joined(separator: ", "))")
+            }
+            samples.append(sample)
+        }
+        return samples.sorted { $0.id < $1.id }
+    }
+
+    public func read(_ sample: SampleLocation) throws(SampleError) -> (ManifestRecord, SampleStats) {
+        if let problem = sample.problem { throw problem }
+        let number = sample.id.dropFirst("synscapes/".count)
+        let image = "img/rgb/\(number).png"
+        let classFile = "\(root)/img/class/\(number).png"
+        let instanceFile = "\(root)/img/instance/\(number).png"
+        let metaFile = "\(root)/meta/\(number).json"
+
+        let meta = try SynscapesMeta(path: metaFile)
+        let classPixels = try readPNG(classFile, options: PNGDecodeOptions(maxPixels: maxPixels, paletteIndices: true))
+        guard case .eightBit(let classes) = classPixels, classes.channels == 1 else {
+            throw SampleError(file: classFile, reason: "class PNG must be 8-bit grayscale, found \(classPixels.bitDepth)-bit with \(classPixels.channels) channel(s)")
+        }
+        let instancePixels = try readPNG(instanceFile, options: PNGDecodeOptions(maxPixels: maxPixels, stripAlpha: true))
+        guard case .eightBit(let instanceRGB) = instancePixels, instanceRGB.channels == 3 else {
+            throw SampleError(file: instanceFile, reason: "instance PNG must be 8-bit RGB or RGBA, found \(instancePixels.bitDepth)-bit with \(instancePixels.channels) channel(s)")
+        }
+        let (width, height) = (classes.width, classes.height)
+        guard instanceRGB.width == width, instanceRGB.height == height else {
+            throw SampleError(file: instanceFile, reason: "instance PNG is \(instanceRGB.width)x\(instanceRGB.height) but the class PNG is \(width)x\(height)")
+        }
+        let header = try checkImagePNG("\(root)/\(image)", verify: verifyImages, maxPixels: maxPixels)
+        guard header.width == width, header.height == height else {
+            throw SampleError(file: classFile, reason: "labels are \(width)x\(height) but img/rgb/\(number).png is \(header.width)x\(header.height)")
+        }
+
+        let keys = try segmentKeys(classes: classes, instances: instanceRGB, meta: meta,
+                                   classFile: classFile, instanceFile: instanceFile, metaFile: metaFile)
+        let regions = keys.withUnsafeBufferPointer { RegionEncoder.encode($0, height: height, width: width) }
+
+        var instances: [InstanceRecord] = []
+        var ignore: RLE?
+        var stats = SampleStats()
+        var withPixels = Set<Int>()
+        for (key, mask) in regions {   // ascending key = ascending (instance id, class id)
+            switch key {
+            case SegmentKey.background: continue
+            case SegmentKey.ignore: ignore = mask
+            default:
+                let (sourceId, classId) = SegmentKey.decode(key)
+                if !withPixels.insert(sourceId).inserted { stats.instancesSplit += 1 }
+                let entry = meta.instances[sourceId]!
+                instances.append(InstanceRecord(
+                    id: instances.count, className: taxonomy.classes[classId].name, isCrowd: false, mask: mask,
+                    sourceId: sourceId, occlusion: entry.occluded, truncation: entry.truncated,
+                    amodalBBox: entry.bbox2d.map { b in
+                        [b.xmin * Double(width), b.ymin * Double(height),
+                         (b.xmax - b.xmin) * Double(width), (b.ymax - b.ymin) * Double(height)]
+                    }))
+            }
+        }
+        stats.metaEntriesWithoutPixels = meta.instances.keys.filter { !withPixels.contains($0) }.count
+        let record = ManifestRecord(id: sample.id, source: "synscapes", domain: "synthetic", split: sample.split,
+                                    root: root, image: image, width: width, height: height,
+                                    instances: instances, ignore: ignore)
+        return (record, stats)
+    }
+
+    /// Per pixel: background, ignore, or (instance id, unified class), resolved
+    /// by FORMATS.md §2.1: the class PNG's class where it maps to an instance
+    /// class, the instance's meta class otherwise.
+    private func segmentKeys(classes: Raster<UInt8>, instances: Raster<UInt8>, meta: SynscapesMeta,
+                             classFile: String, instanceFile: String, metaFile: String) throws(SampleError) -> [UInt64] {
+        // Lookup tables derived from the mapping: pixel label -> key part.
+        var labelKey = [UInt64?](repeating: nil, count: 256)
+        var labelIsInstanceClass = [Bool](repeating: false, count: 256)
+        for (id, row) in mapping.labels where (0..<256).contains(id) {
+            switch row.target {
+            case .background: labelKey[id] = SegmentKey.background
+            case .ignore: labelKey[id] = SegmentKey.ignore
+            case .unified(let classId):
+                labelIsInstanceClass[id] = taxonomy.classes[classId].hasInstances
+                labelKey[id] = taxonomy.classes[classId].hasInstances ? UInt64(classId) : SegmentKey.background
+            }
+        }
+        let count = classes.width * classes.height
+        var keys = [UInt64](repeating: 0, count: count)
+        var failure: SampleError?
+        // Instance ids come in long runs along a row: remember the last one's meta lookup.
+        var lastInstance = -1
+        var lastFallback: UInt64 = SegmentKey.background
+        classes.samples.withUnsafeBufferPointer { label in
+            instances.samples.withUnsafeBufferPointer { rgb in
+                keys.withUnsafeMutableBufferPointer { out in
+                    for index in 0..<count {
+                        let pixelLabel = Int(label[index])
+                        guard let labelTarget = labelKey[pixelLabel] else {
+                            failure = SampleError(file: classFile, reason: "unknown class id \(pixelLabel) not in \(mapping.path)")
+                            return
+                        }
+                        let instance = Int(rgb[3 * index]) | Int(rgb[3 * index + 1]) << 8 | Int(rgb[3 * index + 2]) << 16
+                        if instance == 0 {
+                            // Instance-class pixels with no instance id cannot be trained as instances.
+                            out[index] = labelIsInstanceClass[pixelLabel] ? SegmentKey.ignore : labelTarget
+                            continue
+                        }
+                        if instance != lastInstance {
+                            guard let entry = meta.instances[instance] else {
+                                failure = SampleError(file: instanceFile, reason: "instance id \(instance) is absent from \(metaFile)")
+                                return
+                            }
+                            guard let row = mapping.instanceClasses[entry.classId] else {
+                                failure = SampleError(file: metaFile, reason: "instance \(instance) has unknown class id \(entry.classId), not in instance_classes of \(mapping.path)")
+                                return
+                            }
+                            switch row.target {
+                            case .background: lastFallback = SegmentKey.background
+                            case .ignore: lastFallback = SegmentKey.ignore
+                            case .unified(let classId):
+                                lastFallback = taxonomy.classes[classId].hasInstances
+                                    ? SegmentKey.encode(instance: instance, classId: classId) : SegmentKey.background
+                            }
+                            lastInstance = instance
+                        }
+                        out[index] = labelIsInstanceClass[pixelLabel]
+                            ? SegmentKey.encode(instance: instance, classId: Int(labelTarget)) : lastFallback
+                    }
+                }
+            }
+        }
+        if let failure { throw failure }
+        return keys
+    }
+}
+
+/// Packs a pixel's resolution into one sortable integer: 0 background,
+/// 1 ignore, else (instance id << 16 | class id + 2), so that ascending keys
+/// are ascending (source_id, class id) as the manifest orders instances.
+enum SegmentKey {
+    static let background: UInt64 = 0
+    static let ignore: UInt64 = 1
+    static func encode(instance: Int, classId: Int) -> UInt64 { UInt64(instance) << 16 | UInt64(classId + 2) }
+    static func decode(_ key: UInt64) -> (instance: Int, classId: Int) { (Int(key >> 16), Int(key & 0xffff) - 2) }
+}
+
+/// The parts of meta/N.json a manifest needs.
+struct SynscapesMeta {
+    struct Box { var xmin, xmax, ymin, ymax: Double }
+    struct Entry {
+        var classId: Int
+        var occluded: Double?
+        var truncated: Double?
+        var bbox2d: Box?
+    }
+
+    var instances: [Int: Entry]
+
+    init(path: String) throws(SampleError) {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(try Files.read(path)))
+        } catch let error as FileError {
+            throw SampleError(file: path, reason: error.reason)
+        } catch {
+            throw SampleError(file: path, reason: "malformed meta JSON")
+        }
+        guard let top = object as? [String: Any], let instance = top["instance"] as? [String: Any],
+              let classes = instance["class"] as? [String: Any] else {
+            throw SampleError(file: path, reason: "meta JSON has no instance.class table")
+        }
+        let occluded = instance["occluded"] as? [String: Any] ?? [:]
+        let truncated = instance["truncated"] as? [String: Any] ?? [:]
+        let boxes = instance["bbox2d"] as? [String: Any] ?? [:]
+        var entries: [Int: Entry] = [:]
+        for (key, value) in classes {
+            guard let id = Int(key), id > 0, let classId = (value as? NSNumber)?.intValue else {
+                throw SampleError(file: path, reason: "instance.class entry '\(key)' is not an instance id with an integer class")
+            }
+            var entry = Entry(classId: classId)
+            entry.occluded = (occluded[key] as? NSNumber)?.doubleValue
+            entry.truncated = (truncated[key] as? NSNumber)?.doubleValue
+            if let box = boxes[key] as? [String: Any] {
+                func coordinate(_ name: String) throws(SampleError) -> Double {
+                    guard let number = box[name] as? NSNumber else {
+                        throw SampleError(file: path, reason: "instance.bbox2d.\(key) lacks '\(name)'")
+                    }
+                    return number.doubleValue
+                }
+                entry.bbox2d = Box(xmin: try coordinate("xmin"), xmax: try coordinate("xmax"),
+                                   ymin: try coordinate("ymin"), ymax: try coordinate("ymax"))
+            }
+            entries[id] = entry
+        }
+        instances = entries
+    }
+}

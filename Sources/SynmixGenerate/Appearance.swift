@@ -1,0 +1,88 @@
+import Foundation
+import SynmixCore
+
+/// How a rendered dataset looks: palette, lighting, sensor noise. The real and
+/// synthetic styles differ here, which is the appearance gap between domains.
+public struct Appearance: Sendable {
+    /// Base colour per Cityscapes label id (stuff and object parts).
+    public var palette: [Int: [Double]]
+    /// Global brightness multiplier and a warm/cool tint (added to R, subtracted from B).
+    public var brightness: Double
+    public var tint: Double
+    /// Darkening towards the bottom of the image (0 = none).
+    public var verticalShading: Double
+    /// Standard deviation of per-pixel Gaussian-ish noise, in 8-bit levels (0 = flat colours).
+    public var noise: Double
+    /// Random per-object colour variation (vehicles are painted in many colours).
+    public var objectColorSpread: Double
+
+    /// Flat, compressible colours for committed fixtures.
+    public static let fixtureReal = Appearance(palette: basePalette, brightness: 0.9, tint: 8, verticalShading: 0.15,
+                                               noise: 0, objectColorSpread: 60)
+    public static let fixtureSynthetic = Appearance(palette: basePalette, brightness: 1.05, tint: -8, verticalShading: 0.05,
+                                                    noise: 0, objectColorSpread: 90)
+
+    static let basePalette: [Int: [Double]] = [
+        0: [0, 0, 0], 1: [40, 40, 45], 2: [0, 0, 0], 7: [110, 100, 112], 8: [170, 150, 160], 11: [95, 90, 85],
+        17: [150, 150, 150], 21: [80, 120, 40], 23: [120, 160, 210], 24: [200, 40, 70], 25: [230, 60, 40],
+        26: [30, 40, 140], 27: [40, 50, 90], 28: [30, 90, 120], 29: [60, 60, 110], 30: [70, 70, 120],
+        31: [40, 100, 110], 32: [60, 60, 220], 33: [130, 40, 50],
+    ]
+
+    /// RGB pixels of a painted scene; deterministic in `seed`.
+    func render(_ painted: PaintedScene, seed: UInt64) -> Raster<UInt8> {
+        let scene = painted.scene
+        let (w, h) = (scene.width, scene.height)
+        var random = SplitMix64(seed: seed ^ 0xA11CE)
+        // One colour per object part, varied per object.
+        var partColor: [[Double]] = []
+        for (object, part) in painted.parts {
+            let label = scene.objects[object].parts[part].labelId
+            let base = palette[label] ?? [128, 128, 128]
+            var shift = SplitMix64(seed: seed &+ UInt64(object) &* 0x9E37)
+            partColor.append(base.map { max(0, min(255, $0 + (shift.unit() - 0.5) * objectColorSpread)) })
+        }
+        var samples = [UInt8](repeating: 0, count: w * h * 3)
+        for y in 0..<h {
+            let shade = brightness * (1 - verticalShading * Double(y) / Double(h))
+            for x in 0..<w {
+                let index = y * w + x
+                let color: [Double]
+                if painted.overlay[index] == 0 && painted.owner[index] >= 0 {
+                    color = partColor[Int(painted.owner[index])]
+                } else {
+                    color = palette[painted.label(at: index)] ?? [128, 128, 128]
+                }
+                for channel in 0..<3 {
+                    var value = color[channel] * shade + (channel == 0 ? tint : channel == 2 ? -tint : 0)
+                    if noise > 0 { value += noise * (random.unit() + random.unit() + random.unit() - 1.5) * 2 }
+                    samples[index * 3 + channel] = UInt8(max(0, min(255, value.rounded())))
+                }
+            }
+        }
+        return Raster(width: w, height: h, channels: 3, samples: samples)
+    }
+}
+
+/// Cityscapes' label table: names and colours for the files the generator writes
+/// (cityscapesScripts helpers/labels.py).
+enum CityscapesLabels {
+    static let names: [Int: String] = [
+        0: "unlabeled", 1: "ego vehicle", 2: "rectification border", 3: "out of roi", 4: "static", 5: "dynamic",
+        6: "ground", 7: "road", 8: "sidewalk", 9: "parking", 10: "rail track", 11: "building", 12: "wall",
+        13: "fence", 14: "guard rail", 15: "bridge", 16: "tunnel", 17: "pole", 18: "polegroup",
+        19: "traffic light", 20: "traffic sign", 21: "vegetation", 22: "terrain", 23: "sky", 24: "person",
+        25: "rider", 26: "car", 27: "truck", 28: "bus", 29: "caravan", 30: "trailer", 31: "train",
+        32: "motorcycle", 33: "bicycle",
+    ]
+    static let colors: [Int: [UInt8]] = [
+        0: [0, 0, 0], 1: [0, 0, 0], 2: [0, 0, 0], 3: [0, 0, 0], 4: [0, 0, 0], 5: [111, 74, 0], 6: [81, 0, 81],
+        7: [128, 64, 128], 8: [244, 35, 232], 9: [250, 170, 160], 10: [230, 150, 140], 11: [70, 70, 70],
+        12: [102, 102, 156], 13: [190, 153, 153], 14: [180, 165, 180], 15: [150, 100, 100], 16: [150, 120, 90],
+        17: [153, 153, 153], 18: [153, 153, 153], 19: [250, 170, 30], 20: [220, 220, 0], 21: [107, 142, 35],
+        22: [152, 251, 152], 23: [70, 130, 180], 24: [220, 20, 60], 25: [255, 0, 0], 26: [0, 0, 142],
+        27: [0, 0, 70], 28: [0, 60, 100], 29: [0, 0, 90], 30: [0, 0, 110], 31: [0, 80, 100], 32: [0, 0, 230],
+        33: [119, 11, 32],
+    ]
+    static let instanceLabels: Set<Int> = [24, 25, 26, 27, 28, 29, 30, 31, 32, 33]
+}

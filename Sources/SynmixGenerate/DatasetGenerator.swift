@@ -1,0 +1,67 @@
+import Dispatch
+import Foundation
+import SynmixCore
+
+/// Generates whole datasets in the two original layouts.
+public enum DatasetGenerator {
+    /// The void regions every real frame has: the ego vehicle's hood and the
+    /// rectification border's corners.
+    static func realOverlays(width: Int, height: Int) -> [Region] {
+        let w = Double(width), h = Double(height)
+        var hood: [Point] = [Point(0, h), Point(w, h)]
+        for k in 0...16 {   // a shallow arc
+            let t = 1 - Double(k) / 16, x = w * t
+            hood.append(Point(x, h * (0.94 + 0.04 * pow(2 * t - 1, 2))))
+        }
+        return [Region(labelId: 1, polygon: hood),
+                Region(labelId: 2, polygon: [Point(0, 0), Point(w * 0.02, 0), Point(0, h * 0.04)]),
+                Region(labelId: 2, polygon: [Point(w, 0), Point(w * 0.98, 0), Point(w, h * 0.04)])]
+    }
+
+    /// A Cityscapes-layout dataset of `count` random frames in one split/city.
+    public static func cityscapes(root: String, count: Int, width: Int, height: Int, split: String, city: String,
+                                  seed: UInt64, appearance: Appearance, pngLevel: Int, jobs: Int) throws {
+        let builder = StreetSceneBuilder(width: width, height: height)
+        var configured = CityscapesWriter(root: root, appearance: appearance,
+                                          policy: AnnotatorPolicy(minVisiblePixels: width * height / 20_000, minVisibleFraction: 0.15))
+        configured.pngLevel = pngLevel
+        let writer = configured
+        try forEachParallel(count, jobs: jobs) { frame in
+            var scene = builder.build(seed: seed &+ UInt64(frame) &* 7919)
+            scene.overlays = realOverlays(width: width, height: height)
+            try writer.write(scene, split: split, city: city, sequence: frame / 100, frame: frame % 100 * 19, seed: seed &+ UInt64(frame))
+        }
+    }
+
+    /// A Synscapes-layout dataset of frames `first ..< first + count`.
+    public static func synscapes(root: String, first: Int = 1, count: Int, width: Int, height: Int, seed: UInt64,
+                                 appearance: Appearance, pngLevel: Int, jobs: Int) throws {
+        let builder = StreetSceneBuilder(width: width, height: height)
+        var configured = SynscapesWriter(root: root, appearance: appearance)
+        configured.pngLevel = pngLevel
+        let writer = configured
+        try forEachParallel(count, jobs: jobs) { index in
+            let number = first + index
+            try writer.write(builder.build(seed: seed &+ UInt64(number) &* 104_729), number: number, seed: seed &+ UInt64(number))
+        }
+    }
+
+    static func forEachParallel(_ count: Int, jobs: Int, _ body: @Sendable (Int) throws -> Void) throws {
+        let failure = FirstError()
+        DispatchQueue.concurrentPerform(iterations: max(1, jobs)) { worker in
+            var index = worker
+            while index < count {
+                do { try body(index) } catch { failure.record(error) }
+                index += max(1, jobs)
+            }
+        }
+        if let error = failure.error { throw error }
+    }
+}
+
+private final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Error?
+    func record(_ error: Error) { lock.withLock { if stored == nil { stored = error } } }
+    var error: Error? { lock.withLock { stored } }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import SynmixCore
+
+/// Builds random street scenes with a simple pinhole camera: a horizon line,
+/// road and sidewalks below it, buildings, vegetation and sky above, and
+/// objects standing on the ground, smaller towards the horizon.
+public struct StreetSceneBuilder: Sendable {
+    public var width: Int
+    public var height: Int
+    /// Objects per scene, besides the ones `required` asks for.
+    public var extraObjects: ClosedRange<Int> = 4...10
+    /// Meta classes placed once in every scene (coverage for fixtures and tests).
+    public var required: [Int] = []
+    /// Scale every object's size by this (larger makes small classes learnable at low resolution).
+    public var objectScale = 1.0
+
+    static let cameraHeight = 1.3     // metres
+    static let horizonFraction = 0.42
+
+    public init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+    }
+
+    var horizon: Double { Double(height) * Self.horizonFraction }
+
+    /// Focal length in pixels (Cityscapes' 2262 px at 2048 wide, scaled).
+    var focal: Double { 2262.0 * Double(width) / 2048 }
+
+    /// Image row of the ground contact of an object `depth` metres away.
+    func groundRow(atDepth depth: Double) -> Double { horizon + focal * Self.cameraHeight / depth }
+
+    /// Pixels per metre at `depth`.
+    func scale(atDepth depth: Double) -> Double { focal / depth }
+
+    public func build(seed: UInt64) -> Scene {
+        var random = SplitMix64(seed: seed)
+        let w = Double(width), h = Double(height), y0 = horizon
+        var stuff: [Region] = [Region(labelId: 23, polygon: rect(0, 0, w, y0 + 1))]           // sky
+        // Buildings left and right, of random heights.
+        var x = 0.0
+        while x < w {
+            let facade = w * (0.08 + 0.12 * random.unit())
+            let centre = x + facade / 2
+            let top = (0.04 + 0.3 * random.unit()) * h
+            if abs(centre - w / 2) > w * 0.12 {
+                stuff.append(Region(labelId: 11, polygon: rect(x, top, x + facade, y0 + 2)))
+            }
+            x += facade
+        }
+        for _ in 0..<3 {   // trees
+            let cx = w * random.unit(), r = h * (0.04 + 0.06 * random.unit())
+            stuff.append(Region(labelId: 21, polygon: ellipse(cx, y0 - r * 0.6, r * 1.3, r)))
+        }
+        stuff.append(Region(labelId: 8, polygon: rect(0, y0, w, h)))                           // sidewalks
+        stuff.append(Region(labelId: 7, polygon: [Point(w * 0.47, y0), Point(w * 0.53, y0),
+                                                   Point(w * 1.0, h), Point(0, h)]))            // road
+        for _ in 0..<2 {   // poles on the sidewalk
+            let depth = 8 + 30 * random.unit()
+            let groundY = groundRow(atDepth: depth), s = scale(atDepth: depth)
+            let px = random.unit() < 0.5 ? w * 0.05 * random.unit() : w * (0.95 + 0.05 * random.unit())
+            stuff.append(Region(labelId: 17, polygon: rect(px, groundY - 4.5 * s, px + max(1.5, 0.15 * s), groundY)))
+        }
+
+        var classes = required
+        let count = Int(random.next() % UInt64(extraObjects.count)) + extraObjects.lowerBound
+        let pool: [(Int, Double)] = [(26, 0.36), (24, 0.28), (33, 0.08), (27, 0.05), (28, 0.05), (32, 0.05),
+                                     (31, 0.03), (29, 0.03), (30, 0.02), (25, 0.0), (26, 0.05)]
+        for _ in 0..<count { classes.append(pick(pool, &random)) }
+        var objects = classes.map { makeObject(metaClass: $0, random: &random) }
+        objects.sort { $0.depth > $1.depth }
+        return Scene(width: width, height: height, stuff: stuff, objects: objects)
+    }
+
+    private func pick(_ pool: [(Int, Double)], _ random: inout SplitMix64) -> Int {
+        let total = pool.reduce(0) { $0 + $1.1 }
+        var draw = random.unit() * total
+        for (value, weight) in pool {
+            if draw < weight { return value }
+            draw -= weight
+        }
+        return pool[0].0
+    }
+
+    /// Places one object of `metaClass` on the ground with class-typical size and shape.
+    /// `at` fixes the centre x (pixels) and the depth (metres) instead of drawing them.
+    public func makeObject(metaClass: Int, random: inout SplitMix64, at position: (x: Double, depth: Double)? = nil) -> SceneObject {
+        let w = Double(width)
+        // Most objects are 10-50 m away, as in street scenes; none closer than 9 m.
+        let drawnDepth = 9 + 60 * pow(random.unit(), 1.3)
+        let onRoad = [26, 27, 28, 29, 30, 31].contains(metaClass)
+        let drawnX = onRoad ? w * (0.2 + 0.6 * random.unit()) : w * (-0.05 + 1.1 * random.unit())
+        let depth = position?.depth ?? drawnDepth, cx = position?.x ?? drawnX
+        let groundY = groundRow(atDepth: depth), s = scale(atDepth: depth) * objectScale
+        func place(_ local: [Point]) -> [Point] { local.map { Point(cx + $0.x * s, groundY - $0.y * s) } }
+        var parts: [Region] = []
+        switch metaClass {
+        case 24, 25:
+            parts = [Region(labelId: metaClass, polygon: place(Self.person(width: 0.5 + 0.15 * random.unit(),
+                                                                           height: 1.6 + 0.3 * random.unit(), base: 0)))]
+        case 32, 33:
+            let length = metaClass == 33 ? 1.7 : 2.1, tall = metaClass == 33 ? 1.05 : 1.15
+            parts = [Region(labelId: metaClass, polygon: place([Point(-length / 2, 0), Point(length / 2, 0),
+                                                                Point(length / 2, tall * 0.7), Point(length * 0.15, tall),
+                                                                Point(-length * 0.2, tall), Point(-length / 2, tall * 0.65)])),
+                     Region(labelId: 25, polygon: place(Self.person(width: 0.55, height: 1.15, base: 0.6)))]
+        default:
+            let (minLength, maxLength, tall): (Double, Double, Double) = switch metaClass {
+            case 26: (1.8, 4.4, 1.5)
+            case 27: (2.5, 8.0, 3.4)
+            case 28: (2.6, 11.0, 3.2)
+            case 31: (3.0, 16.0, 3.8)
+            case 29: (2.3, 6.0, 2.7)
+            default: (2.2, 5.0, 1.6)   // 30 trailer
+            }
+            let length = minLength + (maxLength - minLength) * random.unit()
+            parts = [Region(labelId: metaClass, polygon: place(Self.vehicle(length: length, height: tall, kind: metaClass)))]
+        }
+        return SceneObject(metaClass: metaClass, parts: parts, depth: depth)
+    }
+
+    /// A standing figure (head, shoulders, body) in metres, origin at the feet.
+    static func person(width: Double, height: Double, base: Double) -> [Point] {
+        let half = width / 2, body = base + (height - base) * 0.82
+        return [Point(-half * 0.8, base), Point(half * 0.8, base), Point(half, body - 0.25 * (height - base)),
+                Point(half * 0.5, body), Point(half * 0.4, height), Point(-half * 0.4, height),
+                Point(-half * 0.5, body), Point(-half, body - 0.25 * (height - base))]
+    }
+
+    /// A vehicle outline in metres: cars get a cabin, the rest are boxes with a bevelled top.
+    static func vehicle(length: Double, height: Double, kind: Int) -> [Point] {
+        let half = length / 2, clearance = 0.15
+        if kind == 26 {
+            return [Point(-half, clearance), Point(half, clearance), Point(half, height * 0.6),
+                    Point(half * 0.55, height * 0.64), Point(half * 0.35, height), Point(-half * 0.5, height),
+                    Point(-half * 0.7, height * 0.64), Point(-half, height * 0.6)]
+        }
+        let bevel = min(0.3, length * 0.05)
+        return [Point(-half, clearance), Point(half, clearance), Point(half, height - bevel),
+                Point(half - bevel, height), Point(-half + bevel, height), Point(-half, height - bevel)]
+    }
+}
+
+func rect(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double) -> [Point] {
+    [Point(x0, y0), Point(x1, y0), Point(x1, y1), Point(x0, y1)]
+}
+
+func ellipse(_ cx: Double, _ cy: Double, _ rx: Double, _ ry: Double, sides: Int = 16) -> [Point] {
+    (0..<sides).map { k in
+        let angle = Double(k) / Double(sides) * 2 * Double.pi
+        return Point(cx + rx * cos(angle), cy + ry * sin(angle))
+    }
+}
