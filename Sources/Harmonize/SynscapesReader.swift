@@ -67,7 +67,8 @@ public struct SynscapesReader: DatasetReader {
             let missing = Self.folders.indices.filter { !present[$0].contains(number) }
             if !missing.isEmpty {
                 let names = missing.map { "\(Self.folders[$0].0)/\(number).\(Self.folders[$0].1)" }
-                let have = Self.folders.indices.first { present[$0].contains(number) }!
+                // Name the label file where there is one: that is what a user goes to look at.
+                let have = [2, 1, 3, 0].first { present[$0].contains(number) }!
                 sample.problem = SampleError(file: "\(root)/\(Self.folders[have].0)/\(number).\(Self.folders[have].1)",
                                              reason: "incomplete sample: missing \(names.joined(separator: ", "))")
             }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// One image in the unified taxonomy (FORMATS.md §2.2). Self-contained: it
 /// carries its dataset root, so manifests concatenate and mix freely.
 public struct ManifestRecord: Sendable, Equatable {
@@ -92,14 +90,14 @@ extension ManifestRecord {
     /// Parses one manifest line; errors name the file, the line and the field.
     public init(jsonLine: Substring, file: String, line: Int) throws {
         func fail(_ reason: String) -> ManifestError { ManifestError(file: file, line: line, reason: reason) }
-        let object: Any
+        let value: JSON
         do {
-            object = try JSONSerialization.jsonObject(with: Data(jsonLine.utf8), options: [.fragmentsAllowed])
+            value = try JSON.parse(jsonLine)
         } catch {
-            throw fail("not valid JSON")
+            throw fail("not valid JSON: \(error)")
         }
-        guard let fields = object as? [String: Any] else { throw fail("a manifest line must be a JSON object") }
-        let reader = FieldReader(fields: fields, fail: fail)
+        guard case .object = value else { throw fail("a manifest line must be a JSON object") }
+        let reader = FieldReader(value: value, fail: fail)
         id = try reader.string("id")
         source = try reader.string("source")
         domain = try reader.string("domain")
@@ -109,10 +107,10 @@ extension ManifestRecord {
         width = try reader.int("width")
         height = try reader.int("height")
         let (width, height) = (width, height)
-        guard let rawInstances = fields["instances"] as? [Any] else { throw fail("missing or non-array field 'instances'") }
+        guard let rawInstances = value["instances"]?.arrayValue else { throw fail("missing or non-array field 'instances'") }
         instances = try rawInstances.enumerated().map { index, raw in
-            guard let instanceFields = raw as? [String: Any] else { throw fail("instances[\(index)] is not an object") }
-            let instance = FieldReader(fields: instanceFields) { fail("instances[\(index)]: \($0)") }
+            guard case .object = raw else { throw fail("instances[\(index)] is not an object") }
+            let instance = FieldReader(value: raw) { fail("instances[\(index)]: \($0)") }
             let mask = try instance.rle("mask")
             guard mask.height == height, mask.width == width else {
                 throw fail("instances[\(index)]: mask size [\(mask.height), \(mask.width)] is not the image's [\(height), \(width)]")
@@ -124,50 +122,50 @@ extension ManifestRecord {
                 truncation: try instance.optionalDouble("truncation"),
                 amodalBBox: try instance.optionalDoubles("amodal_bbox"))
         }
-        ignore = fields["ignore"] is NSNull || fields["ignore"] == nil ? nil : try reader.rle("ignore")
+        guard let ignoreValue = value["ignore"] else { throw fail("missing field 'ignore' (null when empty)") }
+        ignore = ignoreValue.isNull ? nil : try reader.rle("ignore")
         if let ignore, ignore.height != height || ignore.width != width {
             throw fail("ignore size [\(ignore.height), \(ignore.width)] is not the image's [\(height), \(width)]")
         }
     }
 }
 
-/// Typed access to a decoded JSON object with errors that name the field.
+/// Typed access to a parsed JSON object with errors that name the field.
 struct FieldReader {
-    let fields: [String: Any]
+    let value: JSON
     let fail: (String) -> ManifestError
 
     func string(_ key: String) throws -> String {
-        guard let value = fields[key] as? String else { throw fail("missing or non-string field '\(key)'") }
-        return value
+        guard let text = value[key]?.stringValue else { throw fail("missing or non-string field '\(key)'") }
+        return text
     }
 
     func int(_ key: String) throws -> Int {
-        guard let number = fields[key] as? NSNumber, !(fields[key] is Bool),
-              let value = Int(exactly: number.doubleValue) else {
-            throw fail("missing or non-integer field '\(key)'")
-        }
-        return value
+        guard let number = value[key]?.intValue else { throw fail("missing or non-integer field '\(key)'") }
+        return number
     }
 
     func optionalDouble(_ key: String) throws -> Double? {
-        guard let raw = fields[key] else { return nil }
-        guard let number = raw as? NSNumber else { throw fail("field '\(key)' is not a number") }
-        return number.doubleValue
+        guard let raw = value[key] else { return nil }
+        guard let number = raw.doubleValue else { throw fail("field '\(key)' is not a number") }
+        return number
     }
 
     func optionalDoubles(_ key: String) throws -> [Double]? {
-        guard let raw = fields[key] else { return nil }
-        guard let numbers = raw as? [NSNumber] else { throw fail("field '\(key)' is not an array of numbers") }
-        return numbers.map(\.doubleValue)
+        guard let raw = value[key] else { return nil }
+        guard let numbers = raw.arrayValue?.compactMap(\.doubleValue), numbers.count == raw.arrayValue?.count else {
+            throw fail("field '\(key)' is not an array of numbers")
+        }
+        return numbers
     }
 
     func rle(_ key: String) throws -> RLE {
-        guard let mask = fields[key] as? [String: Any], let size = mask["size"] as? [NSNumber], size.count == 2,
-              let counts = mask["counts"] as? String else {
+        guard let mask = value[key], let size = mask["size"]?.arrayValue?.compactMap(\.intValue), size.count == 2,
+              let counts = mask["counts"]?.stringValue else {
             throw fail("field '\(key)' is not an RLE object {\"size\":[h,w],\"counts\":\"...\"}")
         }
         do {
-            return try RLE(string: counts, height: size[0].intValue, width: size[1].intValue)
+            return try RLE(string: counts, height: size[0], width: size[1])
         } catch {
             throw fail("field '\(key)': \(error)")
         }
