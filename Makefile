@@ -31,7 +31,7 @@ build: deps
 
 ## test: the whole suite, with the Python interop checks enabled.
 test: deps venv
-	SYNMIX_PYTHON=$(abspath $(PYTHON)) swift test
+	SYNMIX_PYTHON=$(abspath $(PYTHON)) swift test --disable-swift-testing
 
 ## demo: harmonize the fixtures and print the summaries.
 demo: build
