@@ -41,8 +41,11 @@ let package = Package(
             "SynmixGenerate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "synmix-bench", dependencies: [
+            "SynmixCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         .testTarget(name: "SynmixCoreTests", dependencies: ["SynmixCore"]),
-        .testTarget(name: "HarmonizeTests", dependencies: ["Harmonize", "SynmixGenerate"],
-                    resources: []),
+        .testTarget(name: "HarmonizeTests", dependencies: ["Harmonize", "SynmixGenerate"]),
     ]
 )

@@ -20,8 +20,9 @@ public enum DatasetGenerator {
 
     /// A Cityscapes-layout dataset of `count` random frames in one split/city.
     public static func cityscapes(root: String, count: Int, width: Int, height: Int, split: String, city: String,
-                                  seed: UInt64, appearance: Appearance, pngLevel: Int, jobs: Int) throws {
-        let builder = StreetSceneBuilder(width: width, height: height)
+                                  seed: UInt64, objects: ClosedRange<Int> = 4...10, appearance: Appearance,
+                                  pngLevel: Int, jobs: Int) throws {
+        let builder = StreetSceneBuilder(width: width, height: height, extraObjects: objects)
         var configured = CityscapesWriter(root: root, appearance: appearance,
                                           policy: AnnotatorPolicy(minVisiblePixels: width * height / 20_000, minVisibleFraction: 0.15))
         configured.pngLevel = pngLevel
@@ -35,8 +36,9 @@ public enum DatasetGenerator {
 
     /// A Synscapes-layout dataset of frames `first ..< first + count`.
     public static func synscapes(root: String, first: Int = 1, count: Int, width: Int, height: Int, seed: UInt64,
-                                 appearance: Appearance, pngLevel: Int, jobs: Int) throws {
-        let builder = StreetSceneBuilder(width: width, height: height)
+                                 objects: ClosedRange<Int> = 4...10, appearance: Appearance,
+                                 pngLevel: Int, jobs: Int) throws {
+        let builder = StreetSceneBuilder(width: width, height: height, extraObjects: objects)
         var configured = SynscapesWriter(root: root, appearance: appearance)
         configured.pngLevel = pngLevel
         let writer = configured

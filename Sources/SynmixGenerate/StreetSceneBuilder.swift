@@ -17,9 +17,10 @@ public struct StreetSceneBuilder: Sendable {
     static let cameraHeight = 1.3     // metres
     static let horizonFraction = 0.42
 
-    public init(width: Int, height: Int) {
+    public init(width: Int, height: Int, extraObjects: ClosedRange<Int> = 4...10) {
         self.width = width
         self.height = height
+        self.extraObjects = extraObjects
     }
 
     var horizon: Double { Double(height) * Self.horizonFraction }
@@ -113,7 +114,9 @@ public struct StreetSceneBuilder: Sendable {
             case 29: (2.3, 6.0, 2.7)
             default: (2.2, 5.0, 1.6)   // 30 trailer
             }
-            let length = minLength + (maxLength - minLength) * random.unit()
+            // Most traffic is seen from behind or in front (its width); some side-on (its length).
+            let sideOn = random.unit() < 0.4
+            let length = sideOn ? minLength + (maxLength - minLength) * random.unit() : minLength * (0.95 + 0.1 * random.unit())
             parts = [Region(labelId: metaClass, polygon: place(Self.vehicle(length: length, height: tall, kind: metaClass)))]
         }
         return SceneObject(metaClass: metaClass, parts: parts, depth: depth)

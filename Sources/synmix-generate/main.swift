@@ -35,6 +35,18 @@ struct CommonOptions: ParsableArguments {
     var noise = 0.0
     @Option(help: "Frames generated in parallel.")
     var jobs = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Random objects per scene, MIN-MAX (nearer ones hide some).")
+    var objects = "4-10"
+
+    var objectRange: ClosedRange<Int> {
+        get throws {
+            let parts = objects.split(separator: "-").compactMap { Int($0) }
+            guard parts.count == 2, parts[0] >= 0, parts[0] <= parts[1] else {
+                throw ValidationError("--objects must be MIN-MAX, got '\(objects)'")
+            }
+            return parts[0]...parts[1]
+        }
+    }
 }
 
 struct CityscapesCommand: ParsableCommand {
@@ -49,7 +61,7 @@ struct CityscapesCommand: ParsableCommand {
         var appearance = Appearance.fixtureReal
         appearance.noise = common.noise
         try DatasetGenerator.cityscapes(root: common.out, count: common.count, width: width, height: height, split: split,
-                                        city: city, seed: common.seed, appearance: appearance,
+                                        city: city, seed: common.seed, objects: try common.objectRange, appearance: appearance,
                                         pngLevel: common.pngLevel, jobs: common.jobs)
         print("synmix-generate: \(common.count) Cityscapes frames (\(width)x\(height)) in \(common.out)")
     }
@@ -65,7 +77,8 @@ struct SynscapesCommand: ParsableCommand {
         var appearance = Appearance.fixtureSynthetic
         appearance.noise = common.noise
         try DatasetGenerator.synscapes(root: common.out, count: common.count, width: width, height: height,
-                                       seed: common.seed, appearance: appearance, pngLevel: common.pngLevel, jobs: common.jobs)
+                                       seed: common.seed, objects: try common.objectRange, appearance: appearance,
+                                       pngLevel: common.pngLevel, jobs: common.jobs)
         print("synmix-generate: \(common.count) Synscapes frames (\(width)x\(height)) in \(common.out)")
     }
 }

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import SynmixCore
+
+/// Baselines for `make bench`: the cost floors our stages are compared with.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synmix-bench", abstract: "Benchmark baselines.", subcommands: [DecodeFloor.self])
+}
+
+/// Decodes every `*_gtFine_instanceIds.png` under a Cityscapes root with
+/// libpng and nothing else, on `--jobs` threads: the floor for harmonize.
+struct DecodeFloor: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "decode-floor")
+    @Option var root: String
+    @Option var jobs = ProcessInfo.processInfo.activeProcessorCount
+    @Option var limit: Int?
+
+    func run() throws {
+        var files: [String] = []
+        let enumerator = FileManager.default.enumerator(atPath: "\(root)/gtFine")!
+        while let path = enumerator.nextObject() as? String {
+            if path.hasSuffix("_gtFine_instanceIds.png") { files.append("\(root)/gtFine/\(path)") }
+        }
+        files.sort()
+        if let limit { files = Array(files.prefix(limit)) }
+        let paths = files
+        let started = Date()
+        let jobs = self.jobs
+        DispatchQueue.concurrentPerform(iterations: jobs) { worker in
+            var index = worker
+            while index < paths.count {
+                let bytes = try! Files.read(paths[index])
+                _ = try! PNGCodec.decode(bytes, path: paths[index])
+                index += jobs
+            }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        print(String(format: #"{"images": %d, "seconds": %.3f, "images_per_second": %.1f}"#,
+                     paths.count, seconds, Double(paths.count) / seconds))
+    }
+}
+
+Bench.main()
