@@ -71,7 +71,8 @@ final class HarmonizerTests: XCTestCase {
             .filter { !Files.isDirectory("\(out)/\($0)") }.sorted()
         XCTAssertEqual(committed, generated)
         for file in committed {
-            XCTAssertEqual(try Files.read("\(fixturesFolder)/\(file)"), try Files.read("\(out)/\(file)"), file)
+            XCTAssertEqual(SHA256Hasher.hex(try Files.read("\(fixturesFolder)/\(file)")),
+                           SHA256Hasher.hex(try Files.read("\(out)/\(file)")), "\(file) differs: run `make fixtures`")
         }
     }
 
