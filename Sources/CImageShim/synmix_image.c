@@ -7,6 +7,7 @@
 #include <string.h>
 #include <jpeglib.h>
 #include <jerror.h>
+#include <libdeflate.h>
 
 // ---------------------------------------------------------------- PNG ----
 
@@ -127,12 +128,162 @@ int synmix_png_info_read(const uint8_t *data, size_t size, unsigned flags,
     return 0;
 }
 
+// ------------------------------------------------- PNG, direct path ----
+
+static uint32_t read_be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static uint8_t paeth(uint8_t a, uint8_t b, uint8_t c) {
+    int p = (int)a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+    return (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
+}
+
+// Reverses the PNG row filters of `filtered` (height rows of 1 + rowbytes) into `out`.
+static int png_unfilter(const uint8_t *filtered, uint8_t *out, size_t rowbytes, uint32_t height, size_t bpp,
+                        char error[SYNMIX_ERROR_SIZE]) {
+    for (uint32_t y = 0; y < height; y++) {
+        const uint8_t *src = filtered + (size_t)y * (rowbytes + 1);
+        uint8_t filter = *src++;
+        uint8_t *row = out + (size_t)y * rowbytes;
+        const uint8_t *up = y > 0 ? row - rowbytes : NULL;
+        size_t i;
+        switch (filter) {
+        case 0:
+            memcpy(row, src, rowbytes);
+            break;
+        case 1:
+            for (i = 0; i < bpp && i < rowbytes; i++) row[i] = src[i];
+            for (; i < rowbytes; i++) row[i] = src[i] + row[i - bpp];
+            break;
+        case 2:
+            if (up) for (i = 0; i < rowbytes; i++) row[i] = src[i] + up[i];
+            else memcpy(row, src, rowbytes);
+            break;
+        case 3:
+            for (i = 0; i < rowbytes; i++) {
+                unsigned left = i >= bpp ? row[i - bpp] : 0, above = up ? up[i] : 0;
+                row[i] = src[i] + (uint8_t)((left + above) >> 1);
+            }
+            break;
+        case 4:
+            for (i = 0; i < rowbytes; i++) {
+                uint8_t left = i >= bpp ? row[i - bpp] : 0, above = up ? up[i] : 0;
+                uint8_t corner = (i >= bpp && up) ? up[i - bpp] : 0;
+                row[i] = src[i] + paeth(left, above, corner);
+            }
+            break;
+        default:
+            snprintf(error, SYNMIX_ERROR_SIZE, "bad adaptive filter value %u in row %u", filter, y);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+// Returns 1 and sets *rc when the file is one the direct path decodes, 0 to
+// hand it to libpng (which then also reports any error in it).
+static int png_decode_direct(const uint8_t *data, size_t size, unsigned flags, uint8_t *out, size_t out_size,
+                             char error[SYNMIX_ERROR_SIZE], int *rc) {
+    if (flags & (SYNMIX_PNG_LIBPNG_ONLY | SYNMIX_PNG_TO_8BIT)) return 0;
+    if (size < 33 || memcmp(data + 12, "IHDR", 4) != 0 || read_be32(data + 8) != 13) return 0;
+    uint32_t width = read_be32(data + 16), height = read_be32(data + 20);
+    int depth = data[24], color = data[25], interlace = data[28];
+    int channels = color == 0 ? 1 : color == 2 ? 3 : color == 4 ? 2 : color == 6 ? 4 : 0;
+    if (channels == 0 || (depth != 8 && depth != 16) || interlace != 0 || data[26] != 0 || data[27] != 0) return 0;
+    if ((flags & SYNMIX_PNG_STRIP_ALPHA) && (color == 4 || color == 6)) return 0;
+
+    *rc = -1;
+    size_t rowbytes = (size_t)width * channels * (depth / 8);
+    if (rowbytes * height != out_size) {
+        snprintf(error, SYNMIX_ERROR_SIZE, "decoded layout does not match the buffer");
+        return 1;
+    }
+    // Walk the chunks: check every CRC, find the IDAT bytes, require IEND.
+    size_t idat_total = 0, idat_chunks = 0, first_idat = 0, pos = 8;
+    int ended = 0, has_trns = 0;
+    while (!ended) {
+        if (size - pos < 12) {
+            snprintf(error, SYNMIX_ERROR_SIZE, "truncated file: no IEND chunk");
+            return 1;
+        }
+        uint32_t length = read_be32(data + pos);
+        const uint8_t *type = data + pos + 4;
+        if (length > size - pos - 12) {
+            snprintf(error, SYNMIX_ERROR_SIZE, "truncated file: chunk %.4s runs past the end", (const char *)type);
+            return 1;
+        }
+        if (libdeflate_crc32(0, type, (size_t)length + 4) != read_be32(data + pos + 8 + length)) {
+            snprintf(error, SYNMIX_ERROR_SIZE, "CRC error in chunk %.4s", (const char *)type);
+            return 1;
+        }
+        if (memcmp(type, "IDAT", 4) == 0) {
+            if (idat_chunks++ == 0) first_idat = pos;
+            idat_total += length;
+        } else if (memcmp(type, "IEND", 4) == 0) {
+            ended = 1;
+        } else if (memcmp(type, "tRNS", 4) == 0) {
+            has_trns = 1;
+        } else if (!(type[0] & 0x20) && memcmp(type, "IHDR", 4) != 0 && memcmp(type, "PLTE", 4) != 0) {
+            snprintf(error, SYNMIX_ERROR_SIZE, "unknown critical chunk %.4s", (const char *)type);
+            return 1;
+        }
+        pos += (size_t)length + 12;
+    }
+    if (has_trns) { *rc = 0; return 0; }   // colour-key transparency: libpng's job
+    if (idat_chunks == 0) {
+        snprintf(error, SYNMIX_ERROR_SIZE, "no image data (IDAT)");
+        return 1;
+    }
+    // Gather the compressed stream (one IDAT: use it in place).
+    uint8_t *gathered = NULL;
+    const uint8_t *stream = data + first_idat + 8;
+    if (idat_chunks > 1) {
+        gathered = malloc(idat_total ? idat_total : 1);
+        if (!gathered) { snprintf(error, SYNMIX_ERROR_SIZE, "out of memory"); return 1; }
+        size_t filled = 0;
+        for (pos = first_idat; filled < idat_total; ) {
+            uint32_t length = read_be32(data + pos);
+            if (memcmp(data + pos + 4, "IDAT", 4) == 0) {
+                memcpy(gathered + filled, data + pos + 8, length);
+                filled += length;
+            }
+            pos += (size_t)length + 12;
+        }
+        stream = gathered;
+    }
+    size_t filtered_size = ((size_t)rowbytes + 1) * height;
+    uint8_t *filtered = malloc(filtered_size ? filtered_size : 1);
+    struct libdeflate_decompressor *inflater = libdeflate_alloc_decompressor();
+    if (!filtered || !inflater) {
+        snprintf(error, SYNMIX_ERROR_SIZE, "out of memory");
+    } else {
+        enum libdeflate_result result = libdeflate_zlib_decompress(inflater, stream, idat_total, filtered, filtered_size, NULL);
+        if (result == LIBDEFLATE_SUCCESS) {
+            *rc = png_unfilter(filtered, out, rowbytes, height, (size_t)channels * (depth / 8), error);
+            if (*rc == 0 && depth == 16) {   // PNG is big-endian; hand out host order
+                uint16_t *samples = (uint16_t *)out;
+                for (size_t i = 0; i < out_size / 2; i++) samples[i] = __builtin_bswap16(samples[i]);
+            }
+        } else {
+            snprintf(error, SYNMIX_ERROR_SIZE, result == LIBDEFLATE_SHORT_OUTPUT ? "not enough image data"
+                     : result == LIBDEFLATE_INSUFFICIENT_SPACE ? "too much image data" : "corrupt compressed image data");
+        }
+    }
+    libdeflate_free_decompressor(inflater);
+    free(filtered);
+    free(gathered);
+    return 1;
+}
+
 int synmix_png_decode(const uint8_t *data, size_t size, unsigned flags,
                       uint8_t *out, size_t out_size, char error[SYNMIX_ERROR_SIZE]) {
     if (size < 8 || png_sig_cmp(data, 0, 8) != 0) {
         snprintf(error, SYNMIX_ERROR_SIZE, "not a PNG file (bad signature)");
         return -1;
     }
+    int direct_rc;
+    if (png_decode_direct(data, size, flags, out, out_size, error, &direct_rc)) return direct_rc;
     png_failure failure = { .error = error };
     png_source source = { data, size, 0 };
     png_structp png; png_infop info;

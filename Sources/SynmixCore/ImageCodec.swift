@@ -58,21 +58,25 @@ public struct PNGDecodeOptions: Sendable {
     public var to8Bit: Bool
     /// Drop alpha (an RGBA instance PNG's alpha carries no id bits).
     public var stripAlpha: Bool
+    /// Decode with libpng even where the direct libdeflate path applies (benchmark floors, tests).
+    public var libpngOnly: Bool
 
     public static let defaultMaxPixels = 64 * 1024 * 1024
 
     public init(maxPixels: Int = PNGDecodeOptions.defaultMaxPixels, paletteIndices: Bool = false,
-                to8Bit: Bool = false, stripAlpha: Bool = false) {
+                to8Bit: Bool = false, stripAlpha: Bool = false, libpngOnly: Bool = false) {
         self.maxPixels = maxPixels
         self.paletteIndices = paletteIndices
         self.to8Bit = to8Bit
         self.stripAlpha = stripAlpha
+        self.libpngOnly = libpngOnly
     }
 
     var flags: UInt32 {
         (paletteIndices ? UInt32(SYNMIX_PNG_PALETTE_INDICES) : 0)
             | (to8Bit ? UInt32(SYNMIX_PNG_TO_8BIT) : 0)
             | (stripAlpha ? UInt32(SYNMIX_PNG_STRIP_ALPHA) : 0)
+            | (libpngOnly ? UInt32(SYNMIX_PNG_LIBPNG_ONLY) : 0)
     }
 }
 

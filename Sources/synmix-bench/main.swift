@@ -9,13 +9,16 @@ struct Bench: ParsableCommand {
         commandName: "synmix-bench", abstract: "Benchmark baselines.", subcommands: [DecodeFloor.self])
 }
 
-/// Decodes every `*_gtFine_instanceIds.png` under a Cityscapes root with
-/// libpng and nothing else, on `--jobs` threads: the floor for harmonize.
+/// Decodes every `*_gtFine_instanceIds.png` under a Cityscapes root and does
+/// nothing else, on `--jobs` threads: the floor for harmonize. With
+/// `--libpng-only` every file goes through libpng (the floor the issue names);
+/// without it, through synmix's decoder (libdeflate's direct path).
 struct DecodeFloor: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "decode-floor")
     @Option var root: String
     @Option var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Option var limit: Int?
+    @Flag var libpngOnly = false
 
     func run() throws {
         var files: [String] = []
@@ -28,11 +31,12 @@ struct DecodeFloor: ParsableCommand {
         let paths = files
         let started = Date()
         let jobs = self.jobs
+        let options = PNGDecodeOptions(libpngOnly: libpngOnly)
         DispatchQueue.concurrentPerform(iterations: jobs) { worker in
             var index = worker
             while index < paths.count {
                 let bytes = try! Files.read(paths[index])
-                _ = try! PNGCodec.decode(bytes, path: paths[index])
+                _ = try! PNGCodec.decode(bytes, path: paths[index], options: options)
                 index += jobs
             }
         }

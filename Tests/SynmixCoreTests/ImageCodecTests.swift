@@ -141,3 +141,77 @@ final class ImageCodecTests: XCTestCase {
         }
     }
 }
+
+/// The direct (libdeflate) PNG path against libpng on the same files.
+final class DirectPNGPathTests: XCTestCase {
+    private func decodeBoth(_ png: [UInt8], _ options: PNGDecodeOptions = PNGDecodeOptions()) throws -> (PNGPixels, PNGPixels) {
+        var reference = options
+        reference.libpngOnly = true
+        return (try PNGCodec.decode(png, path: "direct.png", options: options),
+                try PNGCodec.decode(png, path: "libpng.png", options: reference))
+    }
+
+    private func samples(_ pixels: PNGPixels) -> [UInt16] {
+        switch pixels {
+        case .eightBit(let raster): raster.samples.map(UInt16.init)
+        case .sixteenBit(let raster): raster.samples
+        }
+    }
+
+    func testDirectPathAgreesWithLibpngOnEveryLayoutAndFilter() throws {
+        var generator = SplitMix64(seed: 5)
+        var compared = 0
+        for (width, height) in [(1, 1), (3, 7), (97, 41), (300, 200)] {
+            for channels in [1, 3, 4] {
+                // Smooth gradients plus noise and flat patches make libpng pick every filter type.
+                let count = width * height * channels
+                let eight = (0..<count).map { i -> UInt8 in
+                    let x = (i / channels) % width, y = i / channels / width
+                    return i % 7 == 0 ? UInt8(truncatingIfNeeded: generator.next()) : UInt8(truncatingIfNeeded: x * 3 + y * 5 + i % channels * 40)
+                }
+                for filter in [PNGFilter.adaptive, .none, .sub] {
+                    let png = try PNGCodec.encode(Raster(width: width, height: height, channels: channels, samples: eight), level: 6, filter: filter)
+                    let (direct, reference) = try decodeBoth(png)
+                    XCTAssertEqual(samples(direct), samples(reference), "\(width)x\(height)x\(channels) \(filter)")
+                    compared += 1
+                }
+            }
+            let wide = (0..<(width * height)).map { i -> UInt16 in
+                i % 5 == 0 ? UInt16(truncatingIfNeeded: generator.next()) : UInt16(26000 + (i % width) / 10 + (i / width) / 10 * 1000)
+            }
+            let png = try PNGCodec.encode(Raster(width: width, height: height, channels: 1, samples: wide))
+            let (direct, reference) = try decodeBoth(png)
+            XCTAssertEqual(samples(direct), wide)
+            XCTAssertEqual(samples(reference), wide)
+            compared += 1
+        }
+        XCTAssertEqual(compared, 40)
+    }
+
+    func testDirectPathAgreesWithLibpngOnTheFixtures() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures").path
+        let files = FileManager.default.enumerator(atPath: fixtures)!.compactMap { $0 as? String }.filter { $0.hasSuffix(".png") }
+        XCTAssertEqual(files.count, 39)   // 6 Cityscapes frames × 4 PNGs + 5 Synscapes frames × 3
+        for file in files {
+            let (direct, reference) = try decodeBoth(try Files.read("\(fixtures)/\(file)"))
+            XCTAssertEqual(samples(direct), samples(reference), file)
+            XCTAssertEqual(direct.channels, reference.channels, file)
+        }
+    }
+
+    func testDirectPathRejectsDamagedFiles() throws {
+        let png = try PNGCodec.encode(Raster<UInt16>(width: 64, height: 64, channels: 1, samples: (0..<4096).map { UInt16($0 * 13) }))
+        var flipped = png
+        flipped[png.count - 30] ^= 0x01
+        XCTAssertThrowsError(try PNGCodec.decode(flipped, path: "f.png")) { error in
+            XCTAssertEqual("\(error)", "f.png: cannot decode image: CRC error in chunk IDAT")
+        }
+        XCTAssertThrowsError(try PNGCodec.decode(Array(png.prefix(png.count - 12)), path: "t.png")) { error in
+            XCTAssertEqual("\(error)", "t.png: cannot decode image: truncated file: no IEND chunk")
+        }
+        XCTAssertThrowsError(try PNGCodec.decode(Array(png.prefix(png.count / 2)), path: "h.png")) { error in
+            XCTAssertEqual("\(error)", "h.png: cannot decode image: truncated file: chunk IDAT runs past the end")
+        }
+    }
+}
