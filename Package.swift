@@ -44,7 +44,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "synmix-bench", dependencies: [
-            "SynmixCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SynmixCore", "CImageShim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "SynmixCoreTests", dependencies: ["SynmixCore"]),

@@ -8,6 +8,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 #include <libdeflate.h>
+#include <malloc.h>
 
 // ---------------------------------------------------------------- PNG ----
 
@@ -209,6 +210,21 @@ static int png_unfilter(const uint8_t *filtered, uint8_t *out, size_t rowbytes, 
     return 0;
 }
 
+// The inflated, still filtered rows: one buffer per thread, kept between calls
+// (a fresh multi-megabyte malloc per image costs page faults comparable to
+// the decoding itself). It grows to the largest image a thread has decoded.
+static _Thread_local uint8_t *scratch;
+static _Thread_local size_t scratch_capacity;
+
+static uint8_t *scratch_buffer(size_t size) {
+    if (size > scratch_capacity) {
+        free(scratch);
+        scratch = malloc(size);
+        scratch_capacity = scratch ? size : 0;
+    }
+    return scratch;
+}
+
 // Returns 1 and sets *rc when the file is one the direct path decodes, 0 to
 // hand it to libpng (which then also reports any error in it).
 static int png_decode_direct(const uint8_t *data, size_t size, unsigned flags, uint8_t *out, size_t out_size,
@@ -281,7 +297,7 @@ static int png_decode_direct(const uint8_t *data, size_t size, unsigned flags, u
         stream = gathered;
     }
     size_t filtered_size = ((size_t)rowbytes + 1) * height;
-    uint8_t *filtered = malloc(filtered_size ? filtered_size : 1);
+    uint8_t *filtered = scratch_buffer(filtered_size);
     struct libdeflate_decompressor *inflater = libdeflate_alloc_decompressor();
     if (!filtered || !inflater) {
         snprintf(error, SYNMIX_ERROR_SIZE, "out of memory");
@@ -299,7 +315,6 @@ static int png_decode_direct(const uint8_t *data, size_t size, unsigned flags, u
         }
     }
     libdeflate_free_decompressor(inflater);
-    free(filtered);
     free(gathered);
     return 1;
 }
@@ -539,3 +554,8 @@ int synmix_jpeg_encode(const uint8_t *pixels, uint32_t width, uint32_t height, i
 }
 
 void synmix_free(void *pointer) { free(pointer); }
+
+void synmix_keep_freed_memory(void) {
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+}

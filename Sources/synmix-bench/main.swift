@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import CImageShim
 import SynmixCore
 
 /// Baselines for `make bench`: the cost floors our stages are compared with.
@@ -21,6 +22,10 @@ struct DecodeFloor: ParsableCommand {
     @Flag var libpngOnly = false
 
     func run() throws {
+        // A floor measures decoding alone: keep freed image buffers in the heap
+        // instead of returning them to the kernel after every image (glibc's
+        // default here costs page faults on par with the decode itself).
+        synmix_keep_freed_memory()
         var files: [String] = []
         let enumerator = FileManager.default.enumerator(atPath: "\(root)/gtFine")!
         while let path = enumerator.nextObject() as? String {

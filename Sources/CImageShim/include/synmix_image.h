@@ -70,4 +70,9 @@ int synmix_jpeg_encode(const uint8_t *pixels, uint32_t width, uint32_t height, i
 
 void synmix_free(void *pointer);
 
+/// Keeps freed memory in the process heap (glibc: no trimming, no per-block
+/// mmap below 256 MiB), so that a loop over equally sized images does not
+/// page-fault its buffers in anew each time. Used by benchmark floors.
+void synmix_keep_freed_memory(void);
+
 #endif
