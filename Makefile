@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-APT_PACKAGES := libpng-dev libjpeg-dev libdeflate-dev libopenblas-dev libssl-dev zlib1g-dev pkg-config python3-venv
+APT_PACKAGES := libpng-dev libjpeg-dev libdeflate-dev libopenblas-dev libssl-dev zlib1g-dev libcairo2-dev fonts-dejavu-core pkg-config python3-venv
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 CONFIG ?= release
@@ -33,15 +33,17 @@ build: deps
 test: deps venv
 	SYNMIX_PYTHON=$(abspath $(PYTHON)) swift test --disable-swift-testing
 
-## demo: harmonize the fixtures and print the summaries.
+## demo: harmonize the fixtures, filter the synthetic instances, print what each stage did.
 demo: build
 	@rm -rf $(DEMO_OUT)
 	$(BIN)/harmonize --dataset cityscapes --root fixtures/cityscapes --out $(DEMO_OUT)/cityscapes
 	$(BIN)/harmonize --dataset synscapes --root fixtures/synscapes --val-fraction 0.4 --out $(DEMO_OUT)/synscapes
+	$(BIN)/filter-instances --in $(DEMO_OUT)/synscapes --out $(DEMO_OUT)/synscapes-filtered --preview 3
 
-## bench: harmonize throughput and memory against the libpng floor and the Python pipeline.
+## bench: throughput and memory of each stage (results also in bench-data/*.md).
 bench: build venv
 	bash Benchmarks/harmonize.sh
+	bash Benchmarks/filter.sh
 
 ## fixtures: regenerate fixtures/ (deterministic: the same bytes every time).
 fixtures: build

@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "harmonize", targets: ["harmonize"]),
+        .executable(name: "filter-instances", targets: ["filter-instances"]),
         .executable(name: "synmix-generate", targets: ["synmix-generate"]),
     ],
     dependencies: [
@@ -22,6 +23,8 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
+                       providers: [.apt(["libcairo2-dev"])]),
         // libpng/libjpeg error handling needs setjmp, which Swift cannot call.
         // libdeflate inflates label PNGs about twice as fast as zlib (see CImageShim).
         .target(name: "CImageShim", dependencies: ["CPNG", "CJPEG"],
@@ -33,11 +36,17 @@ let package = Package(
         ]),
         // Stage libraries: the only code that knows Cityscapes and Synscapes exist.
         .target(name: "Harmonize", dependencies: ["SynmixCore"]),
+        .target(name: "FilterInstances", dependencies: [
+            "SynmixCore", "CCairo", .product(name: "Yams", package: "Yams"),
+        ]),
         .target(name: "SynmixGenerate", dependencies: ["SynmixCore"]),
 
         // Thin executables.
         .executableTarget(name: "harmonize", dependencies: [
             "Harmonize", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "filter-instances", dependencies: [
+            "FilterInstances", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synmix-generate", dependencies: [
             "SynmixGenerate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -49,5 +58,6 @@ let package = Package(
 
         .testTarget(name: "SynmixCoreTests", dependencies: ["SynmixCore"]),
         .testTarget(name: "HarmonizeTests", dependencies: ["Harmonize", "SynmixGenerate"]),
+        .testTarget(name: "FilterInstancesTests", dependencies: ["FilterInstances", "Harmonize", "SynmixGenerate"]),
     ]
 )

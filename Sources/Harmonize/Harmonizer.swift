@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Synchronization
 import SynmixCore
 
 public enum HarmonizeError: Error, CustomStringConvertible, Equatable {
@@ -154,20 +153,4 @@ public enum Harmonizer {
         }
         return selected
     }
-}
-
-/// Maps `items` on `jobs` threads; results keep the input order.
-func parallelMap<Item: Sendable, Output: Sendable>(_ items: [Item], jobs: Int,
-                                                   _ body: @Sendable (Item) -> Output) -> [Output] {
-    let results = Mutex([Output?](repeating: nil, count: items.count))
-    let next = Atomic<Int>(0)
-    DispatchQueue.concurrentPerform(iterations: min(jobs, items.count)) { _ in
-        while true {
-            let index = next.add(1, ordering: .relaxed).oldValue
-            guard index < items.count else { return }
-            let output = body(items[index])
-            results.withLock { $0[index] = output }
-        }
-    }
-    return results.withLock { $0.map { $0! } }
 }

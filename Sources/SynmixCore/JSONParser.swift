@@ -144,7 +144,15 @@ private struct Parser {
 
     mutating func parseString() throws -> String {
         position += 1   // opening quote
-        var out: [UInt8] = []
+        // Fast path: no escapes before the closing quote (keys, ids, most RLE strings).
+        var end = position
+        while end < bytes.count, bytes[end] != 0x22, bytes[end] != 0x5C, bytes[end] >= 0x20 { end += 1 }
+        if end < bytes.count, bytes[end] == 0x22 {
+            defer { position = end + 1 }
+            return String(decoding: bytes[position..<end], as: UTF8.self)
+        }
+        var out: [UInt8] = Array(bytes[position..<end])
+        position = end
         while true {
             guard position < bytes.count else { throw fail("unterminated string") }
             let byte = bytes[position]

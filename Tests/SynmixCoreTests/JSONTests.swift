@@ -13,7 +13,7 @@ final class JSONTests: XCTestCase {
     }
 
     func testParserReadsBackExactlyWhatWasWritten() throws {
-        let values: [Double] = [0.1, 1.0 / 3, 122.03280000000004, 5e-324, 1.7976931348623157e308, -0.0]
+        let values: [Double] = [0.1, 1.0 / 3, 122.03280000000004, .leastNonzeroMagnitude, .greatestFiniteMagnitude, -0.0]
         let text = JSON.array(values.map { .double($0) }).compact
         let parsed = try JSON.parse(text[...]).arrayValue!.map { $0.doubleValue! }
         XCTAssertEqual(parsed.map(\.bitPattern), values.map(\.bitPattern))

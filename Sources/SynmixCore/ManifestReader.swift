@@ -1,0 +1,44 @@
+import Foundation
+
+/// Streams a manifest one line at a time (constant memory whatever its size).
+public final class ManifestReader {
+    public let path: String
+    private let handle: UnsafeMutablePointer<FILE>
+    private var buffer: UnsafeMutablePointer<CChar>?
+    private var capacity = 0
+    public private(set) var lineNumber = 0
+
+    public init(_ path: String) throws {
+        self.path = path
+        guard let handle = fopen(path, "rb") else {
+            throw FileError(path: path, reason: String(cString: strerror(errno)))
+        }
+        self.handle = handle
+    }
+
+    deinit {
+        free(buffer)
+        fclose(handle)
+    }
+
+    /// The next non-empty line (without its newline), or nil at the end.
+    public func nextLine() -> Substring? {
+        while true {
+            let length = getline(&buffer, &capacity, handle)
+            guard length >= 0, let buffer else { return nil }
+            lineNumber += 1
+            var count = length
+            while count > 0, buffer[count - 1] == 0x0A || buffer[count - 1] == 0x0D { count -= 1 }
+            if count == 0 { continue }
+            let bytes = UnsafeRawBufferPointer(start: buffer, count: count)
+            return Substring(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    /// The next record, or nil at the end; a line that does not parse throws
+    /// a ManifestError naming this file and line (the reader stays usable).
+    public func nextRecord() throws -> ManifestRecord? {
+        guard let line = nextLine() else { return nil }
+        return try ManifestRecord(jsonLine: line, file: path, line: lineNumber)
+    }
+}

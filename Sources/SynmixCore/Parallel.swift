@@ -1,0 +1,18 @@
+import Dispatch
+import Synchronization
+
+/// Maps `items` on `jobs` threads; results keep the input order.
+public func parallelMap<Item: Sendable, Output: Sendable>(_ items: [Item], jobs: Int,
+                                                   _ body: @Sendable (Item) -> Output) -> [Output] {
+    let results = Mutex([Output?](repeating: nil, count: items.count))
+    let next = Atomic<Int>(0)
+    DispatchQueue.concurrentPerform(iterations: min(jobs, items.count)) { _ in
+        while true {
+            let index = next.add(1, ordering: .relaxed).oldValue
+            guard index < items.count else { return }
+            let output = body(items[index])
+            results.withLock { $0[index] = output }
+        }
+    }
+    return results.withLock { $0.map { $0! } }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import FilterInstances
+import Foundation
+import SynmixCore
+
+struct FilterInstancesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "filter-instances",
+        abstract: "Remove instances a human annotator would not have labelled (too small, occluded, truncated).",
+        discussion: """
+            Reads IN/manifest.jsonl and writes OUT/manifest.jsonl, thresholds.yaml (what was applied), \
+            report.json, report.md and errors.jsonl. Never reads or rewrites images, except to draw --preview.
+            """)
+
+    @Option(name: .customLong("in"), help: "Input: a harmonize output folder or a manifest.jsonl.")
+    var input: String
+    @Option(help: "Output folder.")
+    var out: String
+    @Option(help: "Thresholds file (default: mappings/filters/default.yaml).")
+    var thresholds: String?
+    @Option(help: "Taxonomy file (default: mappings/taxonomy.yaml).")
+    var taxonomy: String?
+    @Option(help: "Replace the default minimum visible area (px).") var minArea: Double?
+    @Option(help: "Replace the default minimum mask-box height (px).") var minHeight: Double?
+    @Option(help: "Replace the default minimum mask-box width (px).") var minWidth: Double?
+    @Option(help: "Replace the default maximum occlusion fraction.") var maxOcclusion: Double?
+    @Option(help: "Replace the default maximum truncation fraction.") var maxTruncation: Double?
+    @Option(help: "Replace the default minimum visible fraction of the amodal box.") var minVisibleFraction: Double?
+    @Option(help: "ignore: removed pixels join the ignore region; drop: they become background.")
+    var policy = "ignore"
+    @Option(help: "Derive per-class min_area/min_height from this real manifest (folder or file).")
+    var calibrateFrom: String?
+    @Option(help: "Percentile of the real instances used by --calibrate-from.")
+    var calibrationPercentile = 5.0
+    @Option(help: "Draw K overlay PNGs of the images with the most removals.")
+    var preview = 0
+    @Option(help: "Exit with status 1 if more records than this are unreadable.")
+    var maxErrors = 0
+    @Option(help: "Records filtered in parallel (default: all cores); the output is the same for any value.")
+    var jobs = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard RemovalPolicy(rawValue: policy) != nil else { throw ValidationError("--policy must be ignore or drop") }
+        guard preview >= 0 else { throw ValidationError("--preview must be 0 or more") }
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    func run() throws {
+        let mappings = Files.defaultMappingsDirectory()
+        guard let thresholdsPath = thresholds ?? mappings.map({ "\($0)/filters/default.yaml" }),
+              let taxonomyPath = taxonomy ?? mappings.map({ "\($0)/taxonomy.yaml" }) else {
+            throw ValidationError("no mappings/ folder found; name files with --thresholds and --taxonomy or set SYNMIX_MAPPINGS")
+        }
+        var options = FilterOptions(input: input, out: out, thresholdsPath: thresholdsPath, taxonomyPath: taxonomyPath)
+        let flags: [(FilterRule, Double?)] = [(.minArea, minArea), (.minHeight, minHeight), (.minWidth, minWidth),
+                                              (.maxOcclusion, maxOcclusion), (.maxTruncation, maxTruncation),
+                                              (.minVisibleFraction, minVisibleFraction)]
+        for case let (rule, value?) in flags { options.overrides[rule] = value }
+        options.policy = RemovalPolicy(rawValue: policy)!
+        options.calibrateFrom = calibrateFrom
+        options.calibrationPercentile = calibrationPercentile
+        options.previews = preview
+        options.maxErrors = maxErrors
+        options.jobs = jobs
+        let started = Date()
+        let result = try FilterStage.run(options)
+        let seconds = Date().timeIntervalSince(started)
+        print(String(format: "filter-instances: %d records, %d instances kept, %d removed, %d errors, %.2f s -> %@",
+                     result.records, result.kept, result.removed, result.errors.count, seconds, out))
+        print(result.headline)
+        for path in result.previews { print("  preview: \(path)") }
+        for error in result.errors.prefix(10) { FileHandle.standardError.write(Data("  error: \(error)\n".utf8)) }
+        if result.exceededMaxErrors {
+            FileHandle.standardError.write(Data("filter-instances: \(result.errors.count) errors exceed --max-errors \(maxErrors)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+FilterInstancesCommand.main()
