@@ -31,7 +31,8 @@ build: deps
 
 ## test: the whole suite, with the Python interop checks enabled.
 test: deps venv
-	SYNMIX_PYTHON=$(abspath $(PYTHON)) swift test --disable-swift-testing
+	swift build --build-tests
+	SYNMIX_PYTHON=$(abspath $(PYTHON)) swift test --skip-build --disable-swift-testing
 
 ## demo: harmonize the fixtures, filter the synthetic instances, print what each stage did.
 demo: build
@@ -39,11 +40,15 @@ demo: build
 	$(BIN)/harmonize --dataset cityscapes --root fixtures/cityscapes --out $(DEMO_OUT)/cityscapes
 	$(BIN)/harmonize --dataset synscapes --root fixtures/synscapes --val-fraction 0.4 --out $(DEMO_OUT)/synscapes
 	$(BIN)/filter-instances --in $(DEMO_OUT)/synscapes --out $(DEMO_OUT)/synscapes-filtered --preview 3
+	$(BIN)/pack-mix --real $(DEMO_OUT)/cityscapes --synthetic $(DEMO_OUT)/synscapes-filtered --synthetic-count all \
+	  --split all --seed 1 --shard-samples 4 --out $(DEMO_OUT)/shards
+	$(BIN)/pack-mix verify $(DEMO_OUT)/shards
 
 ## bench: throughput and memory of each stage (results also in bench-data/*.md).
 bench: build venv
 	bash Benchmarks/harmonize.sh
 	bash Benchmarks/filter.sh
+	bash Benchmarks/pack.sh
 
 ## fixtures: regenerate fixtures/ (deterministic: the same bytes every time).
 fixtures: build

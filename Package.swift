@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "harmonize", targets: ["harmonize"]),
         .executable(name: "filter-instances", targets: ["filter-instances"]),
+        .executable(name: "pack-mix", targets: ["pack-mix"]),
         .executable(name: "synmix-generate", targets: ["synmix-generate"]),
     ],
     dependencies: [
@@ -39,6 +40,7 @@ let package = Package(
         .target(name: "FilterInstances", dependencies: [
             "SynmixCore", "CCairo", .product(name: "Yams", package: "Yams"),
         ]),
+        .target(name: "PackMix", dependencies: ["SynmixCore"]),
         .target(name: "SynmixGenerate", dependencies: ["SynmixCore"]),
 
         // Thin executables.
@@ -47,6 +49,9 @@ let package = Package(
         ]),
         .executableTarget(name: "filter-instances", dependencies: [
             "FilterInstances", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "pack-mix", dependencies: [
+            "PackMix", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synmix-generate", dependencies: [
             "SynmixGenerate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -58,6 +63,7 @@ let package = Package(
 
         .testTarget(name: "SynmixCoreTests", dependencies: ["SynmixCore"]),
         .testTarget(name: "HarmonizeTests", dependencies: ["Harmonize", "SynmixGenerate"]),
+        .testTarget(name: "PackMixTests", dependencies: ["PackMix", "Harmonize", "SynmixGenerate"]),
         .testTarget(name: "FilterInstancesTests", dependencies: ["FilterInstances", "Harmonize", "SynmixGenerate"]),
     ]
 )

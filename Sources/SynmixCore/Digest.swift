@@ -1,4 +1,5 @@
 import CCrypto
+import Dispatch
 
 /// Streaming SHA-256 over OpenSSL's EVP interface (hardware SHA extensions
 /// where the CPU has them: shard hashing is on pack-mix's hot path).
@@ -33,5 +34,28 @@ public final class SHA256Hasher {
         let hasher = SHA256Hasher()
         hasher.update(bytes)
         return hasher.finalize()
+    }
+}
+
+/// SHA-256 computed on a serial background queue, so that hashing a shard
+/// overlaps with preparing and writing the next samples instead of adding to
+/// them. `finalize()` waits for the queued bytes.
+public final class BackgroundSHA256: @unchecked Sendable {
+    private let hasher = SHA256Hasher()   // only touched on `queue`
+    private let queue = DispatchQueue(label: "synmix.sha256")
+    private let pending = DispatchSemaphore(value: 8)   // bounds the bytes waiting to be hashed
+
+    public init() {}
+
+    public func update(_ bytes: [UInt8]) {
+        pending.wait()
+        queue.async {
+            self.hasher.update(bytes)
+            self.pending.signal()
+        }
+    }
+
+    public func finalize() -> String {
+        queue.sync { hasher.finalize() }
     }
 }

@@ -119,9 +119,14 @@ public final class AtomicFile {
 
     public func write(_ text: String) throws { try write(Array(text.utf8)) }
 
+    /// Closes and renames into place. No fsync: the rename makes the file
+    /// appear whole or not at all to any reader and after a crash of the
+    /// process; against a power loss, stages that resume (pack-mix) re-hash
+    /// what they find instead of trusting it, and fsyncing every shard cost
+    /// more than copying its bytes.
     public func commit() throws {
         committed = true
-        guard fflush(handle) == 0, fsync(fileno(handle)) == 0, fclose(handle) == 0 else {
+        guard fflush(handle) == 0, fclose(handle) == 0 else {
             unlink(temporaryPath)
             throw FileError(path: temporaryPath, reason: "cannot flush: \(String(cString: strerror(errno)))")
         }

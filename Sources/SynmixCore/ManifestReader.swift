@@ -7,6 +7,8 @@ public final class ManifestReader {
     private var buffer: UnsafeMutablePointer<CChar>?
     private var capacity = 0
     public private(set) var lineNumber = 0
+    /// Byte offset of the line `nextLine()` returned last (for random access later).
+    public private(set) var lineOffset = 0
 
     public init(_ path: String) throws {
         self.path = path
@@ -24,6 +26,7 @@ public final class ManifestReader {
     /// The next non-empty line (without its newline), or nil at the end.
     public func nextLine() -> Substring? {
         while true {
+            lineOffset = Int(ftello(handle))
             let length = getline(&buffer, &capacity, handle)
             guard length >= 0, let buffer else { return nil }
             lineNumber += 1
@@ -33,6 +36,14 @@ public final class ManifestReader {
             let bytes = UnsafeRawBufferPointer(start: buffer, count: count)
             return Substring(String(decoding: bytes, as: UTF8.self))
         }
+    }
+
+    /// Reads `length` bytes at `offset` (a line found earlier) without moving the stream.
+    public func line(at offset: Int, length: Int) throws -> Substring {
+        var bytes = [UInt8](repeating: 0, count: length)
+        let n = pread(fileno(handle), &bytes, length, off_t(offset))
+        guard n == length else { throw FileError(path: path, reason: "cannot read \(length) bytes at offset \(offset)") }
+        return Substring(String(decoding: bytes, as: UTF8.self))
     }
 
     /// The next record, or nil at the end; a line that does not parse throws

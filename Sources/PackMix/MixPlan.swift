@@ -1,0 +1,154 @@
+import Foundation
+import SynmixCore
+
+/// How many records an input contributes.
+public enum SampleCount: Sendable, Equatable {
+    case all
+    case exactly(Int)
+    /// This input makes up the given fraction of the final set (of all samples).
+    case fraction(Double)
+}
+
+public struct PackInput: Sendable {
+    public var name: String       // "real", "synthetic", or any NAME of --input NAME=DIR
+    public var manifest: String   // a folder holding manifest.jsonl, or the file
+    public var count: SampleCount
+    public init(name: String, manifest: String, count: SampleCount = .all) {
+        self.name = name
+        self.manifest = manifest
+        self.count = count
+    }
+}
+
+public struct PackError: Error, CustomStringConvertible, Equatable {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// A record chosen for the mix: where its manifest line is.
+struct PlannedSample: Sendable {
+    var input: Int
+    var id: String
+    var domain: String
+    var offset: Int
+    var length: Int
+}
+
+/// Which records go into the mix and in which order, fixed by the seed:
+/// each input's records are put in one seeded random order and the first N
+/// taken (so growing N with the same seed keeps the smaller set: nested
+/// subsets), then all chosen samples are shuffled together.
+struct MixPlan {
+    struct InputSummary {
+        var name: String
+        var path: String
+        var sha256: String
+        var records: Int        // lines in the manifest
+        var eligible: Int       // in the requested split
+        var requested: String
+        var chosen: Int
+    }
+
+    var inputs: [InputSummary]
+    var order: [PlannedSample]
+
+    static func build(_ inputs: [PackInput], split: String, seed: UInt64) throws -> MixPlan {
+        guard !inputs.isEmpty else { throw PackError("no inputs: give --real/--synthetic or --input NAME=DIR") }
+        var summaries: [InputSummary] = []
+        var eligibleByInput: [[PlannedSample]] = []
+        for (index, input) in inputs.enumerated() {
+            let path = Files.isDirectory(input.manifest) ? "\(input.manifest)/manifest.jsonl" : input.manifest
+            guard Files.exists(path) else { throw PackError("\(path): no manifest for input '\(input.name)'") }
+            let reader = try ManifestReader(path)
+            var eligible: [PlannedSample] = []
+            var lines = 0
+            while let line = reader.nextLine() {
+                lines += 1
+                let value: JSON
+                do { value = try JSON.parse(line) } catch {
+                    throw PackError("\(path):\(reader.lineNumber): not valid JSON: \(error)")
+                }
+                guard let id = value["id"]?.stringValue, let recordSplit = value["split"]?.stringValue,
+                      let domain = value["domain"]?.stringValue else {
+                    throw PackError("\(path):\(reader.lineNumber): a record needs id, split and domain")
+                }
+                if split == "all" || recordSplit == split {
+                    eligible.append(PlannedSample(input: index, id: id, domain: domain, offset: reader.lineOffset,
+                                                  length: line.utf8.count))
+                }
+            }
+            eligible.sort { $0.id < $1.id }
+            eligibleByInput.append(eligible)
+            summaries.append(InputSummary(name: input.name, path: Files.absolute(path), sha256: try sha256(ofFile: path),
+                                          records: lines, eligible: eligible.count, requested: "", chosen: 0))
+        }
+        // Absolute counts first; fractions are of the final total.
+        var counts = [Int](repeating: 0, count: inputs.count)
+        var fixedTotal = 0, fractionTotal = 0.0
+        for (index, input) in inputs.enumerated() {
+            switch input.count {
+            case .all: counts[index] = eligibleByInput[index].count; fixedTotal += counts[index]
+            case .exactly(let n):
+                guard n >= 0 else { throw PackError("input '\(input.name)': a count cannot be negative") }
+                counts[index] = n
+                fixedTotal += n
+            case .fraction(let f):
+                guard (0..<1).contains(f) else { throw PackError("input '\(input.name)': a fraction must be within [0, 1)") }
+                fractionTotal += f
+            }
+        }
+        guard fractionTotal < 1 else { throw PackError("the fractions add up to \(fractionTotal): they must leave room for the other inputs") }
+        for (index, input) in inputs.enumerated() {
+            if case .fraction(let f) = input.count {
+                counts[index] = Int((Double(fixedTotal) * f / (1 - fractionTotal)).rounded())
+            }
+            guard counts[index] <= eligibleByInput[index].count else {
+                throw PackError("input '\(input.name)' has \(eligibleByInput[index].count) records in split '\(split)', \(counts[index]) were asked for")
+            }
+            summaries[index].requested = { switch input.count {
+                case .all: return "all"
+                case .exactly(let n): return String(n)
+                case .fraction(let f): return "fraction \(f)"
+            } }()
+            summaries[index].chosen = counts[index]
+        }
+        var order: [PlannedSample] = []
+        for (index, input) in inputs.enumerated() {
+            var random = SplitMix64(seed: seed ^ fnv1a(input.name))
+            var candidates = eligibleByInput[index]
+            shuffle(&candidates, &random)
+            order += candidates.prefix(counts[index])
+        }
+        var random = SplitMix64(seed: seed ^ 0x5EED_0F_A11)
+        shuffle(&order, &random)
+        guard !order.isEmpty else { throw PackError("the plan selects no sample (split '\(split)')") }
+        return MixPlan(inputs: summaries, order: order)
+    }
+
+    /// Fisher–Yates with our seeded generator (the standard library's shuffle is not specified across versions).
+    static func shuffle<T>(_ items: inout [T], _ random: inout SplitMix64) {
+        guard items.count > 1 else { return }
+        for i in stride(from: items.count - 1, to: 0, by: -1) {
+            let j = Int(random.next() % UInt64(i + 1))
+            items.swapAt(i, j)
+        }
+    }
+
+    static func fnv1a(_ text: String) -> UInt64 {
+        text.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+    }
+
+    static func sha256(ofFile path: String) throws -> String {
+        guard let handle = fopen(path, "rb") else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+        defer { fclose(handle) }
+        let hasher = SHA256Hasher()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, handle)
+            if n == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return hasher.finalize()
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import SynmixCore
+
+public struct PackOptions: Sendable {
+    public var inputs: [PackInput]
+    public var out: String
+    public var seed: UInt64 = 0
+    public var prefix = "mix"
+    public var split = "train"
+    public var shardBytes = 1_000_000_000
+    public var shardSamples = 100_000
+    public var sample = SampleOptions()
+    public var jobs = ProcessInfo.processInfo.activeProcessorCount
+    public var maxErrors = 0
+
+    public init(inputs: [PackInput], out: String) {
+        self.inputs = inputs
+        self.out = out
+    }
+}
+
+public struct PackResult: Sendable {
+    public var samples: Int
+    public var shards: [String]
+    public var bytes: Int
+    public var errors: [(file: String, reason: String)]
+    public var resumedShards: Int
+    public var exceededMaxErrors: Bool
+}
+
+/// `pack-mix`: the mix plan, then shards written one after another under a
+/// temporary name and renamed when complete. A journal of completed shards
+/// lets a rerun keep them (when their hashes match the plan) and continue;
+/// the result is byte-identical to an uninterrupted run.
+public enum Packer {
+    static let journalName = ".pack-mix-journal.json"
+    static let formatVersion = "synmix-shards-1"
+
+    struct ShardRecord {
+        var name: String
+        var samples = 0
+        var bytes = 0
+        var sha256 = ""
+        var firstKey = ""
+        var lastKey = ""
+        var domains: [String: Int] = [:]
+        var classes: [String: Int] = [:]
+        var nextSample = 0        // the plan position after this shard's last sample
+        var errors: [(file: String, reason: String)] = []
+
+        var json: JSON {
+            .object([("name", .string(name)), ("samples", .int(samples)), ("bytes", .int(bytes)), ("sha256", .string(sha256)),
+                     ("first_key", .string(firstKey)), ("last_key", .string(lastKey)),
+                     ("domains", .object(domains.keys.sorted().map { ($0, .int(domains[$0]!)) })),
+                     ("classes", .object(classes.keys.sorted().map { ($0, .int(classes[$0]!)) }))])
+        }
+
+        var journalJSON: JSON {
+            guard case .object(var fields) = json else { return json }
+            fields.append(("next_sample", .int(nextSample)))
+            fields.append(("errors", .array(errors.map { .object([("file", .string($0.file)), ("reason", .string($0.reason))]) })))
+            return .object(fields)
+        }
+
+        init(name: String) { self.name = name }
+
+        init?(journal value: JSON) {
+            guard let name = value["name"]?.stringValue, let samples = value["samples"]?.intValue,
+                  let bytes = value["bytes"]?.intValue, let sha = value["sha256"]?.stringValue,
+                  let next = value["next_sample"]?.intValue else { return nil }
+            self.name = name
+            self.samples = samples
+            self.bytes = bytes
+            sha256 = sha
+            firstKey = value["first_key"]?.stringValue ?? ""
+            lastKey = value["last_key"]?.stringValue ?? ""
+            if case .object(let d)? = value["domains"] { for (k, v) in d { domains[k] = v.intValue ?? 0 } }
+            if case .object(let c)? = value["classes"] { for (k, v) in c { classes[k] = v.intValue ?? 0 } }
+            nextSample = next
+            errors = (value["errors"]?.arrayValue ?? []).compactMap { e in
+                guard let file = e["file"]?.stringValue, let reason = e["reason"]?.stringValue else { return nil }
+                return (file, reason)
+            }
+        }
+    }
+
+    static func shardName(_ prefix: String, _ index: Int) -> String {
+        let digits = String(index)
+        return "\(prefix)-\(String(repeating: "0", count: max(0, 6 - digits.count)))\(digits).tar"
+    }
+
+    public static func run(_ options: PackOptions) throws -> PackResult {
+        guard options.shardBytes > 0, options.shardSamples > 0 else { throw PackError("shard limits must be positive") }
+        guard !options.prefix.contains("/"), !options.prefix.isEmpty else { throw PackError("--name must be a plain file-name prefix") }
+        let plan = try MixPlan.build(options.inputs, split: options.split, seed: options.seed)
+        let planJSON = planDescription(plan, options)
+        let planHash = SHA256Hasher.hex(Array(planJSON.compact.utf8))
+        try Files.createDirectory(options.out)
+
+        // Resume: keep the journal's shards whose files still hash as recorded.
+        var shards: [ShardRecord] = []
+        let journalPath = "\(options.out)/\(journalName)"
+        if let journal = try? JSON.parse(try Files.read(journalPath)), journal["plan_sha256"]?.stringValue == planHash {
+            for entry in journal["shards"]?.arrayValue ?? [] {
+                guard let shard = ShardRecord(journal: entry), shard.name == shardName(options.prefix, shards.count),
+                      let bytes = try? Files.read("\(options.out)/\(shard.name)"), SHA256Hasher.hex(bytes) == shard.sha256 else { break }
+                shards.append(shard)
+            }
+        }
+        let resumed = shards.count
+        // Anything after the kept shards is stale: remove it so the listing matches the index.
+        for name in Files.list(options.out) where name.hasPrefix("\(options.prefix)-") &&
+            (name.hasSuffix(".tar") || name.hasSuffix(".tar.tmp")) && !shards.contains(where: { $0.name == name }) {
+            unlink("\(options.out)/\(name)")
+        }
+        try writeJournal(journalPath, planHash, shards)
+
+        let readers = try options.inputs.map { input in
+            try ManifestReader(Files.isDirectory(input.manifest) ? "\(input.manifest)/manifest.jsonl" : input.manifest)
+        }
+        let delay = ProcessInfo.processInfo.environment["SYNMIX_PACK_SAMPLE_DELAY_MS"].flatMap(Int.init) ?? 0
+        var position = shards.last?.nextSample ?? 0
+        var current: (file: AtomicFile, hasher: BackgroundSHA256, record: ShardRecord)?
+        var pendingErrors: [(file: String, reason: String)] = []
+
+        func closeShard(nextSample: Int) throws {
+            guard var open = current else { return }
+            let trailer = Tar.trailer(after: open.record.bytes)
+            try open.file.write(trailer)
+            open.hasher.update(trailer)
+            open.record.bytes += trailer.count
+            open.record.sha256 = open.hasher.finalize()
+            open.record.nextSample = nextSample
+            open.record.errors = pendingErrors
+            pendingErrors = []
+            try open.file.commit()
+            shards.append(open.record)
+            current = nil
+            try writeJournal(journalPath, planHash, shards)
+        }
+
+        let batchSize = max(1, options.jobs) * 8
+        while position < plan.order.count {
+            let batch = Array(plan.order[position..<min(plan.order.count, position + batchSize)])
+            let lines = try batch.map { try readers[$0.input].line(at: $0.offset, length: $0.length) }
+            let paths = batch.map { readers[$0.input].path }
+            let indexed = Array(zip(lines, paths).enumerated())
+            let built = parallelMap(indexed, jobs: max(1, options.jobs)) { item -> Result<BuiltSample, SampleFailure> in
+                let (offset, (line, path)) = item
+                if delay > 0 { usleep(useconds_t(delay * 1000)) }
+                do {
+                    let record = try ManifestRecord(jsonLine: line, file: path, line: 0)
+                    return Result { () throws(SampleFailure) in try SampleBuilder.build(record, options: options.sample) }
+                } catch {
+                    return .failure(SampleFailure(file: path, reason: "record \(batch[offset].id): \(error)"))
+                }
+            }
+            for (offset, result) in built.enumerated() {
+                switch result {
+                case .failure(let failure):
+                    pendingErrors.append((failure.file, failure.reason))
+                case .success(let sample):
+                    if let open = current, open.record.samples >= options.shardSamples || open.record.bytes >= options.shardBytes {
+                        try closeShard(nextSample: position + offset)
+                    }
+                    if current == nil {
+                        let name = shardName(options.prefix, shards.count)
+                        current = (try AtomicFile("\(options.out)/\(name)"), BackgroundSHA256(), ShardRecord(name: name))
+                        current!.record.firstKey = sample.key
+                    }
+                    try current!.file.write(sample.bytes)
+                    current!.hasher.update(sample.bytes)
+                    current!.record.bytes += sample.bytes.count
+                    current!.record.samples += 1
+                    current!.record.lastKey = sample.key
+                    current!.record.domains[sample.domain, default: 0] += 1
+                    for name in sample.classes { current!.record.classes[name, default: 0] += 1 }
+                }
+            }
+            position += batch.count
+        }
+        try closeShard(nextSample: position)
+        let errors = shards.flatMap(\.errors) + pendingErrors
+
+        let index = JSON.object([
+            ("format", .string(formatVersion)),
+            ("synmix_version", .string(synmixVersion)),
+            ("plan", planJSON),
+            ("samples", .int(shards.reduce(0) { $0 + $1.samples })),
+            ("skipped", .int(errors.count)),
+            ("shards", .array(shards.map(\.json))),
+        ])
+        try Files.writeAtomically(errors.map { JSON.object([("file", .string($0.file)), ("reason", .string($0.reason))]).compact + "\n" }.joined(),
+                                  to: "\(options.out)/errors.jsonl")
+        try Files.writeAtomically(index.pretty, to: "\(options.out)/index.json")
+        unlink(journalPath)
+        return PackResult(samples: shards.reduce(0) { $0 + $1.samples }, shards: shards.map(\.name),
+                          bytes: shards.reduce(0) { $0 + $1.bytes }, errors: errors, resumedShards: resumed,
+                          exceededMaxErrors: errors.count > options.maxErrors)
+    }
+
+    private static func writeJournal(_ path: String, _ planHash: String, _ shards: [ShardRecord]) throws {
+        let journal = JSON.object([("plan_sha256", .string(planHash)), ("shards", .array(shards.map(\.journalJSON)))])
+        try Files.writeAtomically(journal.compact + "\n", to: path)
+    }
+
+    /// Everything that fixes the output: inputs (by content hash), seed, counts, options.
+    static func planDescription(_ plan: MixPlan, _ options: PackOptions) -> JSON {
+        var requested: [String: Int] = [:], actual: [String: Int] = [:]
+        for sample in plan.order { actual[sample.domain, default: 0] += 1 }
+        for input in plan.inputs { requested[input.name] = input.chosen }
+        let sample = options.sample
+        return .object([
+            ("inputs", .array(plan.inputs.map { input in
+                .object([("name", .string(input.name)), ("manifest", .string(input.path)), ("sha256", .string(input.sha256)),
+                         ("records", .int(input.records)), ("eligible", .int(input.eligible)),
+                         ("requested", .string(input.requested)), ("chosen", .int(input.chosen))])
+            })),
+            ("seed", .int(Int(bitPattern: UInt(options.seed)))),
+            ("split", .string(options.split)),
+            ("counts_per_input", .object(plan.inputs.map { ($0.name, .int(requested[$0.name] ?? 0)) })),
+            ("counts_per_domain", .object(actual.keys.sorted().map { ($0, .int(actual[$0]!)) })),
+            ("options", .object([
+                ("prefix", .string(options.prefix)), ("shard_bytes", .int(options.shardBytes)),
+                ("shard_samples", .int(options.shardSamples)), ("image_format", .string(sample.imageFormat.rawValue)),
+                ("jpeg_quality", .int(sample.jpegQuality)), ("png_level", .int(sample.pngLevel)),
+                ("scale", sample.scale.map { .double($0) } ?? .null),
+                ("max_size", sample.maxSize.map { .array([.int($0.width), .int($0.height)]) } ?? .null),
+                ("root_map", .array(sample.rootMap.map { .string("\($0.old)=\($0.new)") })),
+            ])),
+        ])
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import SynmixCore
+
+public enum ImageFormat: String, Sendable, CaseIterable {
+    case keep, jpg, png
+}
+
+/// How samples are written: image encoding and resolution.
+public struct SampleOptions: Sendable {
+    public var imageFormat: ImageFormat = .keep
+    public var jpegQuality = 95
+    public var pngLevel = 6
+    public var scale: Double?
+    public var maxSize: (width: Int, height: Int)?
+    public var rootMap: [(old: String, new: String)] = []
+    public init() {}
+
+    var resizes: Bool { scale != nil || maxSize != nil }
+
+    func targetSize(width: Int, height: Int) -> (width: Int, height: Int) {
+        var factor = scale ?? 1
+        if let maxSize { factor = min(factor, Double(maxSize.width) / Double(width), Double(maxSize.height) / Double(height)) }
+        return factor == 1 ? (width, height) : Resize.size(width: width, height: height, scale: factor)
+    }
+}
+
+/// One sample ready for a shard: its tar members' bytes and what the index counts.
+struct BuiltSample: Sendable {
+    var key: String
+    var domain: String
+    var classes: [String]
+    var bytes: [UInt8]
+    var imageBytes: Int
+}
+
+enum SampleBuilder {
+    /// KEY = the record id with every character outside [A-Za-z0-9_-] replaced by '-' (keys contain no dot).
+    static func key(for id: String) -> String {
+        String(id.unicodeScalars.map { scalar -> Character in
+            let c = Character(scalar)
+            return (c.isASCII && (c.isLetter || c.isNumber)) || c == "_" || c == "-" ? c : "-"
+        })
+    }
+
+    static func build(_ record: ManifestRecord, options: SampleOptions) throws(SampleFailure) -> BuiltSample {
+        var root = record.root
+        for (old, new) in options.rootMap where root.hasPrefix(old) { root = new + root.dropFirst(old.count) }
+        let imagePath = "\(root)/\(record.image)"
+        let bytes: [UInt8]
+        do { bytes = try Files.read(imagePath) } catch { throw SampleFailure(file: imagePath, reason: "image unreadable: \(error)") }
+        let extensionName = (record.image as NSString).pathExtension.lowercased()
+        let sourceFormat: ImageFormat = ["jpg", "jpeg"].contains(extensionName) ? .jpg : .png
+        let target = options.targetSize(width: record.width, height: record.height)
+
+        var imageBytes: [UInt8]
+        var format = options.imageFormat == .keep ? sourceFormat : options.imageFormat
+        if options.imageFormat == .keep && !options.resizes {
+            // The fast path copies the encoded bytes; only the header is checked.
+            let size: (Int, Int)
+            do {
+                if sourceFormat == .png {
+                    let header = try PNGCodec.header(of: Array(bytes.prefix(33)), path: imagePath)
+                    size = (header.width, header.height)
+                } else {
+                    guard bytes.count > 3, bytes[0] == 0xFF, bytes[1] == 0xD8 else {
+                        throw ImageError.corrupt(path: imagePath, reason: "not a JPEG file")
+                    }
+                    size = (record.width, record.height)
+                }
+            } catch {
+                throw SampleFailure(file: imagePath, reason: "\(error)")
+            }
+            guard size == (record.width, record.height) else {
+                throw SampleFailure(file: imagePath, reason: "image is \(size.0)x\(size.1), the record says \(record.width)x\(record.height)")
+            }
+            imageBytes = bytes
+        } else {
+            do {
+                var pixels: Raster<UInt8>
+                if sourceFormat == .jpg {
+                    pixels = try JPEGCodec.decode(bytes, path: imagePath)
+                } else {
+                    guard case .eightBit(let decoded) = try PNGCodec.decode(bytes, path: imagePath,
+                                                                            options: PNGDecodeOptions(to8Bit: true, stripAlpha: true)) else {
+                        throw ImageError.unexpectedLayout(path: imagePath, reason: "not an 8-bit image")
+                    }
+                    pixels = decoded
+                }
+                guard pixels.width == record.width, pixels.height == record.height else {
+                    throw ImageError.unexpectedLayout(path: imagePath, reason: "image is \(pixels.width)x\(pixels.height), the record says \(record.width)x\(record.height)")
+                }
+                pixels = Resize.image(pixels, width: target.width, height: target.height)
+                if format == .keep { format = sourceFormat }
+                imageBytes = format == .jpg ? try JPEGCodec.encode(pixels, quality: options.jpegQuality)
+                    : try PNGCodec.encode(pixels, level: options.pngLevel, filter: .sub)
+            } catch {
+                throw SampleFailure(file: imagePath, reason: "\(error)")
+            }
+        }
+
+        // Masks at the shard's resolution.
+        var instances = record.instances
+        var ignore = record.ignore
+        if target != (record.width, record.height) {
+            let resized = Resize.masks(record.instances.map(\.mask), ignore: record.ignore, width: target.width, height: target.height)
+            instances = []
+            for (instance, mask) in zip(record.instances, resized.instances) {
+                guard let mask else { continue }   // too small to survive the resize
+                var scaled = instance
+                scaled.id = instances.count
+                scaled.mask = mask
+                if let amodal = instance.amodalBBox {
+                    let sx = Double(target.width) / Double(record.width), sy = Double(target.height) / Double(record.height)
+                    scaled.amodalBBox = [amodal[0] * sx, amodal[1] * sy, amodal[2] * sx, amodal[3] * sy]
+                }
+                instances.append(scaled)
+            }
+            ignore = resized.ignore
+        }
+        let key = key(for: record.id)
+        let json = JSON.object([
+            ("id", .string(record.id)), ("key", .string(key)), ("source", .string(record.source)),
+            ("domain", .string(record.domain)), ("split", .string(record.split)),
+            ("width", .int(target.width)), ("height", .int(target.height)),
+            ("original_size", .array([.int(record.width), .int(record.height)])),
+            ("image_format", .string(format.rawValue)),
+            ("instances", .array(instances.map(\.json))),
+            ("ignore", ignore.map(\.json) ?? .null),
+        ])
+        var out = Tar.member(name: "\(key).json", data: Array(json.compact.utf8))
+        out += Tar.member(name: "\(key).\(format.rawValue)", data: imageBytes)
+        return BuiltSample(key: key, domain: record.domain, classes: instances.filter { !$0.isCrowd }.map(\.className),
+                           bytes: out, imageBytes: imageBytes.count)
+    }
+}
+
+/// A record that could not become a sample (one line of errors.jsonl).
+struct SampleFailure: Error, Sendable {
+    var file: String
+    var reason: String
+}

@@ -1,0 +1,150 @@
+/// POSIX tar as WebDataset shards use it (FORMATS.md §1.4): ustar headers
+/// (a pax header only when a name needs it), mode 0644, uid/gid 0, empty
+/// owner names, mtime 0; two zero blocks at the end and padding to a
+/// multiple of 10 240 bytes, as tar and Python's tarfile write.
+public enum Tar {
+    public static let block = 512
+    public static let record = 10_240
+
+    /// The bytes of one member: header(s), data, padding to a block.
+    public static func member(name: String, data: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(data.count + 2 * block)
+        let nameBytes = Array(name.utf8)
+        if nameBytes.count > 100 || nameBytes.contains(where: { $0 >= 0x80 }) {
+            // pax extended header carrying the full path; the ustar name is a truncated stand-in.
+            // "<length> path=<name>\n", where length counts its own digits too.
+            let rest = " path=\(name)\n".utf8.count
+            var length = rest + String(rest).count
+            if String(length).count + rest != length { length = String(length).count + rest }
+            let record = "\(length) path=\(name)\n"
+            out += header(name: Array("././@PaxHeader".utf8), size: record.utf8.count, type: UInt8(ascii: "x"))
+            out += Array(record.utf8)
+            out += [UInt8](repeating: 0, count: padding(record.utf8.count))
+            out += header(name: Array(nameBytes.prefix(100)), size: data.count, type: UInt8(ascii: "0"))
+        } else {
+            out += header(name: nameBytes, size: data.count, type: UInt8(ascii: "0"))
+        }
+        out += data
+        out += [UInt8](repeating: 0, count: padding(data.count))
+        return out
+    }
+
+    /// The end of an archive of `written` bytes so far: two zero blocks, then zeros to a record boundary.
+    public static func trailer(after written: Int) -> [UInt8] {
+        let withEnd = written + 2 * block
+        let total = (withEnd + record - 1) / record * record
+        return [UInt8](repeating: 0, count: total - written)
+    }
+
+    static func padding(_ size: Int) -> Int { (block - size % block) % block }
+
+    private static func octal(_ value: Int, width: Int) -> [UInt8] {
+        let digits = String(value, radix: 8)
+        return Array((String(repeating: "0", count: max(0, width - 1 - digits.count)) + digits).utf8) + [0]
+    }
+
+    private static func header(name: [UInt8], size: Int, type: UInt8) -> [UInt8] {
+        var h = [UInt8](repeating: 0, count: block)
+        func put(_ bytes: [UInt8], at offset: Int) { for (i, b) in bytes.enumerated() { h[offset + i] = b } }
+        put(name, at: 0)
+        put(octal(0o644, width: 8), at: 100)      // mode
+        put(octal(0, width: 8), at: 108)          // uid
+        put(octal(0, width: 8), at: 116)          // gid
+        put(octal(size, width: 12), at: 124)      // size
+        put(octal(0, width: 12), at: 136)         // mtime
+        put([UInt8](repeating: 0x20, count: 8), at: 148)   // checksum field counts as spaces
+        h[156] = type
+        put(Array("ustar".utf8) + [0] + Array("00".utf8), at: 257)
+        let checksum = h.reduce(0) { $0 + Int($1) }
+        put(octal(checksum, width: 7) + [0x20], at: 148)   // "%06o\0 "
+        return h
+    }
+
+    /// One member read back.
+    public struct Member: Sendable {
+        public var name: String
+        public var offset: Int      // of its (first) header
+        public var data: ArraySlice<UInt8>
+    }
+
+    public struct ReadError: Error, CustomStringConvertible, Equatable {
+        public var offset: Int
+        public var reason: String
+        public var description: String { "at byte \(offset): \(reason)" }
+    }
+
+    /// Parses a whole archive: ustar, GNU long names ('L') and pax ('x', 'g')
+    /// headers. Unlike Python's tarfile, a bad checksum or a truncated member
+    /// anywhere is an error, not a silent end.
+    public static func read(_ bytes: [UInt8]) throws -> [Member] {
+        var members: [Member] = []
+        var offset = 0
+        var longName: String?
+        while true {
+            guard offset + block <= bytes.count else {
+                throw ReadError(offset: offset, reason: "archive ends without its two zero blocks (truncated)")
+            }
+            let h = bytes[offset..<offset + block]
+            if h.allSatisfy({ $0 == 0 }) { return members }
+            let stored = parseOctal(h, from: 148, width: 8)
+            var sum = 0
+            for (i, b) in h.enumerated() { sum += (148..<156).contains(i) ? 0x20 : Int(b) }
+            guard stored == sum else { throw ReadError(offset: offset, reason: "header checksum mismatch") }
+            guard let size = parseOctal(h, from: 124, width: 12) else { throw ReadError(offset: offset, reason: "bad size field") }
+            let type = h[h.startIndex + 156]
+            let dataStart = offset + block
+            guard dataStart + size <= bytes.count else {
+                throw ReadError(offset: offset, reason: "member data truncated (\(size) bytes declared)")
+            }
+            let data = bytes[dataStart..<dataStart + size]
+            switch type {
+            case UInt8(ascii: "L"):
+                longName = String(decoding: data.prefix { $0 != 0 }, as: UTF8.self)
+            case UInt8(ascii: "x"):
+                longName = paxPath(data) ?? longName
+            case UInt8(ascii: "g"):
+                break
+            default:
+                var name = longName ?? cString(h, from: 0, width: 100)
+                if longName == nil, Array(h[h.startIndex + 257..<h.startIndex + 262]) == Array("ustar".utf8) {
+                    let prefix = cString(h, from: 345, width: 155)
+                    if !prefix.isEmpty { name = prefix + "/" + name }
+                }
+                longName = nil
+                if type == UInt8(ascii: "0") || type == 0 || type == UInt8(ascii: "7") {
+                    members.append(Member(name: name, offset: offset, data: data))
+                }
+            }
+            offset = dataStart + size + padding(size)
+        }
+    }
+
+    private static func cString(_ h: ArraySlice<UInt8>, from: Int, width: Int) -> String {
+        let field = h[h.startIndex + from..<h.startIndex + from + width]
+        return String(decoding: field.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    private static func parseOctal(_ h: ArraySlice<UInt8>, from: Int, width: Int) -> Int? {
+        let text = cString(h, from: from, width: width).trimmingCharacters(in: " ")
+        return text.isEmpty ? 0 : Int(text, radix: 8)
+    }
+
+    private static func paxPath(_ data: ArraySlice<UInt8>) -> String? {
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            guard let space = line.firstIndex(of: " ") else { continue }
+            let field = line[line.index(after: space)...]
+            if field.hasPrefix("path=") { return String(field.dropFirst(5)) }
+        }
+        return nil
+    }
+}
+
+private extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        var text = Substring(self)
+        while text.first == set { text = text.dropFirst() }
+        while text.last == set { text = text.dropLast() }
+        return String(text)
+    }
+}

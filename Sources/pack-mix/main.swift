@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import PackMix
+import SynmixCore
+
+struct PackMixCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pack-mix",
+        abstract: "Mix real and synthetic manifests into shuffled WebDataset shards.",
+        subcommands: [Pack.self, Verify.self], defaultSubcommand: Pack.self)
+}
+
+struct Pack: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pack",
+        abstract: "Write the mix (the default subcommand).",
+        discussion: """
+            The seed fixes which records are chosen and the order of all samples; growing a count with the \
+            same seed keeps the smaller set's records. Shards are written under a temporary name and renamed \
+            when complete; rerunning after an interruption keeps the complete shards and gives the same bytes.
+            """)
+
+    @Option(help: "Real manifest (folder or file).") var real: String?
+    @Option(help: "Synthetic manifest (folder or file).") var synthetic: String?
+    @Option(help: "Synthetic samples: a number or all.") var syntheticCount: String?
+    @Option(help: "Synthetic share of the whole set, 0 <= F < 1 (instead of --synthetic-count).") var syntheticFraction: Double?
+    @Option(help: "More inputs, NAME=DIR (repeatable); all their records unless --count NAME=N.") var input: [String] = []
+    @Option(help: "Records taken from a named input, NAME=N|all (repeatable).") var count: [String] = []
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Shard file prefix.") var name = "mix"
+    @Option(help: "Start a new shard after this many bytes.") var shardSize = 1_000_000_000
+    @Option(help: "Start a new shard after this many samples.") var shardSamples = 100_000
+    @Option(help: "keep (copy the encoded image), jpg or png.") var imageFormat = "keep"
+    @Option(help: "JPEG quality for --image-format jpg.") var jpegQuality = 95
+    @Option(help: "Scale images and masks by this factor.") var scale: Double?
+    @Option(help: "Shrink images and masks to fit WxH.") var maxSize: String?
+    @Option(help: "Records of this split only: train, val or all.") var split = "train"
+    @Option(help: "Rewrite a dataset root, OLD=NEW (repeatable).") var rootMap: [String] = []
+    @Option(help: "Samples prepared in parallel.") var jobs = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Exit with status 1 if more records than this are skipped.") var maxErrors = 0
+
+    func pairs(_ values: [String], _ flag: String) throws -> [(String, String)] {
+        try values.map { value in
+            guard let equal = value.firstIndex(of: "="), equal != value.startIndex else {
+                throw ValidationError("\(flag) takes NAME=VALUE, got '\(value)'")
+            }
+            return (String(value[..<equal]), String(value[value.index(after: equal)...]))
+        }
+    }
+
+    func parseCount(_ text: String, _ flag: String) throws -> SampleCount {
+        if text == "all" { return .all }
+        guard let n = Int(text), n >= 0 else { throw ValidationError("\(flag) takes a number >= 0 or all, got '\(text)'") }
+        return .exactly(n)
+    }
+
+    func run() throws {
+        var inputs: [PackInput] = []
+        if let real { inputs.append(PackInput(name: "real", manifest: real)) }
+        if let synthetic {
+            var count = try parseCount(syntheticCount ?? "all", "--synthetic-count")
+            if let syntheticFraction {
+                guard syntheticCount == nil else { throw ValidationError("give --synthetic-count or --synthetic-fraction, not both") }
+                count = .fraction(syntheticFraction)
+            }
+            inputs.append(PackInput(name: "synthetic", manifest: synthetic, count: count))
+        }
+        for (name, folder) in try pairs(input, "--input") { inputs.append(PackInput(name: name, manifest: folder)) }
+        for (name, value) in try pairs(count, "--count") {
+            guard let index = inputs.firstIndex(where: { $0.name == name }) else { throw ValidationError("--count names no input '\(name)'") }
+            inputs[index].count = try parseCount(value, "--count")
+        }
+        guard Set(inputs.map(\.name)).count == inputs.count else { throw ValidationError("input names must be unique") }
+        guard let format = ImageFormat(rawValue: imageFormat) else { throw ValidationError("--image-format must be keep, jpg or png") }
+        var options = PackOptions(inputs: inputs, out: out)
+        options.seed = seed
+        options.prefix = name
+        options.split = split
+        options.shardBytes = shardSize
+        options.shardSamples = shardSamples
+        options.jobs = jobs
+        options.maxErrors = maxErrors
+        options.sample.imageFormat = format
+        options.sample.jpegQuality = jpegQuality
+        options.sample.scale = scale
+        if let maxSize {
+            let parts = maxSize.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--max-size takes WxH, got '\(maxSize)'") }
+            options.sample.maxSize = (parts[0], parts[1])
+        }
+        if let scale, !(scale > 0) { throw ValidationError("--scale must be positive") }
+        options.sample.rootMap = try pairs(rootMap, "--root-map")
+        let started = Date()
+        let result = try Packer.run(options)
+        let seconds = Date().timeIntervalSince(started)
+        print(String(format: "pack-mix: %d samples in %d shards (%.1f MB), %d skipped, %.2f s (%.0f samples/s, %.0f MB/s) -> %@",
+                     result.samples, result.shards.count, Double(result.bytes) / 1e6, result.errors.count, seconds,
+                     Double(result.samples) / max(seconds, 1e-9), Double(result.bytes) / 1e6 / max(seconds, 1e-9), out))
+        if result.resumedShards > 0 { print("  resumed: kept \(result.resumedShards) complete shards from the interrupted run") }
+        for error in result.errors.prefix(10) { FileHandle.standardError.write(Data("  skipped: \(error.file): \(error.reason)\n".utf8)) }
+        if result.exceededMaxErrors {
+            FileHandle.standardError.write(Data("pack-mix: \(result.errors.count) skipped records exceed --max-errors \(maxErrors)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Re-hash and parse every shard against index.json.")
+    @Argument(help: "The pack-mix output folder.") var folder: String
+
+    func run() throws {
+        let (samples, problems) = try Verifier.verify(folder)
+        for problem in problems { print("problem: \(problem)") }
+        print("pack-mix verify: \(samples) samples, \(problems.count) problems")
+        if !problems.isEmpty { throw ExitCode(1) }
+    }
+}
+
+PackMixCommand.main()

@@ -1,0 +1,223 @@
+import Foundation
+import XCTest
+@testable import Harmonize
+@testable import PackMix
+import SynmixCore
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+func temporaryFolder(_ name: String = #function) throws -> String {
+    let path = NSTemporaryDirectory() + "synmix-tests/\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Harmonized fixture manifests (real: Cityscapes fixtures, synthetic: Synscapes fixtures), made once.
+let fixtureManifests: (real: String, synthetic: String) = {
+    let folder = NSTemporaryDirectory() + "synmix-tests/packmix-fixtures-\(UUID().uuidString.prefix(8))"
+    for dataset in Dataset.allCases {
+        var options = HarmonizeOptions(dataset: dataset, root: "\(repositoryRoot)/fixtures/\(dataset.rawValue)",
+                                       out: "\(folder)/\(dataset.rawValue)",
+                                       mappingPath: "\(repositoryRoot)/mappings/\(dataset.rawValue).yaml",
+                                       taxonomyPath: "\(repositoryRoot)/mappings/taxonomy.yaml")
+        options.split = "all"
+        _ = try! Harmonizer.run(options)
+    }
+    return ("\(folder)/cityscapes", "\(folder)/synscapes")
+}()
+
+func files(_ folder: String) throws -> [String: String] {
+    var digests: [String: String] = [:]
+    for name in Files.list(folder) where !Files.isDirectory("\(folder)/\(name)") {
+        digests[name] = SHA256Hasher.hex(try Files.read("\(folder)/\(name)"))
+    }
+    return digests
+}
+
+final class PackMixTests: XCTestCase {
+    func options(_ out: String, syntheticCount: SampleCount = .all, seed: UInt64 = 7) -> PackOptions {
+        var options = PackOptions(inputs: [PackInput(name: "real", manifest: fixtureManifests.real),
+                                           PackInput(name: "synthetic", manifest: fixtureManifests.synthetic, count: syntheticCount)],
+                                  out: out)
+        options.seed = seed
+        options.split = "all"
+        options.shardSamples = 3
+        return options
+    }
+
+    func testTwoRunsWriteTheSameBytes() throws {
+        let a = try temporaryFolder(), b = try temporaryFolder()
+        let result = try Packer.run(options(a))
+        _ = try Packer.run(options(b))
+        XCTAssertEqual(result.samples, 11)
+        XCTAssertEqual(result.shards, ["mix-000000.tar", "mix-000001.tar", "mix-000002.tar", "mix-000003.tar"])
+        XCTAssertEqual(try files(a), try files(b))
+        XCTAssertEqual(try files(a).count, 6)   // 4 shards, index.json, errors.jsonl
+    }
+
+    func testSyntheticCountsAreExactAndNestedAcrossSizes() throws {
+        var chosen: [Set<String>] = []
+        for n in [1, 2, 4] {
+            let plan = try MixPlan.build([PackInput(name: "real", manifest: fixtureManifests.real),
+                                          PackInput(name: "synthetic", manifest: fixtureManifests.synthetic, count: .exactly(n))],
+                                         split: "all", seed: 42)
+            XCTAssertEqual(plan.order.filter { $0.domain == "synthetic" }.count, n)
+            XCTAssertEqual(plan.order.filter { $0.domain == "real" }.count, 6)
+            chosen.append(Set(plan.order.filter { $0.domain == "synthetic" }.map(\.id)))
+        }
+        XCTAssertTrue(chosen[0].isSubset(of: chosen[1]) && chosen[1].isSubset(of: chosen[2]), "\(chosen)")
+        // A fraction is of the whole set: 6 real + 4 synthetic = 40 % synthetic.
+        let fraction = try MixPlan.build([PackInput(name: "real", manifest: fixtureManifests.real),
+                                          PackInput(name: "synthetic", manifest: fixtureManifests.synthetic, count: .fraction(0.4))],
+                                         split: "all", seed: 42)
+        XCTAssertEqual(fraction.order.filter { $0.domain == "synthetic" }.count, 4)
+        XCTAssertThrowsError(try MixPlan.build([PackInput(name: "synthetic", manifest: fixtureManifests.synthetic, count: .exactly(6))],
+                                               split: "all", seed: 1)) { error in
+            XCTAssertEqual("\(error)", "input 'synthetic' has 5 records in split 'all', 6 were asked for")
+        }
+        // The split filter: the Cityscapes fixtures have 3 train frames.
+        let train = try MixPlan.build([PackInput(name: "real", manifest: fixtureManifests.real)], split: "train", seed: 1)
+        XCTAssertEqual(train.order.count, 3)
+    }
+
+    func testResumeAfterAKilledRunGivesTheSameBytes() throws {
+        let reference = try temporaryFolder()
+        var opts = options(reference)
+        opts.shardSamples = 1
+        _ = try Packer.run(opts)
+
+        let interrupted = try temporaryFolder()
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pack-mix").path
+        let candidates = [binary, "\(repositoryRoot)/.build/debug/pack-mix"]
+        guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            return XCTFail("pack-mix is not built (run `swift build --build-tests`)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["--real", fixtureManifests.real, "--synthetic", fixtureManifests.synthetic, "--seed", "7",
+                             "--split", "all", "--shard-samples", "1", "--out", interrupted, "--jobs", "1"]
+        process.environment = ["SYNMIX_PACK_SAMPLE_DELAY_MS": "150"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Files.list(interrupted).filter({ $0.hasSuffix(".tar") }).count < 3 && Date() < deadline { usleep(20_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
+        XCTAssertFalse(Files.exists("\(interrupted)/index.json"))
+
+        opts.out = interrupted
+        let resumed = try Packer.run(opts)
+        XCTAssertGreaterThanOrEqual(resumed.resumedShards, 3)
+        XCTAssertEqual(try files(interrupted), try files(reference))
+    }
+
+    func testVerifyCatchesAFlippedByteATruncatedShardAndAMissingMember() throws {
+        let out = try temporaryFolder()
+        _ = try Packer.run(options(out))
+        XCTAssertEqual(try Verifier.verify(out).problems, [])
+        XCTAssertEqual(try Verifier.verify(out).samples, 11)
+
+        var shard = try Files.read("\(out)/mix-000000.tar")
+        shard[700] ^= 0x01   // inside the first sample's JSON
+        try Files.writeAtomically(shard, to: "\(out)/mix-000000.tar")
+        let truncated = try Files.read("\(out)/mix-000001.tar")
+        try Files.writeAtomically(Array(truncated.prefix(1500)), to: "\(out)/mix-000001.tar")
+        // Rebuild shard 2 without its first sample's image member.
+        let members = try Tar.read(try Files.read("\(out)/mix-000002.tar"))
+        var rebuilt: [UInt8] = []
+        for (index, member) in members.enumerated() where index != 1 { rebuilt += Tar.member(name: member.name, data: Array(member.data)) }
+        rebuilt += Tar.trailer(after: rebuilt.count)
+        try Files.writeAtomically(rebuilt, to: "\(out)/mix-000002.tar")
+
+        let problems = try Verifier.verify(out).problems.map(\.description)
+        XCTAssertTrue(problems.contains("mix-000000.tar: sha256 differs from the index"), "\(problems)")
+        XCTAssertTrue(problems.contains("mix-000001.tar: at byte 0: member data truncated (5455 bytes declared)"), "\(problems)")
+        XCTAssertTrue(problems.contains { $0.hasPrefix("mix-000002.tar ") && $0.hasSuffix(": expected \($0.split(separator: " ")[1].dropLast()).json and one image, found json") }, "\(problems)")
+        XCTAssertFalse(problems.contains { $0.hasPrefix("mix-000003.tar") })
+    }
+
+    func testAMissingImageIsSkippedAndReportedNeverAPartialSample() throws {
+        let root = try temporaryFolder()
+        try FileManager.default.copyItem(atPath: "\(repositoryRoot)/fixtures/synscapes", toPath: "\(root)/synscapes")
+        try FileManager.default.removeItem(atPath: "\(root)/synscapes/img/rgb/2.png")
+        var records = try String(contentsOfFile: "\(fixtureManifests.synthetic)/manifest.jsonl", encoding: .utf8)
+        records = records.replacingOccurrences(of: "\(repositoryRoot)/fixtures/synscapes", with: "\(root)/synscapes")
+        try records.write(toFile: "\(root)/manifest.jsonl", atomically: true, encoding: .utf8)
+        let out = try temporaryFolder()
+        var opts = PackOptions(inputs: [PackInput(name: "synthetic", manifest: "\(root)/manifest.jsonl")], out: out)
+        opts.split = "all"
+        let result = try Packer.run(opts)
+        XCTAssertEqual(result.samples, 4)
+        XCTAssertEqual(result.errors.map(\.file), ["\(root)/synscapes/img/rgb/2.png"])
+        XCTAssertTrue(result.exceededMaxErrors)
+        let members = try Tar.read(try Files.read("\(out)/mix-000000.tar")).map(\.name)
+        XCTAssertEqual(members.count, 8)
+        XCTAssertFalse(members.contains { $0.hasPrefix("synscapes-2.") })
+        XCTAssertEqual(try Verifier.verify(out).problems, [])
+    }
+
+    func testAWriteErrorLeavesNoHalfWrittenShardUnderAFinalName() throws {
+        let out = try temporaryFolder()
+        // The second shard's temporary file cannot be created: a stand-in for a full disk.
+        try FileManager.default.createDirectory(atPath: "\(out)/mix-000001.tar.tmp", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(out)/mix-000001.tar.tmp/x", withIntermediateDirectories: true)
+        XCTAssertThrowsError(try Packer.run(options(out)))
+        let tars = Files.list(out).filter { $0.hasSuffix(".tar") }
+        XCTAssertEqual(tars, ["mix-000000.tar"])   // complete; nothing else under a final name
+        XCTAssertFalse(Files.exists("\(out)/index.json"))
+        let members = try Tar.read(try Files.read("\(out)/mix-000000.tar"))
+        XCTAssertEqual(members.count, 6)
+    }
+
+    func testScalingKeepsMasksAlignedWithTheImage() throws {
+        let root = try temporaryFolder()
+        try Files.createDirectory("\(root)/img")
+        var pixels = Raster<UInt8>(width: 100, height: 50, channels: 3, filling: 0)
+        for y in 10..<20 { for x in 10..<30 { for c in 0..<3 { pixels.samples[(y * 100 + x) * 3 + c] = 200 } } }
+        try Files.writeAtomically(try PNGCodec.encode(pixels), to: "\(root)/img/a.png")
+        var mask = [UInt8](repeating: 0, count: 5000)
+        for y in 10..<20 { for x in 10..<30 { mask[y * 100 + x] = 1 } }
+        var ignore = [UInt8](repeating: 0, count: 5000)
+        for y in 40..<50 { for x in 0..<100 { ignore[y * 100 + x] = 1 } }
+        let record = ManifestRecord(id: "t/a", source: "t", domain: "synthetic", split: "train", root: root, image: "img/a.png",
+                                    width: 100, height: 50,
+                                    instances: [InstanceRecord(id: 0, className: "car", isCrowd: false,
+                                                               mask: RLE.encode(mask: mask, height: 50, width: 100), sourceId: 1,
+                                                               occlusion: 0, truncation: 0, amodalBBox: [10, 10, 20, 10])],
+                                    ignore: RLE.encode(mask: ignore, height: 50, width: 100))
+        var sampleOptions = SampleOptions()
+        sampleOptions.scale = 0.5
+        sampleOptions.imageFormat = .png
+        let sample = try SampleBuilder.build(record, options: sampleOptions)
+        let members = try Tar.read(sample.bytes + Tar.trailer(after: sample.bytes.count))
+        let json = try JSON.parse(Array(members[0].data))
+        XCTAssertEqual(json["width"]?.intValue, 50)
+        XCTAssertEqual(json["original_size"]?.arrayValue?.map { $0.intValue! }, [100, 50])
+        let instance = json["instances"]!.arrayValue![0]
+        XCTAssertEqual(instance["bbox"]?.arrayValue?.map { $0.intValue! }, [5, 5, 10, 5])
+        XCTAssertEqual(instance["area"]?.intValue, 50)
+        XCTAssertEqual(instance["amodal_bbox"]?.arrayValue?.map { $0.doubleValue! }, [5, 5, 10, 5])
+        XCTAssertEqual(json["ignore"]?["counts"].map { try? RLE(string: $0.stringValue!, height: 25, width: 50).area }, 250)
+        guard case .eightBit(let image) = try PNGCodec.decode(Array(members[1].data), path: "x") else { return XCTFail() }
+        XCTAssertEqual([image.width, image.height], [50, 25])
+        // Inside the box the image is the box's colour, outside it is black: masks and pixels agree.
+        XCTAssertEqual(image.samples[(7 * 50 + 10) * 3], 200)
+        XCTAssertEqual(image.samples[(3 * 50 + 10) * 3], 0)
+        XCTAssertEqual(image.samples[(7 * 50 + 16) * 3], 0)
+    }
+
+    func testTarMembersFollowTheShardConventions() throws {
+        let member = Tar.member(name: "s0001.json", data: Array("{\"a\": 1}".utf8))
+        XCTAssertEqual(member.count, 1024)
+        XCTAssertEqual(Array(member[100..<108]), Array("0000644\0".utf8))
+        XCTAssertEqual(Array(member[136..<148]), Array("00000000000\0".utf8))
+        XCTAssertEqual(Array(member[257..<265]), Array("ustar\000".utf8))
+        let archive = member + Tar.trailer(after: member.count)
+        XCTAssertEqual(archive.count, 10_240)
+        let longName = String(repeating: "k", count: 120) + ".json"
+        let long = Tar.member(name: longName, data: [1, 2, 3])
+        XCTAssertEqual(try Tar.read(long + Tar.trailer(after: long.count)).map(\.name), [longName])
+    }
+}
