@@ -229,10 +229,11 @@ static uint8_t *scratch_buffer(size_t size) {
 // hand it to libpng (which then also reports any error in it).
 static int png_decode_direct(const uint8_t *data, size_t size, unsigned flags, uint8_t *out, size_t out_size,
                              char error[SYNMIX_ERROR_SIZE], int *rc) {
-    if (flags & (SYNMIX_PNG_LIBPNG_ONLY | SYNMIX_PNG_TO_8BIT)) return 0;
+    if (flags & SYNMIX_PNG_LIBPNG_ONLY) return 0;
     if (size < 33 || memcmp(data + 12, "IHDR", 4) != 0 || read_be32(data + 8) != 13) return 0;
     uint32_t width = read_be32(data + 16), height = read_be32(data + 20);
     int depth = data[24], color = data[25], interlace = data[28];
+    if ((flags & SYNMIX_PNG_TO_8BIT) && depth == 16) return 0;   // scaling 16 to 8 bits: libpng's job
     int channels = color == 0 ? 1 : color == 2 ? 3 : color == 4 ? 2 : color == 6 ? 4 : 0;
     if (channels == 0 || (depth != 8 && depth != 16) || interlace != 0 || data[26] != 0 || data[27] != 0) return 0;
     if ((flags & SYNMIX_PNG_STRIP_ALPHA) && (color == 4 || color == 6)) return 0;

@@ -10,32 +10,55 @@ public enum Resize {
     public static func image(_ source: Raster<UInt8>, width: Int, height: Int) -> Raster<UInt8> {
         if source.width == width && source.height == height { return source }
         let channels = source.channels
-        let horizontal = taps(from: source.width, to: width)
-        let vertical = taps(from: source.height, to: height)
-        // Rows first (source rows × output columns), then columns.
+        let horizontal = Taps(taps(from: source.width, to: width))
+        let vertical = Taps(taps(from: source.height, to: height))
+        // Rows first (source rows × output columns), then columns; flat tap
+        // tables and raw pointers keep the inner loops free of array overhead.
         var rows = [Float](repeating: 0, count: source.height * width * channels)
+        var out = [UInt8](repeating: 0, count: width * height * channels)
         source.samples.withUnsafeBufferPointer { input in
-            for y in 0..<source.height {
-                let inRow = y * source.width * channels, outRow = y * width * channels
-                for x in 0..<width {
-                    for (index, weight) in horizontal[x] {
-                        let from = inRow + index * channels, to = outRow + x * channels
-                        for c in 0..<channels { rows[to + c] += weight * Float(input[from + c]) }
+            rows.withUnsafeMutableBufferPointer { rows in
+                for y in 0..<source.height {
+                    let inRow = y * source.width * channels, outRow = y * width * channels
+                    for x in 0..<width {
+                        for t in horizontal.range(x) {
+                            let from = inRow + horizontal.index[t] * channels, weight = horizontal.weight[t]
+                            for c in 0..<channels { rows[outRow + x * channels + c] += weight * Float(input[from + c]) }
+                        }
+                    }
+                }
+                out.withUnsafeMutableBufferPointer { out in
+                    let stride = width * channels
+                    var accumulator = [Float](repeating: 0, count: stride)
+                    accumulator.withUnsafeMutableBufferPointer { sum in
+                        for y in 0..<height {
+                            for i in 0..<stride { sum[i] = 0 }
+                            for t in vertical.range(y) {   // whole rows at a time: vectorises
+                                let from = vertical.index[t] * stride, weight = vertical.weight[t]
+                                for i in 0..<stride { sum[i] += weight * rows[from + i] }
+                            }
+                            let outRow = y * stride
+                            for i in 0..<stride { out[outRow + i] = UInt8(max(0, min(255, Int(sum[i] + 0.5)))) }
+                        }
                     }
                 }
             }
         }
-        var out = [UInt8](repeating: 0, count: width * height * channels)
-        for y in 0..<height {
-            for x in 0..<width {
-                for c in 0..<channels {
-                    var sum: Float = 0
-                    for (index, weight) in vertical[y] { sum += weight * rows[(index * width + x) * channels + c] }
-                    out[(y * width + x) * channels + c] = UInt8(max(0, min(255, sum.rounded())))
-                }
+        return Raster(width: width, height: height, channels: channels, samples: out)
+    }
+
+    /// A tap table flattened: taps of output `o` are `start[o] ..< start[o + 1]`.
+    struct Taps {
+        var start: [Int] = [0]
+        var index: [Int] = []
+        var weight: [Float] = []
+        init(_ taps: [[(Int, Float)]]) {
+            for list in taps {
+                for (i, w) in list { index.append(i); weight.append(w) }
+                start.append(index.count)
             }
         }
-        return Raster(width: width, height: height, channels: channels, samples: out)
+        func range(_ o: Int) -> Range<Int> { start[o]..<start[o + 1] }
     }
 
     /// Source indices and weights (summing to 1) for each output index along one axis.
