@@ -158,6 +158,21 @@ final class PackMixTests: XCTestCase {
         XCTAssertEqual(try Verifier.verify(out).problems, [])
     }
 
+    func testRootMapFindsAMovedDataset() throws {
+        let moved = try temporaryFolder()
+        try FileManager.default.copyItem(atPath: "\(repositoryRoot)/fixtures/synscapes", toPath: "\(moved)/synscapes")
+        var records = try String(contentsOfFile: "\(fixtureManifests.synthetic)/manifest.jsonl", encoding: .utf8)
+        records = records.replacingOccurrences(of: "\(repositoryRoot)/fixtures/synscapes", with: "/gone/Synscapes")
+        try records.write(toFile: "\(moved)/manifest.jsonl", atomically: true, encoding: .utf8)
+        var opts = PackOptions(inputs: [PackInput(name: "synthetic", manifest: "\(moved)/manifest.jsonl")], out: try temporaryFolder())
+        opts.split = "all"
+        XCTAssertEqual(try Packer.run(opts).errors.count, 5)   // every image is missing at the old root
+        opts.out = try temporaryFolder()
+        opts.sample.rootMap = [(old: "/gone/Synscapes", new: "\(moved)/synscapes")]
+        let result = try Packer.run(opts)
+        XCTAssertEqual([result.samples, result.errors.count], [5, 0])
+    }
+
     func testAWriteErrorLeavesNoHalfWrittenShardUnderAFinalName() throws {
         let out = try temporaryFolder()
         // The second shard's temporary file cannot be created: a stand-in for a full disk.
