@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "harmonize", targets: ["harmonize"]),
         .executable(name: "filter-instances", targets: ["filter-instances"]),
         .executable(name: "pack-mix", targets: ["pack-mix"]),
+        .executable(name: "train-shards", targets: ["train-shards"]),
         .executable(name: "synmix-generate", targets: ["synmix-generate"]),
     ],
     dependencies: [
@@ -41,6 +42,7 @@ let package = Package(
             "SynmixCore", "CCairo", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "PackMix", dependencies: ["SynmixCore"]),
+        .target(name: "Evaluation", dependencies: ["SynmixCore"]),
         .target(name: "SynmixGenerate", dependencies: ["SynmixCore"]),
 
         // Thin executables.
@@ -53,6 +55,9 @@ let package = Package(
         .executableTarget(name: "pack-mix", dependencies: [
             "PackMix", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "train-shards", dependencies: [
+            "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "synmix-generate", dependencies: [
             "SynmixGenerate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -64,6 +69,7 @@ let package = Package(
         .testTarget(name: "SynmixCoreTests", dependencies: ["SynmixCore"]),
         .testTarget(name: "HarmonizeTests", dependencies: ["Harmonize", "SynmixGenerate"]),
         .testTarget(name: "PackMixTests", dependencies: ["PackMix", "Harmonize", "SynmixGenerate"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "FilterInstancesTests", dependencies: ["FilterInstances", "Harmonize", "SynmixGenerate"]),
     ]
 )

@@ -1,0 +1,173 @@
+import Foundation
+import SynmixCore
+
+/// Ground truth in Cityscapes' own layout (`gtFine/SPLIT/CITY/*_gtFine_instanceIds.png`)
+/// and predictions in the Cityscapes results format (FORMATS.md §1.5): the
+/// inputs of the official script, so any system's predictions can be scored.
+public enum CityscapesEvaluation {
+    /// The 8 evaluated classes in label-table order: (name, label id).
+    public static let classes: [(name: String, id: Int)] = [("person", 24), ("rider", 25), ("car", 26), ("truck", 27),
+                                                             ("bus", 28), ("train", 31), ("motorcycle", 32), ("bicycle", 33)]
+    /// Raw instanceIds values that are void (ignoreInEval labels); 29000+/30000+ instances are not.
+    static let voidValues: Set<Int> = [0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18, 29, 30]
+    /// Every id of the label table (an unknown id is an error, as in the official script).
+    static let knownLabelIds = Set(Array(0...33) + [-1])
+
+    public struct InputError: Error, CustomStringConvertible, Equatable {
+        public var file: String
+        public var line: Int?
+        public var reason: String
+        public var description: String { line.map { "\(file):\($0): \(reason)" } ?? "\(file): \(reason)" }
+    }
+
+    public struct Options: Sendable {
+        public var groundTruth: String   // a Cityscapes root, or its gtFine folder
+        public var predictions: String
+        public var split = "val"
+        public var skipBad = false
+        public init(groundTruth: String, predictions: String) {
+            self.groundTruth = groundTruth
+            self.predictions = predictions
+        }
+    }
+
+    public struct Outcome: Sendable {
+        public var result: InstanceEvaluator.Result
+        public var skipped: [InputError]
+    }
+
+    public static func run(_ options: Options) throws -> Outcome {
+        let gtRoot = Files.isDirectory("\(options.groundTruth)/gtFine") ? "\(options.groundTruth)/gtFine" : options.groundTruth
+        let splitFolder = "\(gtRoot)/\(options.split)"
+        guard Files.isDirectory(splitFolder) else { throw InputError(file: splitFolder, line: nil, reason: "no such ground-truth folder") }
+        var gtFiles: [String] = []
+        for city in Files.list(splitFolder) {
+            for name in Files.list("\(splitFolder)/\(city)") where name.hasSuffix("_gtFine_instanceIds.png") {
+                gtFiles.append("\(splitFolder)/\(city)/\(name)")
+            }
+        }
+        guard !gtFiles.isEmpty else { throw InputError(file: splitFolder, line: nil, reason: "no *_gtFine_instanceIds.png files") }
+        let predictionRoot = Files.absolute(options.predictions)
+        guard Files.isDirectory(predictionRoot) else { throw InputError(file: predictionRoot, line: nil, reason: "no such predictions folder") }
+        let txtFiles = walk(predictionRoot).filter { $0.hasSuffix(".txt") }
+
+        var images: [InstanceEvaluator.Image] = []
+        var skipped: [InputError] = []
+        for gtFile in gtFiles.sorted() {
+            do {
+                images.append(try image(gtFile: gtFile, txtFiles: txtFiles, predictionRoot: predictionRoot))
+            } catch let error as InputError where options.skipBad {
+                skipped.append(error)
+            }
+        }
+        let evaluator = InstanceEvaluator(classNames: classes.map(\.name))
+        return Outcome(result: evaluator.evaluate(images), skipped: skipped)
+    }
+
+    static func walk(_ root: String) -> [String] {
+        var files: [String] = []
+        let enumerator = FileManager.default.enumerator(atPath: root)
+        while let path = enumerator?.nextObject() as? String { files.append("\(root)/\(path)") }
+        return files.sorted()
+    }
+
+    /// One ground-truth image with its predictions.
+    static func image(gtFile: String, txtFiles: [String], predictionRoot: String) throws -> InstanceEvaluator.Image {
+        let gt = try readGroundTruth(gtFile)
+        // CITY_SSSSSS_FFFFFF: the txt that matches fnmatch("CITY_SSSSSS_FFFFFF*.txt"), exactly one.
+        let base = (gtFile as NSString).lastPathComponent.replacingOccurrences(of: "_gtFine_instanceIds.png", with: "")
+        let matches = txtFiles.filter { ($0 as NSString).lastPathComponent.hasPrefix(base) }
+        guard matches.count == 1 else {
+            throw InputError(file: gtFile, line: nil,
+                             reason: matches.isEmpty ? "no prediction file \(base)*.txt under \(predictionRoot)"
+                                                     : "\(matches.count) prediction files match \(base)*.txt: \(matches.joined(separator: ", "))")
+        }
+        let predictions = try readPredictions(matches[0], predictionRoot: predictionRoot, width: gt.width, height: gt.height)
+        return InstanceEvaluator.Image(groundTruth: gt.instances, void: gt.void, predictions: predictions)
+    }
+
+    static func readGroundTruth(_ path: String) throws -> (instances: [InstanceEvaluator.GroundTruth], void: RLE?, width: Int, height: Int) {
+        let pixels: PNGPixels
+        do { pixels = try PNGCodec.decode(try Files.read(path), path: path) } catch {
+            throw InputError(file: path, line: nil, reason: "\(error)")
+        }
+        guard case .sixteenBit(let ids) = pixels, ids.channels == 1 else {
+            throw InputError(file: path, line: nil, reason: "instanceIds PNG must be 16-bit grayscale")
+        }
+        let regions = ids.samples.withUnsafeBufferPointer { RegionEncoder.encode($0, height: ids.height, width: ids.width) }
+        var instances: [InstanceEvaluator.GroundTruth] = []
+        var void: [RLE] = []
+        for (value, mask) in regions {
+            let label = value < 1000 ? Int(value) : Int(value) / 1000
+            if voidValues.contains(Int(value)) { void.append(mask) }
+            if let c = classes.firstIndex(where: { $0.id == label }) {
+                instances.append(InstanceEvaluator.GroundTruth(classIndex: c, isGroup: value < 1000, mask: mask))
+            }
+        }
+        return (instances, void.isEmpty ? nil : RLE.union(void, height: ids.height, width: ids.width), ids.width, ids.height)
+    }
+
+    /// Lines `relative/mask.png LABELID CONFIDENCE`, single spaces; paths relative
+    /// to the txt's folder and inside the prediction root. A repeated mask path
+    /// keeps its first position and its last values, as the official dict does.
+    static func readPredictions(_ txt: String, predictionRoot: String, width: Int, height: Int) throws -> [InstanceEvaluator.Prediction] {
+        guard let text = try? String(contentsOfFile: txt, encoding: .utf8) else {
+            throw InputError(file: txt, line: nil, reason: "cannot read the prediction file")
+        }
+        let folder = (txt as NSString).deletingLastPathComponent
+        var order: [String] = []
+        var entries: [String: (label: Int, score: Double, line: Int)] = [:]
+        var lines = text.components(separatedBy: "\n")
+        if lines.last == "" { lines.removeLast() }
+        for (index, rawLine) in lines.enumerated() {
+            let line = rawLine.hasSuffix("\r") ? String(rawLine.dropLast()) : rawLine
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 3, let labelValue = Double(parts[1]), let score = Double(parts[2]), !parts[0].isEmpty else {
+                throw InputError(file: txt, line: index + 1, reason: "expected 'mask.png LABELID CONFIDENCE' with single spaces, got '\(line)'")
+            }
+            guard !parts[0].hasPrefix("/") else { throw InputError(file: txt, line: index + 1, reason: "mask path must be relative to the txt's folder") }
+            let path = URL(fileURLWithPath: "\(folder)/\(parts[0])").standardizedFileURL.path
+            guard path.hasPrefix(predictionRoot) else {
+                throw InputError(file: txt, line: index + 1, reason: "mask \(parts[0]) lies outside the prediction folder")
+            }
+            let label = Int(labelValue)
+            guard knownLabelIds.contains(label) else { throw InputError(file: txt, line: index + 1, reason: "unknown label id \(parts[1])") }
+            if entries[path] == nil { order.append(path) }
+            entries[path] = (label, score, index + 1)
+        }
+        var predictions: [InstanceEvaluator.Prediction] = []
+        for path in order {
+            let entry = entries[path]!
+            guard let c = classes.firstIndex(where: { $0.id == entry.label }) else { continue }   // not evaluated: skipped
+            let mask = try readMask(path, txt: txt, line: entry.line, width: width, height: height)
+            predictions.append(InstanceEvaluator.Prediction(classIndex: c, score: entry.score, mask: mask))
+        }
+        return predictions
+    }
+
+    /// A mask PNG as PIL's convert("L") sees it: gray as is, colour by luma; nonzero is the instance.
+    static func readMask(_ path: String, txt: String, line: Int, width: Int, height: Int) throws -> RLE {
+        let pixels: PNGPixels
+        do { pixels = try PNGCodec.decode(try Files.read(path), path: path) } catch {
+            throw InputError(file: txt, line: line, reason: "mask \(path): \(error)")
+        }
+        var on = [UInt8](repeating: 0, count: pixels.width * pixels.height)
+        switch pixels {
+        case .sixteenBit(let raster):
+            for i in on.indices { on[i] = raster.samples[i * raster.channels] != 0 ? 1 : 0 }
+        case .eightBit(let raster) where raster.channels < 3:
+            for i in on.indices { on[i] = raster.samples[i * raster.channels] != 0 ? 1 : 0 }
+        case .eightBit(let raster):
+            for i in on.indices {
+                let r = Int(raster.samples[i * raster.channels]), g = Int(raster.samples[i * raster.channels + 1])
+                let b = Int(raster.samples[i * raster.channels + 2])
+                on[i] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16 != 0 ? 1 : 0   // PIL's L = R·299/1000 + G·587/1000 + B·114/1000
+            }
+        }
+        let mask = RLE.encode(mask: on, height: pixels.height, width: pixels.width)
+        guard mask.isEmpty || (pixels.width == width && pixels.height == height) else {
+            throw InputError(file: txt, line: line, reason: "mask \(path) is \(pixels.width)x\(pixels.height), the image is \(width)x\(height)")
+        }
+        return mask.isEmpty ? RLE.empty(height: height, width: width) : mask
+    }
+}
