@@ -163,3 +163,24 @@ public struct InstanceEvaluator: Sendable {
         return APMath.averagePrecision(yTrue: yTrue, yScore: yScore, hardFalseNegatives: hardFns)
     }
 }
+
+extension InstanceEvaluator.Image {
+    /// Ground truth from a manifest record or shard sample (unified taxonomy):
+    /// crowd instances are groups, the ignore region is void.
+    public init(record: ManifestRecord, classNames: [String], predictions: [InstanceEvaluator.Prediction]) {
+        self.init(groundTruth: record.instances.compactMap { instance in
+                      classNames.firstIndex(of: instance.className).map {
+                          InstanceEvaluator.GroundTruth(classIndex: $0, isGroup: instance.isCrowd, mask: instance.mask)
+                      }
+                  },
+                  void: record.ignore, predictions: predictions)
+    }
+}
+
+extension InstanceEvaluator {
+    /// The official 100 px minimum region, scaled by the pixel-area ratio of an
+    /// evaluation at reduced resolution (6.25 px at 512×256 for a 2048×1024 original).
+    public static func minRegionSize(width: Int, height: Int, originalWidth: Int, originalHeight: Int) -> Double {
+        100 * Double(width * height) / Double(originalWidth * originalHeight)
+    }
+}
