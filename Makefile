@@ -49,6 +49,7 @@ bench: build venv
 	bash Benchmarks/harmonize.sh
 	bash Benchmarks/filter.sh
 	bash Benchmarks/pack.sh
+	bash Benchmarks/evaluation.sh
 
 ## fixtures: regenerate fixtures/ (deterministic: the same bytes every time).
 fixtures: build

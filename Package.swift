@@ -63,7 +63,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "synmix-bench", dependencies: [
-            "SynmixCore", "CImageShim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SynmixCore", "CImageShim", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "SynmixCoreTests", dependencies: ["SynmixCore"]),

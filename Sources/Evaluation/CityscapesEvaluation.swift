@@ -25,6 +25,7 @@ public enum CityscapesEvaluation {
         public var predictions: String
         public var split = "val"
         public var skipBad = false
+        public var jobs = ProcessInfo.processInfo.activeProcessorCount
         public init(groundTruth: String, predictions: String) {
             self.groundTruth = groundTruth
             self.predictions = predictions
@@ -37,6 +38,13 @@ public enum CityscapesEvaluation {
     }
 
     public static func run(_ options: Options) throws -> Outcome {
+        let (images, skipped) = try load(options)
+        let evaluator = InstanceEvaluator(classNames: classes.map(\.name))
+        return Outcome(result: evaluator.evaluate(images), skipped: skipped)
+    }
+
+    /// Reads ground truth and predictions into RLE images (what `run` evaluates).
+    public static func load(_ options: Options) throws -> (images: [InstanceEvaluator.Image], skipped: [InputError]) {
         let gtRoot = Files.isDirectory("\(options.groundTruth)/gtFine") ? "\(options.groundTruth)/gtFine" : options.groundTruth
         let splitFolder = "\(gtRoot)/\(options.split)"
         guard Files.isDirectory(splitFolder) else { throw InputError(file: splitFolder, line: nil, reason: "no such ground-truth folder") }
@@ -51,17 +59,27 @@ public enum CityscapesEvaluation {
         guard Files.isDirectory(predictionRoot) else { throw InputError(file: predictionRoot, line: nil, reason: "no such predictions folder") }
         let txtFiles = walk(predictionRoot).filter { $0.hasSuffix(".txt") }
 
+        // Images are read and their masks turned into RLE on all cores; only the RLE stays in memory.
+        let loaded = parallelMap(gtFiles.sorted(), jobs: options.jobs) { gtFile -> Result<InstanceEvaluator.Image, InputError> in
+            do {
+                return .success(try image(gtFile: gtFile, txtFiles: txtFiles, predictionRoot: predictionRoot))
+            } catch let error as InputError {
+                return .failure(error)
+            } catch {
+                return .failure(InputError(file: gtFile, line: nil, reason: "\(error)"))
+            }
+        }
         var images: [InstanceEvaluator.Image] = []
         var skipped: [InputError] = []
-        for gtFile in gtFiles.sorted() {
-            do {
-                images.append(try image(gtFile: gtFile, txtFiles: txtFiles, predictionRoot: predictionRoot))
-            } catch let error as InputError where options.skipBad {
+        for result in loaded {
+            switch result {
+            case .success(let image): images.append(image)
+            case .failure(let error):
+                guard options.skipBad else { throw error }
                 skipped.append(error)
             }
         }
-        let evaluator = InstanceEvaluator(classNames: classes.map(\.name))
-        return Outcome(result: evaluator.evaluate(images), skipped: skipped)
+        return (images, skipped)
     }
 
     static func walk(_ root: String) -> [String] {
@@ -151,20 +169,27 @@ public enum CityscapesEvaluation {
         do { pixels = try PNGCodec.decode(try Files.read(path), path: path) } catch {
             throw InputError(file: txt, line: line, reason: "mask \(path): \(error)")
         }
-        var on = [UInt8](repeating: 0, count: pixels.width * pixels.height)
+        let mask: RLE
         switch pixels {
-        case .sixteenBit(let raster):
-            for i in on.indices { on[i] = raster.samples[i * raster.channels] != 0 ? 1 : 0 }
-        case .eightBit(let raster) where raster.channels < 3:
-            for i in on.indices { on[i] = raster.samples[i * raster.channels] != 0 ? 1 : 0 }
-        case .eightBit(let raster):
-            for i in on.indices {
-                let r = Int(raster.samples[i * raster.channels]), g = Int(raster.samples[i * raster.channels + 1])
-                let b = Int(raster.samples[i * raster.channels + 2])
-                on[i] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16 != 0 ? 1 : 0   // PIL's L = R·299/1000 + G·587/1000 + B·114/1000
+        case .eightBit(let raster) where raster.channels == 1:
+            // The common case (Detectron2 writes 8-bit 0/255 masks): straight to RLE.
+            mask = raster.samples.withUnsafeBufferPointer { RegionEncoder.nonzero($0, height: raster.height, width: raster.width) }
+        default:
+            var on = [UInt8](repeating: 0, count: pixels.width * pixels.height)
+            switch pixels {
+            case .sixteenBit(let raster):
+                for i in on.indices { on[i] = raster.samples[i * raster.channels] != 0 ? 1 : 0 }
+            case .eightBit(let raster) where raster.channels < 3:
+                for i in on.indices { on[i] = raster.samples[i * raster.channels] != 0 ? 1 : 0 }
+            case .eightBit(let raster):
+                for i in on.indices {
+                    let r = Int(raster.samples[i * raster.channels]), g = Int(raster.samples[i * raster.channels + 1])
+                    let b = Int(raster.samples[i * raster.channels + 2])
+                    on[i] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16 != 0 ? 1 : 0   // PIL's L = R·299/1000 + G·587/1000 + B·114/1000
+                }
             }
+            mask = RLE.encode(mask: on, height: pixels.height, width: pixels.width)
         }
-        let mask = RLE.encode(mask: on, height: pixels.height, width: pixels.width)
         guard mask.isEmpty || (pixels.width == width && pixels.height == height) else {
             throw InputError(file: txt, line: line, reason: "mask \(path) is \(pixels.width)x\(pixels.height), the image is \(width)x\(height)")
         }

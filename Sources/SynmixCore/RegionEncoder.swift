@@ -18,6 +18,18 @@ public enum RegionEncoder {
         encodeAny(labels, height: height, width: width)
     }
 
+    /// 8-bit masks (prediction PNGs): every value present, ascending.
+    public static func encode(_ labels: UnsafeBufferPointer<UInt8>, height: Int, width: Int) -> [(label: UInt8, mask: RLE)] {
+        encodeAny(labels, height: height, width: width)
+    }
+
+    /// The nonzero pixels of a row-major 8-bit mask as one RLE, without a binarising pass.
+    public static func nonzero(_ pixels: UnsafeBufferPointer<UInt8>, height: Int, width: Int) -> RLE {
+        let regions = encode(pixels, height: height, width: width).filter { $0.label != 0 }
+        if regions.count == 1 { return regions[0].mask }
+        return RLE.union(regions.map(\.mask), height: height, width: width)
+    }
+
     // Generic body, specialised by the concrete entry points above (a generic
     // called across modules would go through value witnesses per pixel).
     private static func encodeAny<Label: FixedWidthInteger & UnsignedInteger>(
