@@ -140,16 +140,19 @@ public struct SynscapesReader: DatasetReader {
     /// class, the instance's meta class otherwise.
     private func segmentKeys(classes: Raster<UInt8>, instances: Raster<UInt8>, meta: SynscapesMeta,
                              classFile: String, instanceFile: String, metaFile: String) throws(SampleError) -> [UInt64] {
-        // Lookup tables derived from the mapping: pixel label -> key part.
-        var labelKey = [UInt64?](repeating: nil, count: 256)
-        var labelIsInstanceClass = [Bool](repeating: false, count: 256)
+        // Derived from the mapping, per class-PNG value: the key of a pixel without
+        // an instance id, and the unified instance class the value names (or -1).
+        var plainKey = [UInt64?](repeating: nil, count: 256)
+        var instanceClass = [Int](repeating: -1, count: 256)
         for (id, row) in mapping.labels where (0..<256).contains(id) {
             switch row.target {
-            case .background: labelKey[id] = SegmentKey.background
-            case .ignore: labelKey[id] = SegmentKey.ignore
-            case .unified(let classId):
-                labelIsInstanceClass[id] = taxonomy.classes[classId].hasInstances
-                labelKey[id] = taxonomy.classes[classId].hasInstances ? UInt64(classId) : SegmentKey.background
+            case .background: plainKey[id] = SegmentKey.background
+            case .ignore: plainKey[id] = SegmentKey.ignore
+            case .unified(let classId) where taxonomy.classes[classId].hasInstances:
+                instanceClass[id] = classId
+                plainKey[id] = SegmentKey.ignore   // instance-class pixels with no instance id cannot be trained as instances
+            case .unified:
+                plainKey[id] = SegmentKey.background
             }
         }
         let count = classes.width * classes.height
@@ -163,14 +166,13 @@ public struct SynscapesReader: DatasetReader {
                 keys.withUnsafeMutableBufferPointer { out in
                     for index in 0..<count {
                         let pixelLabel = Int(label[index])
-                        guard let labelTarget = labelKey[pixelLabel] else {
+                        guard let plain = plainKey[pixelLabel] else {
                             failure = SampleError(file: classFile, reason: "unknown class id \(pixelLabel) not in \(mapping.path)")
                             return
                         }
                         let instance = Int(rgb[3 * index]) | Int(rgb[3 * index + 1]) << 8 | Int(rgb[3 * index + 2]) << 16
                         if instance == 0 {
-                            // Instance-class pixels with no instance id cannot be trained as instances.
-                            out[index] = labelIsInstanceClass[pixelLabel] ? SegmentKey.ignore : labelTarget
+                            out[index] = plain
                             continue
                         }
                         if instance != lastInstance {
@@ -191,8 +193,8 @@ public struct SynscapesReader: DatasetReader {
                             }
                             lastInstance = instance
                         }
-                        out[index] = labelIsInstanceClass[pixelLabel]
-                            ? SegmentKey.encode(instance: instance, classId: Int(labelTarget)) : lastFallback
+                        let pixelClass = instanceClass[pixelLabel]
+                        out[index] = pixelClass >= 0 ? SegmentKey.encode(instance: instance, classId: pixelClass) : lastFallback
                     }
                 }
             }
