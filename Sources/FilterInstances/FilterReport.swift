@@ -96,6 +96,14 @@ struct FilterReport {
             ("records", .int(records)),
             ("records_changed", .int(recordsChanged)),
             ("errors", .int(errors)),
+            ("thresholds", .object([
+                ("defaults", .object(FilterRule.allCases.map { ($0.rawValue, .double(thresholds.defaults[$0]!)) })),
+                ("classes", .object(orderedClasses.compactMap { name in
+                    thresholds.classes[name].map { rules in
+                        (name, .object(rules.keys.sorted().map { ($0.rawValue, .double(rules[$0]!)) }))
+                    }
+                })),
+            ])),
             ("totals", row(totals)),
             ("classes", .object(orderedClasses.map { ($0, row(classes[$0] ?? ClassCounts())) })),
             ("histograms", .object([
