@@ -168,9 +168,11 @@ public enum Packer {
                         current = (try AtomicFile("\(options.out)/\(name)"), BackgroundSHA256(), ShardRecord(name: name))
                         current!.record.firstKey = sample.key
                     }
-                    try current!.file.write(sample.bytes)
-                    current!.hasher.update(sample.bytes)
-                    current!.record.bytes += sample.bytes.count
+                    for piece in sample.pieces where !piece.isEmpty {
+                        try current!.file.write(piece)
+                        current!.hasher.update(piece)
+                    }
+                    current!.record.bytes += sample.byteCount
                     current!.record.samples += 1
                     current!.record.lastKey = sample.key
                     current!.record.domains[sample.domain, default: 0] += 1

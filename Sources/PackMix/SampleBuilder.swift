@@ -24,13 +24,17 @@ public struct SampleOptions: Sendable {
     }
 }
 
-/// One sample ready for a shard: its tar members' bytes and what the index counts.
+/// One sample ready for a shard: its tar members' bytes, in pieces so that a
+/// multi-megabyte image is written as read, without another copy.
 struct BuiltSample: Sendable {
     var key: String
     var domain: String
     var classes: [String]
-    var bytes: [UInt8]
+    var pieces: [[UInt8]]   // json member, image header(s), image bytes, padding
     var imageBytes: Int
+
+    var byteCount: Int { pieces.reduce(0) { $0 + $1.count } }
+    var bytes: [UInt8] { pieces.flatMap { $0 } }
 }
 
 enum SampleBuilder {
@@ -127,10 +131,11 @@ enum SampleBuilder {
             ("instances", .array(instances.map(\.json))),
             ("ignore", ignore.map(\.json) ?? .null),
         ])
-        var out = Tar.member(name: "\(key).json", data: Array(json.compact.utf8))
-        out += Tar.member(name: "\(key).\(format.rawValue)", data: imageBytes)
+        let pieces = [Tar.member(name: "\(key).json", data: Array(json.compact.utf8)),
+                      Tar.headers(name: "\(key).\(format.rawValue)", size: imageBytes.count), imageBytes,
+                      [UInt8](repeating: 0, count: Tar.padding(imageBytes.count))]
         return BuiltSample(key: key, domain: record.domain, classes: instances.filter { !$0.isCrowd }.map(\.className),
-                           bytes: out, imageBytes: imageBytes.count)
+                           pieces: pieces, imageBytes: imageBytes.count)
     }
 }
 

@@ -8,26 +8,24 @@ public enum Tar {
 
     /// The bytes of one member: header(s), data, padding to a block.
     public static func member(name: String, data: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(data.count + 2 * block)
+        headers(name: name, size: data.count) + data + [UInt8](repeating: 0, count: padding(data.count))
+    }
+
+    /// The header block(s) of a member of `size` bytes: ustar, preceded by a pax
+    /// header when the name does not fit ustar's 100 ASCII bytes.
+    public static func headers(name: String, size: Int) -> [UInt8] {
         let nameBytes = Array(name.utf8)
-        if nameBytes.count > 100 || nameBytes.contains(where: { $0 >= 0x80 }) {
-            // pax extended header carrying the full path; the ustar name is a truncated stand-in.
-            // "<length> path=<name>\n", where length counts its own digits too.
-            let rest = " path=\(name)\n".utf8.count
-            var length = rest + String(rest).count
-            if String(length).count + rest != length { length = String(length).count + rest }
-            let record = "\(length) path=\(name)\n"
-            out += header(name: Array("././@PaxHeader".utf8), size: record.utf8.count, type: UInt8(ascii: "x"))
-            out += Array(record.utf8)
-            out += [UInt8](repeating: 0, count: padding(record.utf8.count))
-            out += header(name: Array(nameBytes.prefix(100)), size: data.count, type: UInt8(ascii: "0"))
-        } else {
-            out += header(name: nameBytes, size: data.count, type: UInt8(ascii: "0"))
+        guard nameBytes.count > 100 || nameBytes.contains(where: { $0 >= 0x80 }) else {
+            return header(name: nameBytes, size: size, type: UInt8(ascii: "0"))
         }
-        out += data
-        out += [UInt8](repeating: 0, count: padding(data.count))
-        return out
+        // "<length> path=<name>\n", where length counts its own digits too.
+        let rest = " path=\(name)\n".utf8.count
+        var length = rest + String(rest).count
+        if String(length).count + rest != length { length = String(length).count + rest }
+        let record = Array("\(length) path=\(name)\n".utf8)
+        return header(name: Array("././@PaxHeader".utf8), size: record.count, type: UInt8(ascii: "x"))
+            + record + [UInt8](repeating: 0, count: padding(record.count))
+            + header(name: Array(nameBytes.prefix(100)), size: size, type: UInt8(ascii: "0"))
     }
 
     /// The end of an archive of `written` bytes so far: two zero blocks, then zeros to a record boundary.
@@ -37,7 +35,8 @@ public enum Tar {
         return [UInt8](repeating: 0, count: total - written)
     }
 
-    static func padding(_ size: Int) -> Int { (block - size % block) % block }
+    /// Zero bytes after `size` bytes of member data, up to the next block.
+    public static func padding(_ size: Int) -> Int { (block - size % block) % block }
 
     private static func octal(_ value: Int, width: Int) -> [UInt8] {
         let digits = String(value, radix: 8)
