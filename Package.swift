@@ -43,6 +43,8 @@ let package = Package(
         ]),
         .target(name: "PackMix", dependencies: ["SynmixCore"]),
         .target(name: "Evaluation", dependencies: ["SynmixCore"]),
+        // The trainer (issue 6, in progress): layers over OpenBLAS.
+        .target(name: "TrainShards", dependencies: ["SynmixCore", "COpenBLAS"]),
         .target(name: "SynmixGenerate", dependencies: ["SynmixCore"]),
 
         // Thin executables.
@@ -70,6 +72,7 @@ let package = Package(
         .testTarget(name: "HarmonizeTests", dependencies: ["Harmonize", "SynmixGenerate"]),
         .testTarget(name: "PackMixTests", dependencies: ["PackMix", "Harmonize", "SynmixGenerate"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
+        .testTarget(name: "TrainShardsTests", dependencies: ["TrainShards"]),
         .testTarget(name: "FilterInstancesTests", dependencies: ["FilterInstances", "Harmonize", "SynmixGenerate"]),
     ]
 )

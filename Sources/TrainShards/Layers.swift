@@ -1,0 +1,197 @@
+import COpenBLAS
+
+// Layers of the train-shards network as forward/backward function pairs over
+// flat Float buffers (karpathy/llm.c style). Shapes are NCHW and written next
+// to every buffer; backward functions ACCUMULATE into parameter gradients and
+// OVERWRITE input gradients. No allocation happens inside them: scratch space
+// (im2col columns) is passed in.
+
+public struct ConvShape: Sendable, Equatable {
+    public var batch, inChannels, height, width: Int
+    public var outChannels, kernel, stride, padding: Int
+
+    public init(batch: Int, inChannels: Int, height: Int, width: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
+        self.batch = batch
+        self.inChannels = inChannels
+        self.height = height
+        self.width = width
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+    }
+
+    public var outHeight: Int { (height + 2 * padding - kernel) / stride + 1 }
+    public var outWidth: Int { (width + 2 * padding - kernel) / stride + 1 }
+    /// Rows of one image's im2col matrix (K of the GEMM).
+    public var columnRows: Int { inChannels * kernel * kernel }
+    /// Floats of scratch space `conv2dForward`/`Backward` need: one image's im2col matrix.
+    public var scratchCount: Int { isPointwise ? 0 : columnRows * outHeight * outWidth }
+    var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
+}
+
+/// im2col for one image: input [C, H, W] -> columns [C·k·k, outH·outW].
+func im2col(_ input: UnsafePointer<Float>, _ s: ConvShape, _ columns: UnsafeMutablePointer<Float>) {
+    let (oh, ow) = (s.outHeight, s.outWidth)
+    var row = 0
+    for c in 0..<s.inChannels {
+        for ky in 0..<s.kernel {
+            for kx in 0..<s.kernel {
+                let out = columns + row * oh * ow
+                for y in 0..<oh {
+                    let iy = y * s.stride - s.padding + ky
+                    for x in 0..<ow {
+                        let ix = x * s.stride - s.padding + kx
+                        out[y * ow + x] = (iy >= 0 && iy < s.height && ix >= 0 && ix < s.width)
+                            ? input[(c * s.height + iy) * s.width + ix] : 0
+                    }
+                }
+                row += 1
+            }
+        }
+    }
+}
+
+/// col2im for one image (the adjoint of im2col): adds columns back into gradient [C, H, W].
+func col2im(_ columns: UnsafePointer<Float>, _ s: ConvShape, _ gradient: UnsafeMutablePointer<Float>) {
+    let (oh, ow) = (s.outHeight, s.outWidth)
+    var row = 0
+    for c in 0..<s.inChannels {
+        for ky in 0..<s.kernel {
+            for kx in 0..<s.kernel {
+                let column = columns + row * oh * ow
+                for y in 0..<oh {
+                    let iy = y * s.stride - s.padding + ky
+                    guard iy >= 0 && iy < s.height else { continue }
+                    for x in 0..<ow {
+                        let ix = x * s.stride - s.padding + kx
+                        if ix >= 0 && ix < s.width { gradient[(c * s.height + iy) * s.width + ix] += column[y * ow + x] }
+                    }
+                }
+                row += 1
+            }
+        }
+    }
+}
+
+/// out[N, O, oh, ow] = weight[O, C, k, k] * input[N, C, H, W] + bias[O].
+/// One GEMM per image (the columns stay in cache; TOOLCHAIN.md measured batch-fused GEMMs slower).
+public func conv2dForward(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
+                          _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                          _ s: ConvShape, scratch: UnsafeMutablePointer<Float>) {
+    let spatial = s.outHeight * s.outWidth
+    for n in 0..<s.batch {
+        let image = input + n * s.inChannels * s.height * s.width
+        let result = out + n * s.outChannels * spatial
+        let columns: UnsafePointer<Float>
+        if s.isPointwise {
+            columns = image   // 1×1: the input already is the column matrix
+        } else {
+            im2col(image, s, scratch)
+            columns = UnsafePointer(scratch)
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(s.outChannels), Int32(spatial), Int32(s.columnRows),
+                    1, weight, Int32(s.columnRows), columns, Int32(spatial), 0, result, Int32(spatial))
+        if let bias {
+            for o in 0..<s.outChannels {
+                let plane = result + o * spatial
+                for i in 0..<spatial { plane[i] += bias[o] }
+            }
+        }
+    }
+}
+
+/// Gradients of conv2dForward: dWeight/dBias accumulate, dInput (if given) is overwritten.
+public func conv2dBackward(_ dInput: UnsafeMutablePointer<Float>?, _ dWeight: UnsafeMutablePointer<Float>,
+                           _ dBias: UnsafeMutablePointer<Float>?, _ dOut: UnsafePointer<Float>,
+                           _ input: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+                           _ s: ConvShape, scratch: UnsafeMutablePointer<Float>) {
+    let spatial = s.outHeight * s.outWidth
+    let inputCount = s.inChannels * s.height * s.width
+    for n in 0..<s.batch {
+        let gradient = dOut + n * s.outChannels * spatial
+        let image = input + n * inputCount
+        if let dBias {
+            for o in 0..<s.outChannels {
+                var sum: Float = 0
+                for i in 0..<spatial { sum += gradient[o * spatial + i] }
+                dBias[o] += sum
+            }
+        }
+        // dWeight[O, K] += dOut[O, S] · columns[K, S]ᵀ
+        let columns: UnsafePointer<Float>
+        if s.isPointwise { columns = image } else { im2col(image, s, scratch); columns = UnsafePointer(scratch) }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(s.outChannels), Int32(s.columnRows), Int32(spatial),
+                    1, gradient, Int32(spatial), columns, Int32(spatial), 1, dWeight, Int32(s.columnRows))
+        guard let dInput else { continue }
+        let target = dInput + n * inputCount
+        if s.isPointwise {
+            // dInput[C, S] = weightᵀ[C, O] · dOut[O, S]
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(s.inChannels), Int32(spatial), Int32(s.outChannels),
+                        1, weight, Int32(s.columnRows), gradient, Int32(spatial), 0, target, Int32(spatial))
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(s.columnRows), Int32(spatial), Int32(s.outChannels),
+                        1, weight, Int32(s.columnRows), gradient, Int32(spatial), 0, scratch, Int32(spatial))
+            target.initialize(repeating: 0, count: inputCount)
+            col2im(scratch, s, target)
+        }
+    }
+}
+
+/// out = max(0, input), elementwise.
+public func reluForward(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { out[i] = max(0, input[i]) }
+}
+
+/// dInput = dOut where the forward input was positive.
+public func reluBackward(_ dInput: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>, _ input: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { dInput[i] = input[i] > 0 ? dOut[i] : 0 }
+}
+
+/// Bilinear resize [N·C, H, W] -> [N·C, outH, outW] with PyTorch's
+/// align_corners=False sampling (source = (dst + 0.5)·in/out − 0.5, clamped at 0).
+public func upsampleForward(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
+                            planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int) {
+    let ys = bilinearTaps(input: height, output: outHeight), xs = bilinearTaps(input: width, output: outWidth)
+    for p in 0..<planes {
+        let source = input + p * height * width, target = out + p * outHeight * outWidth
+        for y in 0..<outHeight {
+            let (y0, y1, wy) = ys[y]
+            for x in 0..<outWidth {
+                let (x0, x1, wx) = xs[x]
+                let top = source[y0 * width + x0] * (1 - wx) + source[y0 * width + x1] * wx
+                let bottom = source[y1 * width + x0] * (1 - wx) + source[y1 * width + x1] * wx
+                target[y * outWidth + x] = top * (1 - wy) + bottom * wy
+            }
+        }
+    }
+}
+
+public func upsampleBackward(_ dInput: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>,
+                             planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int) {
+    let ys = bilinearTaps(input: height, output: outHeight), xs = bilinearTaps(input: width, output: outWidth)
+    dInput.initialize(repeating: 0, count: planes * height * width)
+    for p in 0..<planes {
+        let target = dInput + p * height * width, gradient = dOut + p * outHeight * outWidth
+        for y in 0..<outHeight {
+            let (y0, y1, wy) = ys[y]
+            for x in 0..<outWidth {
+                let (x0, x1, wx) = xs[x]
+                let g = gradient[y * outWidth + x]
+                target[y0 * width + x0] += g * (1 - wy) * (1 - wx)
+                target[y0 * width + x1] += g * (1 - wy) * wx
+                target[y1 * width + x0] += g * wy * (1 - wx)
+                target[y1 * width + x1] += g * wy * wx
+            }
+        }
+    }
+}
+
+func bilinearTaps(input: Int, output: Int) -> [(Int, Int, Float)] {
+    let scale = Float(input) / Float(output)
+    return (0..<output).map { o in
+        let source = max(0, (Float(o) + 0.5) * scale - 0.5)
+        let i0 = min(Int(source), input - 1), i1 = min(i0 + 1, input - 1)
+        return (i0, i1, source - Float(i0))
+    }
+}

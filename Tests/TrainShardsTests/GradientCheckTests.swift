@@ -1,0 +1,163 @@
+import XCTest
+@testable import TrainShards
+import SynmixCore
+
+/// Finite-difference gradient checks for every layer and loss. The network runs
+/// in Float; the reference differentiates a scalar accumulated in Double
+/// (central differences, ε = 1e-3), and analytic and numeric gradients must
+/// agree to 1 % of the largest gradient (plus 1e-4 absolute).
+final class GradientCheckTests: XCTestCase {
+    var random = SplitMix64(seed: 2024)
+
+    func values(_ count: Int, scale: Float = 1, awayFromZero: Bool = false) -> [Float] {
+        (0..<count).map { _ in
+            var v = Float(random.unit() * 2 - 1) * scale
+            if awayFromZero && abs(v) < 0.1 * scale { v += v < 0 ? -0.1 * scale : 0.1 * scale }
+            return v
+        }
+    }
+
+    /// Compares `analytic` with central differences of `loss` with respect to `x`.
+    func check(_ name: String, _ x: inout [Float], analytic: [Float], loss: ([Float]) -> Double,
+               file: StaticString = #filePath, line: UInt = #line) {
+        let epsilon: Float = 1e-3
+        let largest = analytic.map { abs($0) }.max() ?? 0
+        var worst: Float = 0
+        for i in x.indices {
+            let saved = x[i]
+            x[i] = saved + epsilon
+            let plus = loss(x)
+            x[i] = saved - epsilon
+            let minus = loss(x)
+            x[i] = saved
+            let numeric = Float((plus - minus) / Double(2 * epsilon))
+            worst = max(worst, abs(numeric - analytic[i]))
+        }
+        XCTAssertLessThanOrEqual(worst, 0.01 * largest + 1e-4, "\(name): worst difference \(worst), largest gradient \(largest)", file: file, line: line)
+        XCTAssertGreaterThan(largest, 0, "\(name): the gradient is all zeros", file: file, line: line)
+    }
+
+    /// L = Σ r·out in Double: a random projection makes every output count.
+    func projected(_ out: [Float], _ r: [Float]) -> Double { zip(out, r).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+
+    func convCase(_ s: ConvShape, bias: Bool) {
+        var input = values(s.batch * s.inChannels * s.height * s.width)
+        var weight = values(s.outChannels * s.columnRows, scale: 0.5)
+        var biasValues = values(s.outChannels)
+        let outCount = s.batch * s.outChannels * s.outHeight * s.outWidth
+        let r = values(outCount)
+        var scratch = [Float](repeating: 0, count: max(1, s.scratchCount))
+        func forward(_ input: [Float], _ weight: [Float], _ b: [Float]) -> [Float] {
+            var out = [Float](repeating: 0, count: outCount)
+            input.withUnsafeBufferPointer { i in weight.withUnsafeBufferPointer { w in b.withUnsafeBufferPointer { bb in
+                out.withUnsafeMutableBufferPointer { o in scratch.withUnsafeMutableBufferPointer { sc in
+                    conv2dForward(o.baseAddress!, i.baseAddress!, w.baseAddress!, bias ? bb.baseAddress! : nil, s, scratch: sc.baseAddress!)
+                } }
+            } } }
+            return out
+        }
+        var dInput = [Float](repeating: 0, count: input.count), dWeight = [Float](repeating: 0, count: weight.count)
+        var dBias = [Float](repeating: 0, count: s.outChannels)
+        r.withUnsafeBufferPointer { g in input.withUnsafeBufferPointer { i in weight.withUnsafeBufferPointer { w in
+            dInput.withUnsafeMutableBufferPointer { di in dWeight.withUnsafeMutableBufferPointer { dw in dBias.withUnsafeMutableBufferPointer { db in
+                scratch.withUnsafeMutableBufferPointer { sc in
+                    conv2dBackward(di.baseAddress!, dw.baseAddress!, bias ? db.baseAddress! : nil, g.baseAddress!, i.baseAddress!, w.baseAddress!, s,
+                                   scratch: sc.baseAddress!)
+                }
+            } } }
+        } } }
+        let label = "conv k\(s.kernel) s\(s.stride) p\(s.padding)"
+        check("\(label) input", &input, analytic: dInput) { self.projected(forward($0, weight, biasValues), r) }
+        check("\(label) weight", &weight, analytic: dWeight) { self.projected(forward(input, $0, biasValues), r) }
+        if bias { check("\(label) bias", &biasValues, analytic: dBias) { self.projected(forward(input, weight, $0), r) } }
+    }
+
+    func testConvolutionGradients() {
+        convCase(ConvShape(batch: 2, inChannels: 3, height: 7, width: 6, outChannels: 4, kernel: 3, stride: 1, padding: 1), bias: true)
+        convCase(ConvShape(batch: 2, inChannels: 2, height: 8, width: 7, outChannels: 3, kernel: 3, stride: 2, padding: 1), bias: false)
+        convCase(ConvShape(batch: 2, inChannels: 5, height: 4, width: 5, outChannels: 3, kernel: 1), bias: true)   // direct 1×1 path
+    }
+
+    func testReLUGradient() {
+        var input = values(60, awayFromZero: true)
+        let r = values(60)
+        func forward(_ x: [Float]) -> [Float] {
+            var out = [Float](repeating: 0, count: x.count)
+            x.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { reluForward($0.baseAddress!, i.baseAddress!, count: x.count) } }
+            return out
+        }
+        var dInput = [Float](repeating: 0, count: 60)
+        r.withUnsafeBufferPointer { g in input.withUnsafeBufferPointer { i in dInput.withUnsafeMutableBufferPointer {
+            reluBackward($0.baseAddress!, g.baseAddress!, i.baseAddress!, count: 60)
+        } } }
+        check("relu", &input, analytic: dInput) { self.projected(forward($0), r) }
+    }
+
+    func testBilinearUpsamplingGradient() {
+        for (h, w, oh, ow) in [(3, 4, 12, 16), (5, 3, 7, 9)] {
+            var input = values(2 * h * w)
+            let r = values(2 * oh * ow)
+            func forward(_ x: [Float]) -> [Float] {
+                var out = [Float](repeating: 0, count: 2 * oh * ow)
+                x.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer {
+                    upsampleForward($0.baseAddress!, i.baseAddress!, planes: 2, height: h, width: w, outHeight: oh, outWidth: ow)
+                } }
+                return out
+            }
+            var dInput = [Float](repeating: 0, count: input.count)
+            r.withUnsafeBufferPointer { g in dInput.withUnsafeMutableBufferPointer {
+                upsampleBackward($0.baseAddress!, g.baseAddress!, planes: 2, height: h, width: w, outHeight: oh, outWidth: ow)
+            } }
+            check("upsample \(h)x\(w)->\(oh)x\(ow)", &input, analytic: dInput) { self.projected(forward($0), r) }
+        }
+    }
+
+    func testUpsamplingMatchesPyTorchAlignCornersFalse() {
+        // torch.nn.functional.interpolate([[0, 1], [2, 3]], size=(4, 4), mode="bilinear", align_corners=False)
+        let input: [Float] = [0, 1, 2, 3]
+        var out = [Float](repeating: 0, count: 16)
+        input.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer {
+            upsampleForward($0.baseAddress!, i.baseAddress!, planes: 1, height: 2, width: 2, outHeight: 4, outWidth: 4)
+        } }
+        XCTAssertEqual(out, [0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3])
+    }
+
+    func testLossGradients() {
+        let (batch, classes, pixels) = (2, 4, 9)
+        var logits = values(batch * classes * pixels, scale: 2)
+        let labels: [Int32] = (0..<(batch * pixels)).map { $0 % 5 == 4 ? -1 : Int32($0 % classes) }   // some ignored
+        func ce(_ x: [Float], _ d: inout [Float]) -> Float {
+            x.withUnsafeBufferPointer { l in labels.withUnsafeBufferPointer { t in d.withUnsafeMutableBufferPointer {
+                crossEntropyLoss($0.baseAddress!, l.baseAddress!, t.baseAddress!, batch: batch, classes: classes, pixels: pixels)
+            } } }
+        }
+        var dLogits = [Float](repeating: 0, count: logits.count)
+        _ = ce(logits, &dLogits)
+        check("cross-entropy", &logits, analytic: dLogits) { var scratch = [Float](repeating: 0, count: $0.count); return Double(ce($0, &scratch)) }
+        for (n, i) in [(0, 4), (1, 0)] {   // ignored pixels (flat label index 4 and 9): no gradient
+            for k in 0..<classes { XCTAssertEqual(dLogits[(n * classes + k) * pixels + i], 0) }
+        }
+
+        var prediction = values(30), target = values(30)
+        func mse(_ x: [Float], _ d: inout [Float]) -> Float {
+            x.withUnsafeBufferPointer { p in target.withUnsafeBufferPointer { t in d.withUnsafeMutableBufferPointer {
+                mseLoss($0.baseAddress!, p.baseAddress!, t.baseAddress!, count: 30)
+            } } }
+        }
+        var dPrediction = [Float](repeating: 0, count: 30)
+        _ = mse(prediction, &dPrediction)
+        check("mse", &prediction, analytic: dPrediction) { var s = [Float](repeating: 0, count: 30); return Double(mse($0, &s)) }
+
+        var offsets = values(2 * 2 * 6, scale: 3)
+        target = offsets.map { $0 + (abs($0) < 0.5 ? 1 : 0.3) }   // keep |difference| away from the kink
+        let weight: [Float] = (0..<12).map { $0 % 3 == 0 ? 0 : 1 }
+        func l1(_ x: [Float], _ d: inout [Float]) -> Float {
+            x.withUnsafeBufferPointer { p in target.withUnsafeBufferPointer { t in weight.withUnsafeBufferPointer { w in d.withUnsafeMutableBufferPointer {
+                maskedL1Loss($0.baseAddress!, p.baseAddress!, t.baseAddress!, w.baseAddress!, batch: 2, channels: 2, pixels: 6)
+            } } } }
+        }
+        var dOffsets = [Float](repeating: 0, count: offsets.count)
+        _ = l1(offsets, &dOffsets)
+        check("masked L1", &offsets, analytic: dOffsets) { var s = [Float](repeating: 0, count: 24); return Double(l1($0, &s)) }
+    }
+}
