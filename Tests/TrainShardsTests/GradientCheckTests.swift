@@ -161,3 +161,75 @@ final class GradientCheckTests: XCTestCase {
         check("masked L1", &offsets, analytic: dOffsets) { var s = [Float](repeating: 0, count: 24); return Double(l1($0, &s)) }
     }
 }
+
+extension GradientCheckTests {
+    func testBatchNormGradients() {
+        let (batch, channels, pixels) = (3, 2, 5)
+        let count = batch * channels * pixels
+        var input = values(count, scale: 2), gamma = values(channels).map { $0 + 1.5 }, beta = values(channels)
+        let r = values(count)
+        func forward(_ x: [Float], _ g: [Float], _ b: [Float]) -> [Float] {
+            var out = [Float](repeating: 0, count: count), mean = [Float](repeating: 0, count: channels), inv = mean
+            x.withUnsafeBufferPointer { x in g.withUnsafeBufferPointer { g in b.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { o in mean.withUnsafeMutableBufferPointer { m in inv.withUnsafeMutableBufferPointer { s in
+                    batchNormForward(o.baseAddress!, x.baseAddress!, g.baseAddress!, b.baseAddress!, mean: m.baseAddress!, invStd: s.baseAddress!,
+                                     runningMean: nil, runningVar: nil, batch: batch, channels: channels, pixels: pixels)
+                } } }
+            } } }
+            return out
+        }
+        var out = [Float](repeating: 0, count: count), mean = [Float](repeating: 0, count: channels), inv = mean
+        var runningMean = [Float](repeating: 0, count: channels), runningVar = [Float](repeating: 1, count: channels)
+        input.withUnsafeBufferPointer { x in gamma.withUnsafeBufferPointer { g in beta.withUnsafeBufferPointer { b in
+            out.withUnsafeMutableBufferPointer { o in mean.withUnsafeMutableBufferPointer { m in inv.withUnsafeMutableBufferPointer { s in
+                runningMean.withUnsafeMutableBufferPointer { rm in runningVar.withUnsafeMutableBufferPointer { rv in
+                    batchNormForward(o.baseAddress!, x.baseAddress!, g.baseAddress!, b.baseAddress!, mean: m.baseAddress!, invStd: s.baseAddress!,
+                                     runningMean: rm.baseAddress!, runningVar: rv.baseAddress!, batch: batch, channels: channels, pixels: pixels)
+                } }
+            } } }
+        } } }
+        var dInput = [Float](repeating: 0, count: count), dGamma = [Float](repeating: 0, count: channels), dBeta = dGamma
+        r.withUnsafeBufferPointer { d in input.withUnsafeBufferPointer { x in gamma.withUnsafeBufferPointer { g in
+            mean.withUnsafeBufferPointer { m in inv.withUnsafeBufferPointer { s in
+                dInput.withUnsafeMutableBufferPointer { di in dGamma.withUnsafeMutableBufferPointer { dg in dBeta.withUnsafeMutableBufferPointer { db in
+                    batchNormBackward(di.baseAddress!, dg.baseAddress!, db.baseAddress!, d.baseAddress!, x.baseAddress!, g.baseAddress!,
+                                      mean: m.baseAddress!, invStd: s.baseAddress!, batch: batch, channels: channels, pixels: pixels)
+                } } }
+            } }
+        } } }
+        check("batchnorm input", &input, analytic: dInput) { self.projected(forward($0, gamma, beta), r) }
+        check("batchnorm gamma", &gamma, analytic: dGamma) { self.projected(forward(input, $0, beta), r) }
+        check("batchnorm beta", &beta, analytic: dBeta) { self.projected(forward(input, gamma, $0), r) }
+        // Running statistics move 10 % towards the batch's (unbiased variance).
+        XCTAssertEqual(runningMean[0], 0.1 * mean[0], accuracy: 1e-6)
+        XCTAssertGreaterThan(runningVar[0], 0.9)
+    }
+
+    func testAdamWFollowsPyTorchsUpdate() {
+        // One step from p = 1 with g = 0.5, lr 0.1, decay 0.01: p·(1 − 0.001) − 0.1·(m̂ / (√v̂ + ε)) with m̂ = 0.5, √v̂ = 0.5.
+        var optimizer = AdamW(parameterCount: 1, learningRate: 0.1, totalSteps: 1_000_000)
+        optimizer.weightDecay = 0.01
+        var p: [Float] = [1]
+        let g: [Float] = [0.5]
+        p.withUnsafeMutableBufferPointer { p in g.withUnsafeBufferPointer { optimizer.update(p, $0) } }
+        let decayed: Float = 1 - 0.1 * 0.01
+        let adamStep: Float = 0.1 * (0.5 / (0.5 + 1e-8))
+        XCTAssertEqual(p[0], decayed - adamStep, accuracy: 1e-6)
+        // Warm-up then cosine: lr rises linearly to its peak, then reaches 0 at the last step.
+        var schedule = AdamW(parameterCount: 1, learningRate: 1, totalSteps: 110)
+        schedule.warmupSteps = 10
+        XCTAssertEqual(schedule.rate(at: 5), 0.5)
+        XCTAssertEqual(schedule.rate(at: 10), 1)
+        XCTAssertEqual(schedule.rate(at: 60), 0.5, accuracy: 1e-6)
+        XCTAssertEqual(schedule.rate(at: 110), 0, accuracy: 1e-6)
+        // It minimises a quadratic: f(p) = Σ (p − 3)².
+        var quadratic = AdamW(parameterCount: 4, learningRate: 0.1, totalSteps: 500)
+        quadratic.weightDecay = 0
+        var q: [Float] = [0, -2, 5, 10]
+        for _ in 0..<500 {
+            let gradient = q.map { 2 * ($0 - 3) }
+            q.withUnsafeMutableBufferPointer { p in gradient.withUnsafeBufferPointer { quadratic.update(p, $0) } }
+        }
+        for value in q { XCTAssertEqual(value, 3, accuracy: 0.05) }
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+/// AdamW over one flat parameter arena (PyTorch's update: decoupled weight decay
+/// applied first, bias-corrected moments), with linear warm-up then cosine decay.
+/// Moments live in arenas of the same layout; nothing is allocated per step.
+public struct AdamW: Sendable {
+    public var learningRate: Float
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-8
+    public var weightDecay: Float = 1e-4
+    public var warmupSteps = 0
+    public var totalSteps: Int
+    public private(set) var step = 0
+    public private(set) var m: [Float]
+    public private(set) var v: [Float]
+
+    public init(parameterCount: Int, learningRate: Float, totalSteps: Int) {
+        self.learningRate = learningRate
+        self.totalSteps = totalSteps
+        m = [Float](repeating: 0, count: parameterCount)
+        v = [Float](repeating: 0, count: parameterCount)
+    }
+
+    /// The learning rate at 1-based step `t`: linear warm-up, then cosine to zero at `totalSteps`.
+    public func rate(at t: Int) -> Float {
+        if t <= warmupSteps && warmupSteps > 0 { return learningRate * Float(t) / Float(warmupSteps) }
+        let progress = Float(t - warmupSteps) / Float(max(1, totalSteps - warmupSteps))
+        return learningRate * 0.5 * (1 + cos(Float.pi * min(1, progress)))
+    }
+
+    public mutating func update(_ parameters: UnsafeMutableBufferPointer<Float>, _ gradients: UnsafeBufferPointer<Float>) {
+        precondition(parameters.count == m.count && gradients.count == m.count)
+        step += 1
+        let lr = rate(at: step)
+        let correction1 = 1 - pow(beta1, Float(step)), correction2 = 1 - pow(beta2, Float(step))
+        let (b1, b2, eps, decay) = (beta1, beta2, epsilon, weightDecay)
+        m.withUnsafeMutableBufferPointer { m in
+            v.withUnsafeMutableBufferPointer { v in
+                for i in 0..<parameters.count {
+                    let g = gradients[i]
+                    m[i] = b1 * m[i] + (1 - b1) * g
+                    v[i] = b2 * v[i] + (1 - b2) * g * g
+                    parameters[i] *= 1 - lr * decay
+                    parameters[i] -= lr * (m[i] / correction1) / ((v[i] / correction2).squareRoot() + eps)
+                }
+            }
+        }
+    }
+}
