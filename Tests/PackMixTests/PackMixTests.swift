@@ -109,7 +109,8 @@ final class PackMixTests: XCTestCase {
 
         opts.out = interrupted
         let resumed = try Packer.run(opts)
-        XCTAssertGreaterThanOrEqual(resumed.resumedShards, 3)
+        // The journal is rewritten right after each rename: a kill between the two costs at most one shard.
+        XCTAssertGreaterThanOrEqual(resumed.resumedShards, 2)
         XCTAssertEqual(try files(interrupted), try files(reference))
     }
 
