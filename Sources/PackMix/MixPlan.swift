@@ -106,11 +106,11 @@ struct MixPlan {
             guard counts[index] <= eligibleByInput[index].count else {
                 throw PackError("input '\(input.name)' has \(eligibleByInput[index].count) records in split '\(split)', \(counts[index]) were asked for")
             }
-            summaries[index].requested = { switch input.count {
-                case .all: return "all"
-                case .exactly(let n): return String(n)
-                case .fraction(let f): return "fraction \(f)"
-            } }()
+            switch input.count {
+            case .all: summaries[index].requested = "all"
+            case .exactly(let n): summaries[index].requested = String(n)
+            case .fraction(let f): summaries[index].requested = "fraction \(f)"
+            }
             summaries[index].chosen = counts[index]
         }
         var order: [PlannedSample] = []

@@ -31,7 +31,6 @@ struct BuiltSample: Sendable {
     var domain: String
     var classes: [String]
     var pieces: [[UInt8]]   // json member, image header(s), image bytes, padding
-    var imageBytes: Int
 
     var byteCount: Int { pieces.reduce(0) { $0 + $1.count } }
     var bytes: [UInt8] { pieces.flatMap { $0 } }
@@ -135,7 +134,7 @@ enum SampleBuilder {
                       Tar.headers(name: "\(key).\(format.rawValue)", size: imageBytes.count), imageBytes,
                       [UInt8](repeating: 0, count: Tar.padding(imageBytes.count))]
         return BuiltSample(key: key, domain: record.domain, classes: instances.filter { !$0.isCrowd }.map(\.className),
-                           pieces: pieces, imageBytes: imageBytes.count)
+                           pieces: pieces)
     }
 }
 

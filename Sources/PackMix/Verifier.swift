@@ -93,7 +93,7 @@ public enum Verifier {
         if value["instances"]?.arrayValue == nil { problems.append(problem("no instances array")) }
         if let ignore = value["ignore"], !ignore.isNull { checkMask(ignore, "ignore") }
         // The image header must agree with the declared size.
-        let image = Array(members[members.count - 1 == jsonIndex ? 0 : members.count - 1].data)
+        let image = Array(members[1 - jsonIndex].data)   // the other of the two members
         if images[0] == "png" {
             if let header = try? PNGCodec.header(of: Array(image.prefix(33)), path: key), header.width == width, header.height == height {} else {
                 problems.append(problem("png member is not a \(width)x\(height) PNG"))

@@ -43,29 +43,11 @@ public struct RLE: Hashable, Sendable {
 
     // MARK: Pixels
 
-    /// Encodes a row-major mask (nonzero = foreground).
+    /// Encodes a row-major mask (nonzero = foreground), through the same
+    /// run-boundary pass RegionEncoder uses for label images.
     public static func encode(mask: [UInt8], height: Int, width: Int) -> RLE {
         precondition(mask.count == height * width, "mask has \(mask.count) pixels, expected \(height * width)")
-        var counts: [UInt32] = []
-        var current = false
-        var run: UInt32 = 0
-        mask.withUnsafeBufferPointer { pixels in
-            for x in 0..<width {
-                var index = x
-                for _ in 0..<height {
-                    let on = pixels[index] != 0
-                    if on != current {
-                        counts.append(run)
-                        run = 0
-                        current = on
-                    }
-                    run += 1
-                    index += width
-                }
-            }
-        }
-        counts.append(run)
-        return RLE(canonical: counts, height: height, width: width)
+        return mask.withUnsafeBufferPointer { RegionEncoder.nonzero($0, height: height, width: width) }
     }
 
     /// The mask as row-major 0/1 bytes.
