@@ -55,10 +55,10 @@ public struct CityscapesReader: DatasetReader {
                     var sample = SampleLocation(id: "cityscapes/\(split)/\(city)/\(base)", split: split,
                                                 primaryFile: labelPath(split, city, base))
                     if !labels.contains(base) {
-                        sample.problem = SampleError(file: "\(root)/\(imagePath(split, city, base))",
+                        sample.problem = FileError(path: "\(root)/\(imagePath(split, city, base))",
                                                      reason: "image without its label file \(labelPath(split, city, base))")
                     } else if !images.contains(base) {
-                        sample.problem = SampleError(file: sample.primaryFile,
+                        sample.problem = FileError(path: sample.primaryFile,
                                                      reason: "label file without its image \(root)/\(imagePath(split, city, base))")
                     }
                     samples.append(sample)
@@ -68,7 +68,7 @@ public struct CityscapesReader: DatasetReader {
         return samples.sorted { $0.id < $1.id }
     }
 
-    public func read(_ sample: SampleLocation) throws(SampleError) -> (ManifestRecord, SampleStats) {
+    public func read(_ sample: SampleLocation) throws(FileError) -> (ManifestRecord, SampleStats) {
         if let problem = sample.problem { throw problem }
         let parts = sample.id.split(separator: "/")   // cityscapes/SPLIT/CITY/BASE
         let (city, base) = (String(parts[2]), String(parts[3]))
@@ -77,11 +77,11 @@ public struct CityscapesReader: DatasetReader {
 
         let pixels = try readPNG(labelFile, options: PNGDecodeOptions(maxPixels: maxPixels))
         guard case .sixteenBit(let ids) = pixels, ids.channels == 1 else {
-            throw SampleError(file: labelFile, reason: "instanceIds PNG must be 16-bit grayscale, found \(pixels.bitDepth)-bit with \(pixels.channels) channel(s)")
+            throw FileError(path: labelFile, reason: "instanceIds PNG must be 16-bit grayscale, found \(pixels.bitDepth)-bit with \(pixels.channels) channel(s)")
         }
         let header = try checkImagePNG("\(root)/\(image)", verify: verifyImages, maxPixels: maxPixels)
         guard header.width == ids.width, header.height == ids.height else {
-            throw SampleError(file: labelFile, reason: "label is \(ids.width)x\(ids.height) but its image is \(header.width)x\(header.height)")
+            throw FileError(path: labelFile, reason: "label is \(ids.width)x\(ids.height) but its image is \(header.width)x\(header.height)")
         }
 
         let regions = ids.samples.withUnsafeBufferPointer {
@@ -92,7 +92,7 @@ public struct CityscapesReader: DatasetReader {
         for (value, mask) in regions {
             let labelId = value >= 1000 ? Int(value) / 1000 : Int(value)
             guard let target = mapping.target(ofLabel: labelId) else {
-                throw SampleError(file: labelFile, reason: "unknown label id \(labelId) (pixel value \(value)) not in \(mapping.path)")
+                throw FileError(path: labelFile, reason: "unknown label id \(labelId) (pixel value \(value)) not in \(mapping.path)")
             }
             switch target {
             case .ignore: ignored.append(mask)

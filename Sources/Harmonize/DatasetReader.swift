@@ -7,18 +7,7 @@ public struct SampleLocation: Sendable {
     /// The file that names this sample in an error report (its label file where it has one).
     public var primaryFile: String
     /// Set when discovery already knows the sample is incomplete (e.g. an image without labels).
-    public var problem: SampleError?
-}
-
-/// A sample that could not be read: one line of errors.jsonl.
-public struct SampleError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var file: String
-    public var reason: String
-    public init(file: String, reason: String) {
-        self.file = file
-        self.reason = reason
-    }
-    public var description: String { "\(file): \(reason)" }
+    public var problem: FileError?
 }
 
 /// What reading one sample produced besides its record, for the summary.
@@ -38,29 +27,29 @@ public protocol DatasetReader: Sendable {
     /// Every sample under the root, sorted by id, with its split.
     func discover() throws -> [SampleLocation]
     /// Reads and harmonizes one sample.
-    func read(_ sample: SampleLocation) throws(SampleError) -> (ManifestRecord, SampleStats)
+    func read(_ sample: SampleLocation) throws(FileError) -> (ManifestRecord, SampleStats)
 }
 
-/// Reads a label PNG, turning every failure into a SampleError naming the file.
-func readPNG(_ path: String, options: PNGDecodeOptions) throws(SampleError) -> PNGPixels {
+/// Reads a label PNG, turning every failure into a FileError naming the file.
+func readPNG(_ path: String, options: PNGDecodeOptions) throws(FileError) -> PNGPixels {
     do {
         return try PNGCodec.decode(try Files.read(path), path: path, options: options)
     } catch let error as ImageError {
         switch error {
         case .corrupt(_, let reason), .unexpectedLayout(_, let reason), .encodeFailed(let reason):
-            throw SampleError(file: path, reason: "corrupt PNG: \(reason)")
+            throw FileError(path: path, reason: "corrupt PNG: \(reason)")
         case .tooLarge(_, let width, let height, let budget):
-            throw SampleError(file: path, reason: "image is \(width)x\(height), above the pixel budget of \(budget)")
+            throw FileError(path: path, reason: "image is \(width)x\(height), above the pixel budget of \(budget)")
         }
     } catch let error as FileError {
-        throw SampleError(file: path, reason: error.reason)
+        throw FileError(path: path, reason: error.reason)
     } catch {
-        throw SampleError(file: path, reason: "\(error)")
+        throw FileError(path: path, reason: "\(error)")
     }
 }
 
 /// Reads only the header of an image PNG (its size), or decodes it fully when asked to verify.
-func checkImagePNG(_ path: String, verify: Bool, maxPixels: Int) throws(SampleError) -> PNGHeader {
+func checkImagePNG(_ path: String, verify: Bool, maxPixels: Int) throws(FileError) -> PNGHeader {
     if verify {
         let pixels = try readPNG(path, options: PNGDecodeOptions(maxPixels: maxPixels, to8Bit: true))
         return PNGHeader(width: pixels.width, height: pixels.height, bitDepth: pixels.bitDepth, colorType: 2)
@@ -69,8 +58,8 @@ func checkImagePNG(_ path: String, verify: Bool, maxPixels: Int) throws(SampleEr
         let prefix = try Files.readPrefix(path, count: 33)
         return try PNGCodec.header(of: prefix, path: path)
     } catch let error as FileError {
-        throw SampleError(file: path, reason: error.reason)
+        throw FileError(path: path, reason: error.reason)
     } catch {
-        throw SampleError(file: path, reason: "corrupt PNG: not a PNG file")
+        throw FileError(path: path, reason: "corrupt PNG: not a PNG file")
     }
 }

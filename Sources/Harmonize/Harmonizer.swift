@@ -47,7 +47,7 @@ public struct HarmonizeOptions: Sendable {
 public struct HarmonizeResult: Sendable {
     public var discovered: Int
     public var written: Int
-    public var errors: [SampleError]
+    public var errors: [FileError]
     public var exceededMaxErrors: Bool
     public var summaryPath: String
     /// Instance (and crowd) counts per split and class, classes in taxonomy order.
@@ -89,7 +89,7 @@ public enum Harmonizer {
         try Files.createDirectory(options.out)
         let manifest = try AtomicFile("\(options.out)/manifest.jsonl")
         var summary = SummaryBuilder(taxonomy: taxonomy)
-        var errors: [SampleError] = []
+        var errors: [FileError] = []
 
         // Batches keep memory bounded and output in id order whatever --jobs is.
         let batchSize = options.jobs * 16
@@ -97,7 +97,7 @@ public enum Harmonizer {
         while start < selected.count {
             let batch = Array(selected[start..<min(selected.count, start + batchSize)])
             let results = parallelMap(batch, jobs: options.jobs) { sample in
-                Result { () throws(SampleError) in try reader.read(sample) }
+                Result { () throws(FileError) in try reader.read(sample) }
                     .map { record, stats in (record.jsonLine, record, stats) }
             }
             for result in results {
@@ -113,8 +113,8 @@ public enum Harmonizer {
             progress(start, selected.count)
         }
 
-        errors.sort { ($0.file, $0.reason) < ($1.file, $1.reason) }
-        let errorLines = errors.map { JSON.object([("file", .string($0.file)), ("reason", .string($0.reason))]).compact + "\n" }
+        errors.sort { ($0.path, $0.reason) < ($1.path, $1.reason) }
+        let errorLines = errors.map { JSON.object([("file", .string($0.path)), ("reason", .string($0.reason))]).compact + "\n" }
         let summaryJSON = summary.json(options: options, root: root, taxonomy: taxonomy, mapping: mapping,
                                        discovered: discovered.count, selected: selected.count, errors: errors.count)
         try Files.writeAtomically(errorLines.joined(), to: "\(options.out)/errors.jsonl")

@@ -69,7 +69,7 @@ public struct SynscapesReader: DatasetReader {
                 let names = missing.map { "\(Self.folders[$0].0)/\(number).\(Self.folders[$0].1)" }
                 // Name the label file where there is one: that is what a user goes to look at.
                 let have = [2, 1, 3, 0].first { present[$0].contains(number) }!
-                sample.problem = SampleError(file: "\(root)/\(Self.folders[have].0)/\(number).\(Self.folders[have].1)",
+                sample.problem = FileError(path: "\(root)/\(Self.folders[have].0)/\(number).\(Self.folders[have].1)",
                                              reason: "incomplete sample: missing \(names.joined(separator: ", "))")
             }
             samples.append(sample)
@@ -77,7 +77,7 @@ public struct SynscapesReader: DatasetReader {
         return samples.sorted { $0.id < $1.id }
     }
 
-    public func read(_ sample: SampleLocation) throws(SampleError) -> (ManifestRecord, SampleStats) {
+    public func read(_ sample: SampleLocation) throws(FileError) -> (ManifestRecord, SampleStats) {
         if let problem = sample.problem { throw problem }
         let number = sample.id.dropFirst("synscapes/".count)
         let image = "img/rgb/\(number).png"
@@ -88,19 +88,19 @@ public struct SynscapesReader: DatasetReader {
         let meta = try SynscapesMeta(path: metaFile)
         let classPixels = try readPNG(classFile, options: PNGDecodeOptions(maxPixels: maxPixels, paletteIndices: true))
         guard case .eightBit(let classes) = classPixels, classes.channels == 1 else {
-            throw SampleError(file: classFile, reason: "class PNG must be 8-bit grayscale, found \(classPixels.bitDepth)-bit with \(classPixels.channels) channel(s)")
+            throw FileError(path: classFile, reason: "class PNG must be 8-bit grayscale, found \(classPixels.bitDepth)-bit with \(classPixels.channels) channel(s)")
         }
         let instancePixels = try readPNG(instanceFile, options: PNGDecodeOptions(maxPixels: maxPixels, stripAlpha: true))
         guard case .eightBit(let instanceRGB) = instancePixels, instanceRGB.channels == 3 else {
-            throw SampleError(file: instanceFile, reason: "instance PNG must be 8-bit RGB or RGBA, found \(instancePixels.bitDepth)-bit with \(instancePixels.channels) channel(s)")
+            throw FileError(path: instanceFile, reason: "instance PNG must be 8-bit RGB or RGBA, found \(instancePixels.bitDepth)-bit with \(instancePixels.channels) channel(s)")
         }
         let (width, height) = (classes.width, classes.height)
         guard instanceRGB.width == width, instanceRGB.height == height else {
-            throw SampleError(file: instanceFile, reason: "instance PNG is \(instanceRGB.width)x\(instanceRGB.height) but the class PNG is \(width)x\(height)")
+            throw FileError(path: instanceFile, reason: "instance PNG is \(instanceRGB.width)x\(instanceRGB.height) but the class PNG is \(width)x\(height)")
         }
         let header = try checkImagePNG("\(root)/\(image)", verify: verifyImages, maxPixels: maxPixels)
         guard header.width == width, header.height == height else {
-            throw SampleError(file: classFile, reason: "labels are \(width)x\(height) but img/rgb/\(number).png is \(header.width)x\(header.height)")
+            throw FileError(path: classFile, reason: "labels are \(width)x\(height) but img/rgb/\(number).png is \(header.width)x\(header.height)")
         }
 
         let keys = try segmentKeys(classes: classes, instances: instanceRGB, meta: meta,
@@ -139,7 +139,7 @@ public struct SynscapesReader: DatasetReader {
     /// by FORMATS.md §2.1: the class PNG's class where it maps to an instance
     /// class, the instance's meta class otherwise.
     private func segmentKeys(classes: Raster<UInt8>, instances: Raster<UInt8>, meta: SynscapesMeta,
-                             classFile: String, instanceFile: String, metaFile: String) throws(SampleError) -> [UInt64] {
+                             classFile: String, instanceFile: String, metaFile: String) throws(FileError) -> [UInt64] {
         // Derived from the mapping, per class-PNG value: the key of a pixel without
         // an instance id, and the unified instance class the value names (or -1).
         var plainKey = [UInt64?](repeating: nil, count: 256)
@@ -157,7 +157,7 @@ public struct SynscapesReader: DatasetReader {
         }
         let count = classes.width * classes.height
         var keys = [UInt64](repeating: 0, count: count)
-        var failure: SampleError?
+        var failure: FileError?
         // Instance ids come in long runs along a row: remember the last one's meta lookup.
         var lastInstance = -1
         var lastFallback: UInt64 = SegmentKey.background
@@ -167,7 +167,7 @@ public struct SynscapesReader: DatasetReader {
                     for index in 0..<count {
                         let pixelLabel = Int(label[index])
                         guard let plain = plainKey[pixelLabel] else {
-                            failure = SampleError(file: classFile, reason: "unknown class id \(pixelLabel) not in \(mapping.path)")
+                            failure = FileError(path: classFile, reason: "unknown class id \(pixelLabel) not in \(mapping.path)")
                             return
                         }
                         let instance = Int(rgb[3 * index]) | Int(rgb[3 * index + 1]) << 8 | Int(rgb[3 * index + 2]) << 16
@@ -177,11 +177,11 @@ public struct SynscapesReader: DatasetReader {
                         }
                         if instance != lastInstance {
                             guard let entry = meta.instances[instance] else {
-                                failure = SampleError(file: instanceFile, reason: "instance id \(instance) is absent from \(metaFile)")
+                                failure = FileError(path: instanceFile, reason: "instance id \(instance) is absent from \(metaFile)")
                                 return
                             }
                             guard let row = mapping.instanceClasses[entry.classId] else {
-                                failure = SampleError(file: metaFile, reason: "instance \(instance) has unknown class id \(entry.classId), not in instance_classes of \(mapping.path)")
+                                failure = FileError(path: metaFile, reason: "instance \(instance) has unknown class id \(entry.classId), not in instance_classes of \(mapping.path)")
                                 return
                             }
                             switch row.target {
@@ -226,18 +226,18 @@ struct SynscapesMeta {
 
     var instances: [Int: Entry]
 
-    init(path: String) throws(SampleError) {
+    init(path: String) throws(FileError) {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(try Files.read(path)))
         } catch let error as FileError {
-            throw SampleError(file: path, reason: error.reason)
+            throw FileError(path: path, reason: error.reason)
         } catch {
-            throw SampleError(file: path, reason: "malformed meta JSON")
+            throw FileError(path: path, reason: "malformed meta JSON")
         }
         guard let top = object as? [String: Any], let instance = top["instance"] as? [String: Any],
               let classes = instance["class"] as? [String: Any] else {
-            throw SampleError(file: path, reason: "meta JSON has no instance.class table")
+            throw FileError(path: path, reason: "meta JSON has no instance.class table")
         }
         let occluded = instance["occluded"] as? [String: Any] ?? [:]
         let truncated = instance["truncated"] as? [String: Any] ?? [:]
@@ -245,15 +245,15 @@ struct SynscapesMeta {
         var entries: [Int: Entry] = [:]
         for (key, value) in classes {
             guard let id = Int(key), id > 0, let classId = (value as? NSNumber)?.intValue else {
-                throw SampleError(file: path, reason: "instance.class entry '\(key)' is not an instance id with an integer class")
+                throw FileError(path: path, reason: "instance.class entry '\(key)' is not an instance id with an integer class")
             }
             var entry = Entry(classId: classId)
             entry.occluded = (occluded[key] as? NSNumber)?.doubleValue
             entry.truncated = (truncated[key] as? NSNumber)?.doubleValue
             if let box = boxes[key] as? [String: Any] {
-                func coordinate(_ name: String) throws(SampleError) -> Double {
+                func coordinate(_ name: String) throws(FileError) -> Double {
                     guard let number = box[name] as? NSNumber else {
-                        throw SampleError(file: path, reason: "instance.bbox2d.\(key) lacks '\(name)'")
+                        throw FileError(path: path, reason: "instance.bbox2d.\(key) lacks '\(name)'")
                     }
                     return number.doubleValue
                 }

@@ -23,7 +23,7 @@ public struct PackResult: Sendable {
     public var samples: Int
     public var shards: [String]
     public var bytes: Int
-    public var errors: [(file: String, reason: String)]
+    public var errors: [FileError]
     public var resumedShards: Int
     public var exceededMaxErrors: Bool
 }
@@ -46,7 +46,7 @@ public enum Packer {
         var domains: [String: Int] = [:]
         var classes: [String: Int] = [:]
         var nextSample = 0        // the plan position after this shard's last sample
-        var errors: [(file: String, reason: String)] = []
+        var errors: [FileError] = []
 
         var json: JSON {
             .object([("name", .string(name)), ("samples", .int(samples)), ("bytes", .int(bytes)), ("sha256", .string(sha256)),
@@ -58,7 +58,7 @@ public enum Packer {
         var journalJSON: JSON {
             guard case .object(var fields) = json else { return json }
             fields.append(("next_sample", .int(nextSample)))
-            fields.append(("errors", .array(errors.map { .object([("file", .string($0.file)), ("reason", .string($0.reason))]) })))
+            fields.append(("errors", .array(errors.map { .object([("file", .string($0.path)), ("reason", .string($0.reason))]) })))
             return .object(fields)
         }
 
@@ -79,7 +79,7 @@ public enum Packer {
             nextSample = next
             errors = (value["errors"]?.arrayValue ?? []).compactMap { e in
                 guard let file = e["file"]?.stringValue, let reason = e["reason"]?.stringValue else { return nil }
-                return (file, reason)
+                return FileError(path: file, reason: reason)
             }
         }
     }
@@ -121,7 +121,7 @@ public enum Packer {
         let delay = ProcessInfo.processInfo.environment["SYNMIX_PACK_SAMPLE_DELAY_MS"].flatMap(Int.init) ?? 0
         var position = shards.last?.nextSample ?? 0
         var current: (file: AtomicFile, hasher: BackgroundSHA256, record: ShardRecord)?
-        var pendingErrors: [(file: String, reason: String)] = []
+        var pendingErrors: [FileError] = []
 
         func closeShard(nextSample: Int) throws {
             guard var open = current else { return }
@@ -145,20 +145,20 @@ public enum Packer {
             let lines = try batch.map { try readers[$0.input].line(at: $0.offset, length: $0.length) }
             let paths = batch.map { readers[$0.input].path }
             let indexed = Array(zip(lines, paths).enumerated())
-            let built = parallelMap(indexed, jobs: max(1, options.jobs)) { item -> Result<BuiltSample, SampleFailure> in
+            let built = parallelMap(indexed, jobs: max(1, options.jobs)) { item -> Result<BuiltSample, FileError> in
                 let (offset, (line, path)) = item
                 if delay > 0 { usleep(useconds_t(delay * 1000)) }
                 do {
                     let record = try ManifestRecord(jsonLine: line, file: path, line: 0)
-                    return Result { () throws(SampleFailure) in try SampleBuilder.build(record, options: options.sample) }
+                    return Result { () throws(FileError) in try SampleBuilder.build(record, options: options.sample) }
                 } catch {
-                    return .failure(SampleFailure(file: path, reason: "record \(batch[offset].id): \(error)"))
+                    return .failure(FileError(path: path, reason: "record \(batch[offset].id): \(error)"))
                 }
             }
             for (offset, result) in built.enumerated() {
                 switch result {
                 case .failure(let failure):
-                    pendingErrors.append((failure.file, failure.reason))
+                    pendingErrors.append(failure)
                 case .success(let sample):
                     if let open = current, open.record.samples >= options.shardSamples || open.record.bytes >= options.shardBytes {
                         try closeShard(nextSample: position + offset)
@@ -192,7 +192,7 @@ public enum Packer {
             ("skipped", .int(errors.count)),
             ("shards", .array(shards.map(\.json))),
         ])
-        try Files.writeAtomically(errors.map { JSON.object([("file", .string($0.file)), ("reason", .string($0.reason))]).compact + "\n" }.joined(),
+        try Files.writeAtomically(errors.map { JSON.object([("file", .string($0.path)), ("reason", .string($0.reason))]).compact + "\n" }.joined(),
                                   to: "\(options.out)/errors.jsonl")
         try Files.writeAtomically(index.pretty, to: "\(options.out)/index.json")
         unlink(journalPath)

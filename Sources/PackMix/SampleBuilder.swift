@@ -45,12 +45,12 @@ enum SampleBuilder {
         })
     }
 
-    static func build(_ record: ManifestRecord, options: SampleOptions) throws(SampleFailure) -> BuiltSample {
+    static func build(_ record: ManifestRecord, options: SampleOptions) throws(FileError) -> BuiltSample {
         var root = record.root
         for (old, new) in options.rootMap where root.hasPrefix(old) { root = new + root.dropFirst(old.count) }
         let imagePath = "\(root)/\(record.image)"
         let bytes: [UInt8]
-        do { bytes = try Files.read(imagePath) } catch { throw SampleFailure(file: imagePath, reason: "image unreadable: \(error)") }
+        do { bytes = try Files.read(imagePath) } catch { throw FileError(path: imagePath, reason: "image unreadable: \(error)") }
         let extensionName = (record.image as NSString).pathExtension.lowercased()
         let sourceFormat: ImageFormat = ["jpg", "jpeg"].contains(extensionName) ? .jpg : .png
         let target = options.targetSize(width: record.width, height: record.height)
@@ -71,10 +71,10 @@ enum SampleBuilder {
                     size = (record.width, record.height)
                 }
             } catch {
-                throw SampleFailure(file: imagePath, reason: "\(error)")
+                throw FileError(path: imagePath, reason: "\(error)")
             }
             guard size == (record.width, record.height) else {
-                throw SampleFailure(file: imagePath, reason: "image is \(size.0)x\(size.1), the record says \(record.width)x\(record.height)")
+                throw FileError(path: imagePath, reason: "image is \(size.0)x\(size.1), the record says \(record.width)x\(record.height)")
             }
             imageBytes = bytes
         } else {
@@ -97,7 +97,7 @@ enum SampleBuilder {
                 imageBytes = format == .jpg ? try JPEGCodec.encode(pixels, quality: options.jpegQuality)
                     : try PNGCodec.encode(pixels, level: options.pngLevel, filter: .sub)
             } catch {
-                throw SampleFailure(file: imagePath, reason: "\(error)")
+                throw FileError(path: imagePath, reason: "\(error)")
             }
         }
 
@@ -136,10 +136,4 @@ enum SampleBuilder {
         return BuiltSample(key: key, domain: record.domain, classes: instances.filter { !$0.isCrowd }.map(\.className),
                            pieces: pieces)
     }
-}
-
-/// A record that could not become a sample (one line of errors.jsonl).
-struct SampleFailure: Error, Sendable {
-    var file: String
-    var reason: String
 }

@@ -1,6 +1,6 @@
 import Foundation
 
-public struct FileError: Error, CustomStringConvertible, Equatable {
+public struct FileError: Error, Sendable, CustomStringConvertible, Equatable {
     public var path: String
     public var reason: String
     public init(path: String, reason: String) {

@@ -98,7 +98,7 @@ struct Pack: ParsableCommand {
                      result.samples, result.shards.count, Double(result.bytes) / 1e6, result.errors.count, seconds,
                      Double(result.samples) / max(seconds, 1e-9), Double(result.bytes) / 1e6 / max(seconds, 1e-9), out))
         if result.resumedShards > 0 { print("  resumed: kept \(result.resumedShards) complete shards from the interrupted run") }
-        for error in result.errors.prefix(10) { FileHandle.standardError.write(Data("  skipped: \(error.file): \(error.reason)\n".utf8)) }
+        for error in result.errors.prefix(10) { FileHandle.standardError.write(Data("  skipped: \(error)\n".utf8)) }
         if result.exceededMaxErrors {
             FileHandle.standardError.write(Data("pack-mix: \(result.errors.count) skipped records exceed --max-errors \(maxErrors)\n".utf8))
             throw ExitCode(1)

@@ -99,6 +99,6 @@ final class BadInputTests: XCTestCase {
         strict.verifyImages = true
         let result = try Harmonizer.run(strict)
         XCTAssertEqual(result.written, 0)
-        XCTAssertEqual(result.errors.first?.file, image)
+        XCTAssertEqual(result.errors.first?.path, image)
     }
 }

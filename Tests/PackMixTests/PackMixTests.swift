@@ -151,7 +151,7 @@ final class PackMixTests: XCTestCase {
         opts.split = "all"
         let result = try Packer.run(opts)
         XCTAssertEqual(result.samples, 4)
-        XCTAssertEqual(result.errors.map(\.file), ["\(root)/synscapes/img/rgb/2.png"])
+        XCTAssertEqual(result.errors.map(\.path), ["\(root)/synscapes/img/rgb/2.png"])
         XCTAssertTrue(result.exceededMaxErrors)
         let members = try Tar.read(try Files.read("\(out)/mix-000000.tar")).map(\.name)
         XCTAssertEqual(members.count, 8)
