@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import SynmixCore
 
@@ -48,22 +47,16 @@ public enum DatasetGenerator {
         }
     }
 
+    /// Runs `body` for 0..<count on `jobs` threads; the first error (in index order) is thrown.
     static func forEachParallel(_ count: Int, jobs: Int, _ body: @Sendable (Int) throws -> Void) throws {
-        let failure = FirstError()
-        DispatchQueue.concurrentPerform(iterations: max(1, jobs)) { worker in
-            var index = worker
-            while index < count {
-                do { try body(index) } catch { failure.record(error) }
-                index += max(1, jobs)
-            }
+        let failures = parallelMap(Array(0..<count), jobs: max(1, jobs)) { index -> FailureBox? in
+            do { try body(index); return nil } catch { return FailureBox(error: error) }
         }
-        if let error = failure.error { throw error }
+        if let first = failures.compactMap({ $0 }).first { throw first.error }
     }
 }
 
-private final class FirstError: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Error?
-    func record(_ error: Error) { lock.withLock { if stored == nil { stored = error } } }
-    var error: Error? { lock.withLock { stored } }
+/// Carries an error out of a worker (`any Error` is not Sendable).
+private struct FailureBox: @unchecked Sendable {
+    let error: Error
 }
