@@ -42,21 +42,27 @@ public struct Appearance: Sendable {
             var shift = SplitMix64(seed: seed &+ UInt64(object) &* 0x9E37)
             partColor.append(base.map { max(0, min(255, $0 + (shift.unit() - 0.5) * objectColorSpread)) })
         }
+        // Flat colour tables: the pixel loop does no dictionary lookups or array copies.
+        var labelColor = [Double](repeating: 128, count: 256 * 3)
+        for (label, color) in palette where (0..<256).contains(label) { for c in 0..<3 { labelColor[label * 3 + c] = color[c] } }
+        let objectColor = partColor.flatMap { $0 }
         var samples = [UInt8](repeating: 0, count: w * h * 3)
-        for y in 0..<h {
-            let shade = brightness * (1 - verticalShading * Double(y) / Double(h))
-            for x in 0..<w {
-                let index = y * w + x
-                let color: [Double]
-                if painted.overlay[index] == 0 && painted.owner[index] >= 0 {
-                    color = partColor[Int(painted.owner[index])]
-                } else {
-                    color = palette[painted.label(at: index)] ?? [128, 128, 128]
-                }
-                for channel in 0..<3 {
-                    var value = color[channel] * shade + (channel == 0 ? tint : channel == 2 ? -tint : 0)
-                    if noise > 0 { value += noise * (random.unit() + random.unit() + random.unit() - 1.5) * 2 }
-                    samples[index * 3 + channel] = UInt8(max(0, min(255, value.rounded())))
+        labelColor.withUnsafeBufferPointer { labelColor in
+            objectColor.withUnsafeBufferPointer { objectColor in
+                for y in 0..<h {
+                    let shade = brightness * (1 - verticalShading * Double(y) / Double(h))
+                    for x in 0..<w {
+                        let index = y * w + x
+                        let owner = Int(painted.owner[index])
+                        let isObject = painted.overlay[index] == 0 && owner >= 0
+                        let table = isObject ? objectColor : labelColor
+                        let base = isObject ? owner * 3 : painted.label(at: index) * 3
+                        for channel in 0..<3 {
+                            var value = table[base + channel] * shade + (channel == 0 ? tint : channel == 2 ? -tint : 0)
+                            if noise > 0 { value += noise * (random.unit() + random.unit() + random.unit() - 1.5) * 2 }
+                            samples[index * 3 + channel] = UInt8(max(0, min(255, value.rounded())))
+                        }
+                    }
                 }
             }
         }
