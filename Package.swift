@@ -68,11 +68,12 @@ let package = Package(
             "SynmixCore", "CImageShim", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "SynmixCoreTests", dependencies: ["SynmixCore"]),
-        .testTarget(name: "HarmonizeTests", dependencies: ["Harmonize", "SynmixGenerate"]),
-        .testTarget(name: "PackMixTests", dependencies: ["PackMix", "Harmonize", "SynmixGenerate"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
-        .testTarget(name: "TrainShardsTests", dependencies: ["TrainShards"]),
-        .testTarget(name: "FilterInstancesTests", dependencies: ["FilterInstances", "Harmonize", "SynmixGenerate"]),
+        .target(name: "TestSupport", dependencies: ["SynmixCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "SynmixCoreTests", dependencies: ["SynmixCore", "TestSupport"]),
+        .testTarget(name: "HarmonizeTests", dependencies: ["TestSupport", "Harmonize", "SynmixGenerate"]),
+        .testTarget(name: "PackMixTests", dependencies: ["TestSupport", "PackMix", "Harmonize", "SynmixGenerate"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation"]),
+        .testTarget(name: "TrainShardsTests", dependencies: ["TestSupport", "TrainShards"]),
+        .testTarget(name: "FilterInstancesTests", dependencies: ["TestSupport", "FilterInstances", "Harmonize", "SynmixGenerate"]),
     ]
 )

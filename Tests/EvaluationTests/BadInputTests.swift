@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import Evaluation
 import SynmixCore
+import TestSupport
 
 /// Bad prediction files name the file and line; --skip-bad reports and skips the image.
 final class EvaluationBadInputTests: XCTestCase {

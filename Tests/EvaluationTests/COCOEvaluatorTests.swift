@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import Evaluation
 import SynmixCore
+import TestSupport
 
 final class COCOEvaluatorTests: XCTestCase {
     /// zeros(H, W) with [y0:y1, x0:x1] = 1, as an RLE.
@@ -43,9 +44,7 @@ final class COCOEvaluatorTests: XCTestCase {
     }
 
     func testRandomScenesAgreeWithCOCOeval() throws {
-        guard let python = ProcessInfo.processInfo.environment["SYNMIX_PYTHON"] else {
-            throw XCTSkip("SYNMIX_PYTHON is not set: run `make test` for the Python interoperability checks")
-        }
+        guard let python = interopPython else { throw XCTSkip(interopSkipReason) }
         var random = SplitMix64(seed: 99)
         func int(_ range: Range<Int>) -> Int { range.lowerBound + Int(random.next() % UInt64(range.count)) }
         var gts: [COCOEvaluator.GroundTruth] = [], dts: [COCOEvaluator.Detection] = []
@@ -92,16 +91,9 @@ final class COCOEvaluatorTests: XCTestCase {
                 e = COCOeval(gt, dt, 'segm'); e.evaluate(); e.accumulate(); e.summarize()
             print(json.dumps([float(x) for x in e.stats]))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", script]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        let official = try JSON.parse(Array(output)).arrayValue!.map { $0.doubleValue! }
+        let (status, output) = try runProgram(python, ["-c", script])
+        XCTAssertEqual(status, 0)
+        let official = try JSON.parse(output[...]).arrayValue!.map { $0.doubleValue! }
         let ours = COCOEvaluator().evaluate(imageIds: Array(1...15), categoryIds: [1, 2, 3], groundTruth: gts, detections: dts)
         XCTAssertEqual(ours.count, 12)
         for (index, (mine, theirs)) in zip(ours, official).enumerated() {

@@ -2,12 +2,7 @@ import Foundation
 import XCTest
 @testable import Evaluation
 import SynmixCore
-
-func temporaryFolder(_ name: String = #function) throws -> String {
-    let path = NSTemporaryDirectory() + "synmix-tests/\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
+import TestSupport
 
 /// Writes Cityscapes-layout ground truth and results-format predictions.
 struct ScenarioWriter {

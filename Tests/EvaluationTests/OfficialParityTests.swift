@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import Evaluation
 import SynmixCore
+import TestSupport
 
 /// Random ground truth and perturbed predictions, scored by the official
 /// cityscapesScripts evaluation (numpy < 2, in the Makefile's venv) and by ours.
@@ -63,24 +64,14 @@ final class OfficialParityTests: XCTestCase {
     }
 
     func testOurAPEqualsTheOfficialScriptOnRandomScenarios() throws {
-        guard let python = ProcessInfo.processInfo.environment["SYNMIX_PYTHON"] else {
-            throw XCTSkip("SYNMIX_PYTHON is not set: run `make test` for the Python interoperability checks")
-        }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("interop/cityscapes_eval.py").path
+        guard let python = interopPython else { throw XCTSkip(interopSkipReason) }
+        let script = "\(repositoryRoot)/Tests/interop/cityscapes_eval.py"
         var compared = 0, identical = 0
         for seed: UInt64 in [1, 2, 3] {
             let root = try Self.writeRandomScenario(seed: seed)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [script, root]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let output = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            XCTAssertEqual(process.terminationStatus, 0, "official evaluation failed on seed \(seed)")
-            let official = try JSON.parse(Array(output))
+            let (status, output) = try runProgram(python, [script, root])
+            XCTAssertEqual(status, 0, "official evaluation failed on seed \(seed)")
+            let official = try JSON.parse(output[...])
             let ours = try CityscapesEvaluation.run(.init(groundTruth: root, predictions: "\(root)/results")).result
             for (c, row) in official["matrix"]!.arrayValue!.enumerated() {
                 for (t, value) in row.arrayValue!.enumerated() {

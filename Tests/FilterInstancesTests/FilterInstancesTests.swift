@@ -2,16 +2,7 @@ import Foundation
 import XCTest
 @testable import FilterInstances
 import SynmixCore
-
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().path
-let taxonomyPath = "\(repositoryRoot)/mappings/taxonomy.yaml"
-
-func temporaryFolder(_ name: String = #function) throws -> String {
-    let path = NSTemporaryDirectory() + "synmix-tests/\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
+import TestSupport
 
 /// A rectangle mask on a width × height image.
 func rect(_ x: Int, _ y: Int, _ w: Int, _ h: Int, in size: (Int, Int) = (100, 50)) -> RLE {

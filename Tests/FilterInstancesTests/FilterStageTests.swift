@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import FilterInstances
 import SynmixCore
+import TestSupport
 
 final class FilterStageTests: XCTestCase {
     func writeManifest(_ lines: [String]) throws -> String {

@@ -3,6 +3,7 @@ import XCTest
 @testable import FilterInstances
 @testable import Harmonize
 import SynmixCore
+import TestSupport
 
 /// harmonize → filter-instances on the committed fixtures with the default thresholds.
 final class FixtureFilteringTests: XCTestCase {
@@ -15,13 +16,7 @@ final class FixtureFilteringTests: XCTestCase {
         let result = try FilterStage.run(FilterOptions(input: harmonized, out: filtered,
                                                        thresholdsPath: "\(repositoryRoot)/mappings/filters/default.yaml",
                                                        taxonomyPath: taxonomyPath))
-        func read(_ folder: String) throws -> [ManifestRecord] {
-            let reader = try ManifestReader("\(folder)/manifest.jsonl")
-            var records: [ManifestRecord] = []
-            while let record = try reader.nextRecord() { records.append(record) }
-            return records
-        }
-        return (try read(harmonized), try read(filtered), result, try JSON.parse(try Files.read("\(filtered)/report.json")))
+        return (try readManifest(harmonized), try readManifest(filtered), result, try JSON.parse(try Files.read("\(filtered)/report.json")))
     }
 
     func testSyntheticFixturesLoseExactlyTheInstancesTheThresholdsReject() throws {

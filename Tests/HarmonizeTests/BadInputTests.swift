@@ -3,6 +3,7 @@ import XCTest
 @testable import Harmonize
 import SynmixCore
 import SynmixGenerate
+import TestSupport
 
 /// Each bad sample becomes one line in errors.jsonl naming the file; the rest are processed.
 final class BadInputTests: XCTestCase {

@@ -2,6 +2,7 @@ import XCTest
 @testable import Harmonize
 import SynmixCore
 import SynmixGenerate
+import TestSupport
 
 /// A 64×32 frame drawn from rectangles, so that every area is countable by hand.
 final class CityscapesReaderTests: XCTestCase {

@@ -3,6 +3,7 @@ import XCTest
 @testable import Harmonize
 import SynmixCore
 import SynmixGenerate
+import TestSupport
 
 final class HarmonizerTests: XCTestCase {
     func manifestBytes(_ folder: String) throws -> Data {

@@ -2,31 +2,22 @@ import Foundation
 import XCTest
 @testable import Harmonize
 import SynmixCore
+import TestSupport
 
 /// Our Cityscapes reader against the Python pipeline Detectron2 users run
 /// (PIL + numpy + pycocotools, reference/cityscapes.md §5) on the fixtures:
 /// the same instances, crowd flags and byte-identical RLE strings.
 final class ReferencePipelineInteropTests: XCTestCase {
     func testCityscapesInstancesMatchTheDetectron2StylePipeline() throws {
-        guard let python = ProcessInfo.processInfo.environment["SYNMIX_PYTHON"] else {
-            throw XCTSkip("SYNMIX_PYTHON is not set: run `make test` for the Python interoperability checks")
-        }
-        let script = "\(repositoryRoot)/Tests/interop/cityscapes_reference.py"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, "\(fixturesFolder)/cityscapes", "--json", "--jobs", "1"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
+        guard let python = interopPython else { throw XCTSkip(interopSkipReason) }
+        let (status, output) = try runProgram(python, ["\(repositoryRoot)/Tests/interop/cityscapes_reference.py", "\(fixturesFolder)/cityscapes", "--json", "--jobs", "1"])
+        XCTAssertEqual(status, 0)
 
         let out = try temporaryFolder()
         _ = try Harmonizer.run(options(.cityscapes, root: "\(fixturesFolder)/cityscapes", out: out))
         let records = Dictionary(uniqueKeysWithValues: try readManifest(out).map { ("\($0.root)/\($0.image)", $0) })
         var compared = 0
-        for line in String(decoding: output, as: UTF8.self).split(separator: "\n") {
+        for line in output.split(separator: "\n") {
             let reference = try JSON.parse(line)
             let labelFile = reference["file"]!.stringValue!
             let imageFile = labelFile.replacingOccurrences(of: "/gtFine/", with: "/leftImg8bit/")

@@ -3,29 +3,11 @@ import XCTest
 @testable import Harmonize
 import SynmixCore
 import SynmixGenerate
-
-/// The repository's root, for mappings/ and fixtures/.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().path
-let mappingsFolder = "\(repositoryRoot)/mappings"
-let fixturesFolder = "\(repositoryRoot)/fixtures"
-
-func temporaryFolder(_ name: String = #function) throws -> String {
-    let path = NSTemporaryDirectory() + "synmix-tests/\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
+import TestSupport
 
 func options(_ dataset: Dataset, root: String, out: String) -> HarmonizeOptions {
     HarmonizeOptions(dataset: dataset, root: root, out: out, mappingPath: "\(mappingsFolder)/\(dataset.rawValue).yaml",
-                     taxonomyPath: "\(mappingsFolder)/taxonomy.yaml")
-}
-
-func readManifest(_ folder: String) throws -> [ManifestRecord] {
-    let text = try String(contentsOfFile: "\(folder)/manifest.jsonl", encoding: .utf8)
-    return try text.split(separator: "\n").enumerated().map { index, line in
-        try ManifestRecord(jsonLine: line, file: "\(folder)/manifest.jsonl", line: index + 1)
-    }
+                     taxonomyPath: taxonomyPath)
 }
 
 func readErrors(_ folder: String) throws -> [[String: String]] {

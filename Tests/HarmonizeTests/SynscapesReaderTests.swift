@@ -2,6 +2,7 @@ import XCTest
 @testable import Harmonize
 import SynmixCore
 import SynmixGenerate
+import TestSupport
 
 final class SynscapesReaderTests: XCTestCase {
     /// A 64×32 rendered frame; ids are class·100000 + k, k counting per class far to near.

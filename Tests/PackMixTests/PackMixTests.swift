@@ -3,15 +3,7 @@ import XCTest
 @testable import Harmonize
 @testable import PackMix
 import SynmixCore
-
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().path
-
-func temporaryFolder(_ name: String = #function) throws -> String {
-    let path = NSTemporaryDirectory() + "synmix-tests/\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
+import TestSupport
 
 /// Harmonized fixture manifests (real: Cityscapes fixtures, synthetic: Synscapes fixtures), made once.
 let fixtureManifests: (real: String, synthetic: String) = {

@@ -2,25 +2,12 @@ import Foundation
 import XCTest
 @testable import PackMix
 import SynmixCore
+import TestSupport
 
 /// The shards as others read them: Python's webdataset and pycocotools, `tar tf`, and the example loader.
 final class ShardInteropTests: XCTestCase {
-    func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     func testWebdatasetAndPycocotoolsReadOurShards() throws {
-        guard let python = ProcessInfo.processInfo.environment["SYNMIX_PYTHON"] else {
-            throw XCTSkip("SYNMIX_PYTHON is not set: run `make test` for the Python interoperability checks")
-        }
+        guard let python = interopPython else { throw XCTSkip(interopSkipReason) }
         let out = try temporaryFolder()
         var options = PackOptions(inputs: [PackInput(name: "real", manifest: fixtureManifests.real),
                                            PackInput(name: "synthetic", manifest: fixtureManifests.synthetic)], out: out)
@@ -31,7 +18,7 @@ final class ShardInteropTests: XCTestCase {
         let result = try Packer.run(options)
         let shards = result.shards.map { "\(out)/\($0)" }
 
-        let (status, output) = try run(python, ["\(repositoryRoot)/Tests/interop/shards_check.py"] + shards)
+        let (status, output) = try runProgram(python, ["\(repositoryRoot)/Tests/interop/shards_check.py"] + shards)
         XCTAssertEqual(status, 0)
         let samples = try output.split(separator: "\n").map { try JSON.parse($0) }
         XCTAssertEqual(samples.count, 11)
@@ -62,12 +49,12 @@ final class ShardInteropTests: XCTestCase {
         XCTAssertGreaterThan(compared, 80)
 
         // tar lists exactly the members we wrote, in order.
-        let listing = try run("/bin/tar", ["tf", shards[0]])
+        let listing = try runProgram("/bin/tar", ["tf", shards[0]])
         XCTAssertEqual(listing.status, 0)
         XCTAssertEqual(listing.output.split(separator: "\n").map(String.init), try Tar.read(try Files.read(shards[0])).map(\.name))
 
         // The PyTorch-side example turns every sample into a Detectron2-style dict.
-        let example = try run(python, ["\(repositoryRoot)/examples/torch_loader.py",
+        let example = try runProgram(python, ["\(repositoryRoot)/examples/torch_loader.py",
                                        "\(out)/mix-{000000..\(String(format: "%06d", shards.count - 1))}.tar"])
         XCTAssertEqual(example.status, 0)
         let dicts = try example.output.split(separator: "\n").map { try JSON.parse($0) }

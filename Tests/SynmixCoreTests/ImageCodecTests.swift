@@ -1,5 +1,6 @@
 import XCTest
 @testable import SynmixCore
+import TestSupport
 
 final class ImageCodecTests: XCTestCase {
     // MARK: Hand-built PNGs (stored deflate blocks: no zlib needed in the test)
@@ -189,8 +190,7 @@ final class DirectPNGPathTests: XCTestCase {
     }
 
     func testDirectPathAgreesWithLibpngOnTheFixtures() throws {
-        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("fixtures").path
+        let fixtures = fixturesFolder
         let files = FileManager.default.enumerator(atPath: fixtures)!.compactMap { $0 as? String }.filter { $0.hasSuffix(".png") }
         XCTAssertEqual(files.count, 39)   // 6 Cityscapes frames × 4 PNGs + 5 Synscapes frames × 3
         for file in files {

@@ -1,32 +1,14 @@
 import Foundation
 import XCTest
 @testable import SynmixCore
-
-/// Runs a Python peer when `SYNMIX_PYTHON` names an interpreter with the
-/// interop requirements (`make test` sets it to the Makefile's venv).
-func runPython(_ script: String, _ arguments: [String]) throws -> String {
-    guard let python = ProcessInfo.processInfo.environment["SYNMIX_PYTHON"] else {
-        throw XCTSkip("SYNMIX_PYTHON is not set: run `make test` for the Python interoperability checks")
-    }
-    let scriptPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("interop/\(script)").path
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = [scriptPath] + arguments
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw FileError(path: scriptPath, reason: "exited with status \(process.terminationStatus)")
-    }
-    return String(decoding: data, as: UTF8.self)
-}
+import TestSupport
 
 final class PycocotoolsInteropTests: XCTestCase {
     func testOurRLEStringsAreByteIdenticalToPycocotools() throws {
-        let lines = try runPython("rle_vectors.py", ["300"]).split(separator: "\n")
+        guard let python = interopPython else { throw XCTSkip(interopSkipReason) }
+        let (status, output) = try runProgram(python, ["\(repositoryRoot)/Tests/interop/rle_vectors.py", "300"])
+        XCTAssertEqual(status, 0)
+        let lines = output.split(separator: "\n")
         XCTAssertEqual(lines.count, 302)
         var checked = 0
         for line in lines {

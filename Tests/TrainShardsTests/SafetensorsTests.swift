@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import TrainShards
 import SynmixCore
+import TestSupport
 
 final class SafetensorsTests: XCTestCase {
     /// reference/formats-coco-wds-safetensors.md §4.2: what safetensors' own writer produces.
@@ -30,11 +31,8 @@ final class SafetensorsTests: XCTestCase {
     }
 
     func testPythonSafetensorsReadsOurFiles() throws {
-        guard let python = ProcessInfo.processInfo.environment["SYNMIX_PYTHON"] else {
-            throw XCTSkip("SYNMIX_PYTHON is not set: run `make test` for the Python interoperability checks")
-        }
-        let folder = NSTemporaryDirectory() + "synmix-tests/safetensors-\(UUID().uuidString.prefix(8))"
-        try Files.createDirectory(folder)
+        guard let python = interopPython else { throw XCTSkip(interopSkipReason) }
+        let folder = try temporaryFolder()
         let values = (0..<12).map { Float($0) * 0.5 - 1 }
         try Files.writeAtomically(Safetensors.serialize(["head.weight": .init(values, shape: [3, 4]), "step": .init([42] as [Int64], shape: [1])],
                                                         metadata: ["synmix.config": "{\"width\":16}"]), to: "\(folder)/model.safetensors")
@@ -47,16 +45,9 @@ final class SafetensorsTests: XCTestCase {
             print(json.dumps({'shape': list(t['head.weight'].shape), 'dtype': str(t['head.weight'].dtype),
                               'values': [float(v) for v in t['head.weight'].reshape(-1)], 'step': int(t['step'][0]), 'meta': meta}))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", script]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        let result = try JSON.parse(Array(output))
+        let (status, output) = try runProgram(python, ["-c", script])
+        XCTAssertEqual(status, 0)
+        let result = try JSON.parse(output[...])
         XCTAssertEqual(result["shape"]?.arrayValue?.map { $0.intValue! }, [3, 4])
         XCTAssertEqual(result["dtype"]?.stringValue, "float32")
         XCTAssertEqual(result["values"]?.arrayValue?.map { Float($0.doubleValue!) }, values)

@@ -2,12 +2,12 @@ import Foundation
 import XCTest
 @testable import TrainShards
 import SynmixCore
+import TestSupport
 
 final class ShardStreamTests: XCTestCase {
     /// Three shards of four samples each, `s0-000` … `s2-003`.
     func writeShards() throws -> String {
-        let folder = NSTemporaryDirectory() + "synmix-tests/stream-\(UUID().uuidString.prefix(8))"
-        try Files.createDirectory(folder)
+        let folder = try temporaryFolder()
         for shard in 0..<3 {
             var bytes: [UInt8] = []
             for sample in 0..<4 {

@@ -1,0 +1,45 @@
+import Foundation
+import SynmixCore
+
+// Helpers every test target shares: where the repository is, fresh temporary
+// folders, and running the Python interop peers.
+
+/// The repository's root (for mappings/, fixtures/, Tests/interop/, examples/).
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+public let mappingsFolder = "\(repositoryRoot)/mappings"
+public let fixturesFolder = "\(repositoryRoot)/fixtures"
+public let taxonomyPath = "\(mappingsFolder)/taxonomy.yaml"
+
+/// A new, empty folder named after the calling test.
+public func temporaryFolder(_ name: String = #function) throws -> String {
+    let path = NSTemporaryDirectory() + "synmix-tests/\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// The interpreter with the interop requirements (`make test` sets SYNMIX_PYTHON to .venv's);
+/// nil when unset, and the interop tests are then skipped.
+public var interopPython: String? { ProcessInfo.processInfo.environment["SYNMIX_PYTHON"] }
+public let interopSkipReason = "SYNMIX_PYTHON is not set: run `make test` for the Python interoperability checks"
+
+/// Runs a program and returns its exit status and standard output.
+public func runProgram(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Every record of a manifest (a folder holding manifest.jsonl, or the file).
+public func readManifest(_ path: String) throws -> [ManifestRecord] {
+    let reader = try ManifestReader(Files.isDirectory(path) ? "\(path)/manifest.jsonl" : path)
+    var records: [ManifestRecord] = []
+    while let record = try reader.nextRecord() { records.append(record) }
+    return records
+}
