@@ -1,6 +1,6 @@
 import ArgumentParser
-import Dispatch
-import Dispatch
+
+
 import Foundation
 import CImageShim
 import Evaluation
@@ -40,15 +40,10 @@ struct DecodeFloor: ParsableCommand {
         if let limit { files = Array(files.prefix(limit)) }
         let paths = files
         let started = Date()
-        let jobs = self.jobs
         let options = PNGDecodeOptions(libpngOnly: libpngOnly)
-        DispatchQueue.concurrentPerform(iterations: jobs) { worker in
-            var index = worker
-            while index < paths.count {
-                let bytes = try! Files.read(paths[index])
-                _ = try! PNGCodec.decode(bytes, path: paths[index], options: options)
-                index += jobs
-            }
+        // The same worker pool the stages use (dynamic work sharing, in-order results).
+        _ = parallelMap(paths, jobs: jobs) { path in
+            _ = try! PNGCodec.decode(try! Files.read(path), path: path, options: options)
         }
         let seconds = Date().timeIntervalSince(started)
         print(String(format: #"{"images": %d, "seconds": %.3f, "images_per_second": %.1f}"#,
@@ -72,7 +67,7 @@ struct EvaluationData: ParsableCommand {
         let images = self.images, instances = self.instances, predictions = self.predictions, out = self.out
         try Files.createDirectory("\(out)/gtFine/val/benchcity")
         try Files.createDirectory("\(out)/results/masks")
-        DispatchQueue.concurrentPerform(iterations: images) { image in
+        _ = parallelMap(Array(0..<images), jobs: ProcessInfo.processInfo.activeProcessorCount) { image in
             var random = SplitMix64(seed: UInt64(image) &* 7919 &+ 1)
             func int(_ range: Range<Int>) -> Int { range.lowerBound + Int(random.next() % UInt64(range.count)) }
             let name = "benchcity_\(String(format: "%06d", image))_000019"
