@@ -43,8 +43,8 @@ let package = Package(
         ]),
         .target(name: "PackMix", dependencies: ["SynmixCore"]),
         .target(name: "Evaluation", dependencies: ["SynmixCore"]),
-        // The trainer (issue 6, in progress): layers over OpenBLAS.
-        .target(name: "TrainShards", dependencies: ["SynmixCore", "COpenBLAS"]),
+        // The trainer: layers over OpenBLAS, shard streaming, checkpoints; scored by Evaluation.
+        .target(name: "TrainShards", dependencies: ["SynmixCore", "COpenBLAS", "Evaluation"]),
         .target(name: "SynmixGenerate", dependencies: ["SynmixCore"]),
 
         // Thin executables.
@@ -58,7 +58,7 @@ let package = Package(
             "PackMix", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "train-shards", dependencies: [
-            "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TrainShards", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synmix-generate", dependencies: [
             "SynmixGenerate", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -101,14 +101,24 @@ extension ManifestRecord {
         } catch {
             throw fail("not valid JSON: \(error)")
         }
+        try self.init(value: value, fail: fail, located: true)
+    }
+
+    /// Reads a shard sample's JSON (FORMATS §2.3): a record without `root` and `image`,
+    /// which are left empty.
+    public init(sampleJSON value: JSON, file: String) throws {
+        try self.init(value: value, fail: { ManifestError(file: file, line: 1, reason: $0) }, located: false)
+    }
+
+    private init(value: JSON, fail: @escaping (String) -> ManifestError, located: Bool) throws {
         guard case .object = value else { throw fail("a manifest line must be a JSON object") }
         let reader = FieldReader(value: value, fail: fail)
         id = try reader.string("id")
         source = try reader.string("source")
         domain = try reader.string("domain")
         split = try reader.string("split")
-        root = try reader.string("root")
-        image = try reader.string("image")
+        root = located ? try reader.string("root") : ""
+        image = located ? try reader.string("image") : ""
         width = try reader.int("width")
         height = try reader.int("height")
         let (width, height) = (width, height)

@@ -77,24 +77,32 @@ public enum Tar {
     /// headers. Unlike Python's tarfile, a bad checksum or a truncated member
     /// anywhere is an error, not a silent end.
     public static func read(_ bytes: [UInt8]) throws -> [Member] {
+        let (members, error) = readMembers(bytes)
+        if let error { throw error }
+        return members
+    }
+
+    /// Like `read`, but keeps the members before a damaged or truncated part
+    /// (a reader can use them and report the error with its offset).
+    public static func readMembers(_ bytes: [UInt8]) -> (members: [Member], error: ReadError?) {
         var members: [Member] = []
         var offset = 0
         var longName: String?
         while true {
             guard offset + block <= bytes.count else {
-                throw ReadError(offset: offset, reason: "archive ends without its two zero blocks (truncated)")
+                return (members, ReadError(offset: offset, reason: "archive ends without its two zero blocks (truncated)"))
             }
             let h = bytes[offset..<offset + block]
-            if h.allSatisfy({ $0 == 0 }) { return members }
+            if h.allSatisfy({ $0 == 0 }) { return (members, nil) }
             let stored = parseOctal(h, from: 148, width: 8)
             var sum = 0
             for (i, b) in h.enumerated() { sum += (148..<156).contains(i) ? 0x20 : Int(b) }
-            guard stored == sum else { throw ReadError(offset: offset, reason: "header checksum mismatch") }
-            guard let size = parseOctal(h, from: 124, width: 12) else { throw ReadError(offset: offset, reason: "bad size field") }
+            guard stored == sum else { return (members, ReadError(offset: offset, reason: "header checksum mismatch")) }
+            guard let size = parseOctal(h, from: 124, width: 12) else { return (members, ReadError(offset: offset, reason: "bad size field")) }
             let type = h[h.startIndex + 156]
             let dataStart = offset + block
             guard dataStart + size <= bytes.count else {
-                throw ReadError(offset: offset, reason: "member data truncated (\(size) bytes declared)")
+                return (members, ReadError(offset: offset, reason: "member data truncated (\(size) bytes declared)"))
             }
             let data = bytes[dataStart..<dataStart + size]
             switch type {

@@ -22,6 +22,14 @@ public struct AdamW: Sendable {
         v = [Float](repeating: 0, count: parameterCount)
     }
 
+    /// Continues from a checkpoint's optimizer state.
+    public mutating func restore(step: Int, m: [Float], v: [Float]) {
+        precondition(m.count == self.m.count && v.count == self.v.count)
+        self.step = step
+        self.m = m
+        self.v = v
+    }
+
     /// The learning rate at 1-based step `t`: linear warm-up, then cosine to zero at `totalSteps`.
     public func rate(at t: Int) -> Float {
         if t <= warmupSteps && warmupSteps > 0 { return learningRate * Float(t) / Float(warmupSteps) }

@@ -66,3 +66,65 @@ public func maskedL1Loss(_ dPrediction: UnsafeMutablePointer<Float>, _ predictio
     }
     return Float(total / denominator)
 }
+
+/// Loss weights as in Panoptic-DeepLab (reference/landscape.md §4), with the
+/// offset weight raised ×10 because offsets are in head pixels (stride 4), not input pixels.
+public struct LossWeights: Sendable, Equatable {
+    public var semantic: Float = 1
+    public var center: Float = 200
+    public var offset: Float = 0.1
+    public init() {}
+}
+
+public struct LossBreakdown: Sendable {
+    public var total: Float
+    public var semantic: Float
+    public var center: Float
+    public var offset: Float
+}
+
+/// The three losses over a workspace's head output; writes the workspace's
+/// head gradient. Buffers are allocated once per workspace shape.
+public final class Objective: @unchecked Sendable {
+    public let weights: LossWeights
+    private let workspace: Workspace
+    private var semantic, center, offset, dSemantic, dCenter, dOffset: [Float]
+
+    public init(workspace: Workspace, weights: LossWeights = LossWeights()) {
+        self.workspace = workspace
+        self.weights = weights
+        let pixels = workspace.headHeight * workspace.headWidth, n = workspace.batch
+        let classes = workspace.model.config.semanticChannels
+        semantic = [Float](repeating: 0, count: n * classes * pixels)
+        dSemantic = semantic
+        center = [Float](repeating: 0, count: n * pixels)
+        dCenter = center
+        offset = [Float](repeating: 0, count: n * 2 * pixels)
+        dOffset = offset
+    }
+
+    /// Losses of the last forward pass against `batch`; sets `workspace.dHeads`.
+    public func evaluate(_ batch: Batch) -> LossBreakdown {
+        let w = workspace, pixels = w.headHeight * w.headWidth, n = w.batch
+        let classes = w.model.config.semanticChannels, channels = w.model.config.headChannels
+        // Split [N, classes+3, P] into the three heads' [N, ·, P] buffers.
+        for i in 0..<n {
+            let head = w.heads + i * channels * pixels
+            semantic.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: i * classes * pixels).update(from: head, count: classes * pixels) }
+            center.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: i * pixels).update(from: head + classes * pixels, count: pixels) }
+            offset.withUnsafeMutableBufferPointer {
+                $0.baseAddress!.advanced(by: i * 2 * pixels).update(from: head + (classes + 1) * pixels, count: 2 * pixels)
+            }
+        }
+        let ce = crossEntropyLoss(&dSemantic, semantic, batch.semantic, batch: n, classes: classes, pixels: pixels)
+        let mse = mseLoss(&dCenter, center, batch.center, count: n * pixels)
+        let l1 = maskedL1Loss(&dOffset, offset, batch.offset, batch.offsetWeight, batch: n, channels: 2, pixels: pixels)
+        for i in 0..<n {
+            let d = w.dHeads + i * channels * pixels
+            for j in 0..<classes * pixels { d[j] = weights.semantic * dSemantic[i * classes * pixels + j] }
+            for j in 0..<pixels { d[classes * pixels + j] = weights.center * dCenter[i * pixels + j] }
+            for j in 0..<2 * pixels { d[(classes + 1) * pixels + j] = weights.offset * dOffset[i * 2 * pixels + j] }
+        }
+        return LossBreakdown(total: weights.semantic * ce + weights.center * mse + weights.offset * l1, semantic: ce, center: mse, offset: l1)
+    }
+}

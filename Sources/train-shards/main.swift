@@ -1,28 +1,170 @@
 import ArgumentParser
+import COpenBLAS
 import Evaluation
 import Foundation
 import SynmixCore
+import TrainShards
 
-struct TrainShards: ParsableCommand {
+struct TrainShardsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-shards",
-        abstract: "Train and evaluate instance segmentation on synmix shards (evaluation is ready; training is not built yet).",
-        subcommands: [Evaluate.self])
+        abstract: "Train and evaluate bottom-up instance segmentation on synmix shards, on the CPU.",
+        subcommands: [Fit.self, Evaluate.self, Predict.self])
+}
+
+func printError(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+/// Unbuffered, so progress lines appear as they happen, also in a pipe.
+func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
+
+/// `NAME=SHARDS` or just `SHARDS` (named after its position).
+func namedShards(_ argument: String, fallback: String) throws -> (name: String, shards: [String]) {
+    let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+    let (name, pattern) = parts.count == 2 && !parts[0].contains("/") ? (parts[0], parts[1]) : (fallback, argument)
+    return (name, try ShardList.expand(pattern))
+}
+
+func parseInputSize(_ text: String) throws -> (Int, Int) {
+    let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
+    guard parts.count == 2, parts[0] > 0, parts[1] > 0, parts[0] % 16 == 0, parts[1] % 16 == 0 else {
+        throw ValidationError("--input-size must be WxH with both multiples of 16, got '\(text)'")
+    }
+    return (parts[0], parts[1])
+}
+
+func instanceClasses(_ taxonomy: String?) throws -> [String] {
+    guard let path = taxonomy ?? Files.defaultMappingsDirectory().map({ "\($0)/taxonomy.yaml" }) else {
+        throw ValidationError("no mappings folder found: pass --taxonomy FILE")
+    }
+    return try Taxonomy(contentsOf: path).classes.filter(\.hasInstances).map(\.name)
+}
+
+struct Fit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train on shards; checkpoints, metrics.json and model.safetensors go to --out.",
+        discussion: """
+            Shards are a glob (mix-*.tar) or a brace range (mix-{000000..000012}.tar). Several --train NAME=SHARDS \
+            with --share NAME=F fix each source's share of every batch; without --share they form one stream.
+            """)
+
+    @Option(help: "Training shards, [NAME=]SHARDS; repeatable.") var train: [String]
+    @Option(help: "Share of a named source per batch, NAME=F; repeatable.") var share: [String] = []
+    @Option(help: "Evaluation shards, NAME=SHARDS; repeatable.") var eval: [String] = []
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Training steps.") var steps: Int?
+    @Option(help: "Training epochs (instead of --steps).") var epochs: Int?
+    @Option(help: "Images per batch.") var batch = 8
+    @Option(help: "Network input WxH (multiples of 16).") var inputSize = "256x128"
+    @Option(help: "Peak learning rate (AdamW, warm-up then cosine).") var lr: Float = 3e-3
+    @Option(help: "Seed of initialisation, data order and augmentation.") var seed: UInt64 = 0
+    @Option(help: "Threads for OpenBLAS and decoding.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Network width (channels at stride 4).") var width = 24
+    @Option(help: "Start from this checkpoint's weights (fine-tuning).") var `init`: String?
+    @Option(help: "Evaluate every N steps (and at the end).") var evalEvery: Int?
+    @Option(help: "Checkpoint every N steps (and at the end).") var checkpointEvery = 100
+    @Option(help: "Print progress every N steps.") var logEvery = 10
+    @Option(help: "Taxonomy file (default: mappings/taxonomy.yaml).") var taxonomy: String?
+    @Flag(help: "Continue from the last checkpoint in --out.") var resume = false
+    @Flag(help: "No random scale, crop and flip.") var noAugment = false
+
+    func validate() throws {
+        guard (steps == nil) != (epochs == nil) else { throw ValidationError("give exactly one of --steps and --epochs") }
+        guard batch > 0, threads > 0, width > 0, checkpointEvery > 0, logEvery > 0 else {
+            throw ValidationError("--batch, --threads, --width, --checkpoint-every and --log-every must be positive")
+        }
+    }
+
+    func run() throws {
+        let sources = try train.enumerated().map { i, argument in
+            let (name, shards) = try namedShards(argument, fallback: "train\(i)")
+            return TrainingSource(name: name, shards: shards)
+        }
+        var options = FitOptions(sources: sources, out: out, config: ModelConfig(width: width, classes: try instanceClasses(taxonomy)))
+        if !share.isEmpty {
+            var shares = [Double](repeating: 0, count: sources.count)
+            for entry in share {
+                let parts = entry.split(separator: "=").map(String.init)
+                guard parts.count == 2, let value = Double(parts[1]), value >= 0,
+                      let index = sources.firstIndex(where: { $0.name == parts[0] }) else {
+                    throw ValidationError("--share \(entry): expected NAME=F with NAME one of \(sources.map(\.name))")
+                }
+                shares[index] = value
+            }
+            let given = shares.reduce(0, +)
+            guard given <= 1 + 1e-9 else { throw ValidationError("shares add up to \(given), more than 1") }
+            // Sources without a share split what is left evenly.
+            let unnamed = sources.indices.filter { i in !share.contains { $0.hasPrefix(sources[i].name + "=") } }
+            for i in unnamed { shares[i] = (1 - given) / Double(unnamed.count) }
+            guard abs(shares.reduce(0, +) - 1) < 1e-9 else { throw ValidationError("shares add up to \(given), not 1") }
+            options.shares = shares
+        }
+        options.evaluations = try eval.enumerated().map { i, argument in try namedShards(argument, fallback: "eval\(i)") }
+        options.steps = steps
+        options.epochs = epochs
+        options.batch = batch
+        (options.inputWidth, options.inputHeight) = try parseInputSize(inputSize)
+        options.learningRate = lr
+        options.seed = seed
+        options.threads = threads
+        options.initFrom = `init`
+        options.resume = resume
+        options.evaluateEvery = evalEvery
+        options.checkpointEvery = checkpointEvery
+        options.logEvery = logEvery
+        options.augment = !noAugment
+        let summary = try Trainer.fit(options) { say($0) }
+        say(String(format: "done: %d steps, final loss %.4f, %.1f images/s, %.1f%% of the time waiting for data",
+                     summary.steps, summary.finalLoss, summary.imagesPerSecond, 100 * summary.dataWaitShare))
+        for evaluation in summary.evaluations where evaluation.step == summary.steps {
+            say("\(evaluation.name):")
+            say(evaluation.outcome.result.table)
+        }
+    }
 }
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Cityscapes instance-level AP, identical to cityscapesScripts' evalInstanceLevelSemanticLabeling.",
-        discussion: "Ground truth in Cityscapes' layout, predictions in the Cityscapes results format (one txt per image).")
+        abstract: "Cityscapes instance-level AP of a model on shards, or of results-format predictions against Cityscapes ground truth.",
+        discussion: """
+            --model CKPT --shards SHARDS evaluates at the shards' resolution (the 100 px minimum region scaled). \
+            --cityscapes-gt DIR --predictions DIR is identical to cityscapesScripts' evalInstanceLevelSemanticLabeling.
+            """)
 
-    @Option(help: "Cityscapes root (or its gtFine folder).") var cityscapesGt: String
-    @Option(help: "Folder of prediction txt files and masks.") var predictions: String
+    @Option(help: "Checkpoint (.safetensors) to evaluate on --shards.") var model: String?
+    @Option(help: "Shards to evaluate on (glob or brace range).") var shards: String?
+    @Option(help: "Network input WxH.") var inputSize = "256x128"
+    @Option(help: "Threads for OpenBLAS and decoding.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Cityscapes root (or its gtFine folder).") var cityscapesGt: String?
+    @Option(help: "Folder of prediction txt files and masks.") var predictions: String?
     @Option(help: "Ground-truth split.") var split = "val"
     @Option(help: "Write metrics.json here.") var out: String?
     @Flag(help: "Report and skip images whose files are bad instead of stopping.") var skipBad = false
     @Flag(help: "Also compute COCO-style mask AP (pycocotools COCOeval, segm).") var coco = false
 
+    func validate() throws {
+        guard (model != nil && shards != nil && cityscapesGt == nil && predictions == nil)
+                || (model == nil && shards == nil && cityscapesGt != nil && predictions != nil) else {
+            throw ValidationError("give either --model and --shards, or --cityscapes-gt and --predictions")
+        }
+    }
+
     func run() throws {
+        if let model, let shards {
+            openblas_set_num_threads(Int32(threads))
+            let network = Model(config: try Checkpoint.config(at: model))
+            try Checkpoint.load(model, into: network)
+            let (w, h) = try parseInputSize(inputSize)
+            let outcome = try ShardEvaluation.evaluate(Predictor(model: network, inputWidth: w, inputHeight: h),
+                                                       shards: try ShardList.expand(shards), jobs: threads) { printError("skipped: \($0)") }
+            say("evaluated \(outcome.result.images) images at \(outcome.width)x\(outcome.height) "
+                  + "(min region \(outcome.minRegionSize) px for originals of \(outcome.originalWidth)x\(outcome.originalHeight))")
+            say(outcome.result.table)
+            if let out {
+                try Files.createDirectory(out)
+                try Files.writeAtomically(outcome.json.pretty, to: "\(out)/metrics.json")
+            }
+            return
+        }
+        guard let cityscapesGt, let predictions else { return }
         var options = CityscapesEvaluation.Options(groundTruth: cityscapesGt, predictions: predictions)
         options.split = split
         options.skipBad = skipBad
@@ -30,12 +172,12 @@ struct Evaluate: ParsableCommand {
         for problem in skipped { FileHandle.standardError.write(Data("skipped: \(problem)\n".utf8)) }
         let classNames = CityscapesEvaluation.classes.map(\.name)
         let result = InstanceEvaluator(classNames: classNames).evaluate(images)
-        print(result.table)
+        say(result.table)
         var extra: [(String, JSON)] = [("skipped", .array(skipped.map { .string("\($0)") }))]
         if coco {
             let stats = COCOEvaluator().evaluate(images, classCount: classNames.count)
             for (name, value) in zip(COCOEvaluator.statNames, stats) {
-                print("COCO " + name.padding(toLength: 6, withPad: " ", startingAt: 0) + String(format: " %.3f", value))
+                say("COCO " + name.padding(toLength: 6, withPad: " ", startingAt: 0) + String(format: " %.3f", value))
             }
             extra.append(("coco", .object(zip(COCOEvaluator.statNames, stats).map { ($0, .double($1)) })))
         }
@@ -47,4 +189,27 @@ struct Evaluate: ParsableCommand {
     }
 }
 
-TrainShards.main()
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a model's predictions on shards in the Cityscapes results format, at each image's original size.")
+
+    @Option(help: "Checkpoint (.safetensors).") var model: String
+    @Option(help: "Shards to predict (glob or brace range).") var shards: String
+    @Option(help: "Output folder (NAME_pred.txt files and masks/).") var out: String
+    @Option(help: "Network input WxH.") var inputSize = "256x128"
+    @Option(help: "Threads for OpenBLAS and decoding.") var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func run() throws {
+        openblas_set_num_threads(Int32(threads))
+        let network = Model(config: try Checkpoint.config(at: model))
+        try Checkpoint.load(model, into: network)
+        let (w, h) = try parseInputSize(inputSize)
+        let count = try ShardEvaluation.writePredictions(Predictor(model: network, inputWidth: w, inputHeight: h),
+                                                         shards: try ShardList.expand(shards), to: out, jobs: threads) {
+            printError("skipped: \($0)")
+        }
+        say("wrote predictions for \(count) images to \(out)")
+    }
+}
+
+TrainShardsCommand.main()

@@ -1,0 +1,241 @@
+import Foundation
+import Synchronization
+import SynmixCore
+
+/// A named set of training shards (`--train NAME=SHARDS`).
+public struct TrainingSource: Sendable {
+    public var name: String
+    public var shards: [String]
+    public init(name: String, shards: [String]) {
+        self.name = name
+        self.shards = shards
+    }
+}
+
+/// Where each source's stream stands: its epoch and the samples consumed in it.
+/// Saved with every checkpoint, so a resumed run reads the same samples.
+public struct LoaderCursor: Sendable, Equatable {
+    public var epochs: [Int]
+    public var positions: [Int]
+    public init(sources: Int) {
+        epochs = Array(repeating: 0, count: sources)
+        positions = Array(repeating: 0, count: sources)
+    }
+}
+
+/// One batch as the network consumes it (shapes as in PreparedSample, with N in front).
+public struct Batch: Sendable {
+    public var size: Int
+    public var images: [Float]
+    public var semantic: [Int32]
+    public var center: [Float]
+    public var offset: [Float]
+    public var offsetWeight: [Float]
+    /// Samples per source in this batch.
+    public var composition: [Int]
+    /// The data position after this batch.
+    public var cursor: LoaderCursor
+}
+
+/// Produces fixed-size batches on a background thread, a few steps ahead of
+/// training: samples are pulled from each source's shuffled stream, decoded and
+/// augmented on `jobs` threads, and a sample that cannot be read is reported and
+/// replaced by the next one. Everything random derives from the seed, the step
+/// and the sample's position, so the batches do not depend on thread timing.
+public final class BatchLoader: @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var batch: Int
+        public var width: Int, height: Int
+        public var classes: [String]
+        public var augmentation: Augmentation?
+        public var seed: UInt64
+        public var jobs: Int
+        public var bufferSize = 256
+        /// Share of each source per batch; nil: one stream over the union of all sources.
+        public var shares: [Double]?
+        public init(batch: Int, width: Int, height: Int, classes: [String], augmentation: Augmentation?, seed: UInt64,
+                    jobs: Int, shares: [Double]?) {
+            self.batch = batch
+            self.width = width
+            self.height = height
+            self.classes = classes
+            self.augmentation = augmentation
+            self.seed = seed
+            self.jobs = jobs
+            self.shares = shares
+        }
+    }
+
+    let settings: Settings
+    private let condition = NSCondition()
+    private var queue: [Result<Batch, Error>] = []
+    private var stopped = false
+    private let depth = 2
+    private var thread: Thread?
+    private let report: @Sendable (FileError) -> Void
+
+    /// Starts producing from `cursor` (the state saved with a checkpoint), batch number `step` on.
+    public init(sources: [TrainingSource], settings: Settings, cursor: LoaderCursor?, step: Int,
+                report: @escaping @Sendable (FileError) -> Void) throws {
+        self.settings = settings
+        self.report = report
+        var streams: [SourceStream] = []
+        if settings.shares == nil {
+            let all = sources.flatMap(\.shards)
+            streams = [SourceStream(index: 0, stream: ShardStream(shards: all, bufferSize: settings.bufferSize, seed: settings.seed))]
+        } else {
+            for (i, source) in sources.enumerated() {
+                streams.append(SourceStream(index: i, stream: ShardStream(shards: source.shards, bufferSize: settings.bufferSize,
+                                                                          seed: settings.seed &+ UInt64(i) &* 0x51_7CC1_B727_220A)))
+            }
+        }
+        let start = cursor ?? LoaderCursor(sources: streams.count)
+        guard start.epochs.count == streams.count else {
+            throw FileError(path: "checkpoint", reason: "its data position has \(start.epochs.count) sources, this run \(streams.count)")
+        }
+        for i in streams.indices { try streams[i].seek(epoch: start.epochs[i], position: start.positions[i], report: report) }
+        let producer = Thread { [unchecked = UncheckedBox(streams)] in
+            var streams = unchecked.value
+            self.produce(&streams, from: step)
+        }
+        producer.stackSize = 8 << 20
+        thread = producer
+        producer.start()
+    }
+
+    deinit { stop() }
+
+    /// Ends the background thread (it finishes its current batch first).
+    public func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next batch; blocks until it is ready.
+    public func next() throws -> Batch {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty { condition.wait() }
+        let result = queue.removeFirst()
+        condition.broadcast()
+        return try result.get()
+    }
+
+    /// How many samples of each source batch `step` takes: floor(B·share), the
+    /// remaining slots drawn by share with a generator seeded by the step.
+    public static func composition(step: Int, batch: Int, shares: [Double], seed: UInt64) -> [Int] {
+        var counts = shares.map { Int((Double(batch) * $0).rounded(.down)) }
+        var remainders = shares.enumerated().map { Double(batch) * $1 - Double(counts[$0]) }
+        var random = SplitMix64(seed: seed ^ (UInt64(step) &* 0xD6E8_FEB8_6659_FD93))
+        var left = batch - counts.reduce(0, +)
+        while left > 0 {
+            let total = remainders.reduce(0, +)
+            var pick = remainders.indices.last { remainders[$0] > 0 } ?? 0
+            var r = random.unit() * total
+            for (i, weight) in remainders.enumerated() where weight > 0 {
+                if r < weight { pick = i; break }
+                r -= weight
+            }
+            counts[pick] += 1
+            remainders[pick] = 0
+            left -= 1
+        }
+        return counts
+    }
+
+    private func produce(_ streams: inout [SourceStream], from firstStep: Int) {
+        var step = firstStep
+        while true {
+            condition.lock()
+            while queue.count >= depth && !stopped { condition.wait() }
+            let done = stopped
+            condition.unlock()
+            if done { return }
+            let result = Result { try makeBatch(&streams, step: step) }
+            condition.lock()
+            queue.append(result)
+            condition.broadcast()
+            condition.unlock()
+            if case .failure = result { return }
+            step += 1
+        }
+    }
+
+    private func makeBatch(_ streams: inout [SourceStream], step: Int) throws -> Batch {
+        let s = settings
+        let counts = s.shares.map { Self.composition(step: step, batch: s.batch, shares: $0, seed: s.seed) } ?? [s.batch]
+        var prepared: [PreparedSample] = []
+        for (i, count) in counts.enumerated() where count > 0 {
+            var ready: [PreparedSample] = []
+            while ready.count < count {
+                var pulled: [(ShardSample, UInt64)] = []
+                for _ in 0..<(count - ready.count) { pulled.append(try streams[i].next(report: report, seed: s.seed)) }
+                let outcomes = parallelMap(pulled, jobs: s.jobs) { sample, seed -> Result<PreparedSample, Error> in
+                    Result {
+                        var random = SplitMix64(seed: seed)
+                        return Targets.prepare(try DecodedSample(sample), classes: s.classes, width: s.width, height: s.height,
+                                               augmentation: s.augmentation, random: &random)
+                    }
+                }
+                for outcome in outcomes {
+                    switch outcome {
+                    case .success(let sample): ready.append(sample)
+                    case .failure(let error): report(error as? FileError ?? FileError(path: "shard", reason: "\(error)"))
+                    }
+                }
+            }
+            prepared += ready
+        }
+        var cursor = LoaderCursor(sources: streams.count)
+        for (i, stream) in streams.enumerated() { cursor.epochs[i] = stream.epoch; cursor.positions[i] = stream.position }
+        return Batch(size: s.batch, images: prepared.flatMap(\.image), semantic: prepared.flatMap(\.semantic),
+                     center: prepared.flatMap(\.center), offset: prepared.flatMap(\.offset),
+                     offsetWeight: prepared.flatMap(\.offsetWeight), composition: counts, cursor: cursor)
+    }
+}
+
+/// One source's endless stream: epoch after epoch, each in a new order.
+struct SourceStream {
+    let index: Int
+    let stream: ShardStream
+    private(set) var epoch = 0
+    private(set) var position = 0
+    private var iterator: ShardStream.Iterator
+
+    init(index: Int, stream: ShardStream) {
+        self.index = index
+        self.stream = stream
+        iterator = stream.makeIterator(epoch: 0)
+    }
+
+    mutating func seek(epoch: Int, position: Int, report: (FileError) -> Void) throws {
+        self.epoch = epoch
+        self.position = 0
+        iterator = stream.makeIterator(epoch: epoch)
+        for _ in 0..<position { _ = try next(report: report, seed: 0) }
+    }
+
+    /// The next sample and the seed of its augmentation (from the source, epoch and position).
+    mutating func next(report: (FileError) -> Void, seed: UInt64) throws -> (ShardSample, UInt64) {
+        if let sample = iterator.next(report: report) {
+            defer { position += 1 }
+            var mix = SplitMix64(seed: seed ^ UInt64(index) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(epoch) &* 0xBF58_476D_1CE4_E5B9
+                                 ^ UInt64(position) &* 0x94D0_49BB_1331_11EB)
+            return (sample, mix.next())
+        }
+        guard position > 0 else {
+            throw FileError(path: stream.shards.first ?? "shards", reason: "no readable sample in \(stream.shards.count) shard(s)")
+        }
+        epoch += 1
+        position = 0
+        iterator = stream.makeIterator(epoch: epoch)
+        return try next(report: report, seed: seed)
+    }
+}
+
+struct UncheckedBox<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
+}

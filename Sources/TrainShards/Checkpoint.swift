@@ -1,0 +1,101 @@
+import Foundation
+import SynmixCore
+
+/// Checkpoints as `.safetensors` (FORMATS.md §2.5): the model's tensors under
+/// the names PyTorch gives the same network, the config as metadata, and, for
+/// a training checkpoint, the AdamW moments (`optimizer.exp_avg.NAME`,
+/// `optimizer.exp_avg_sq.NAME`), the step and the data position.
+public enum Checkpoint {
+    public struct TrainingState: Sendable {
+        public var step: Int
+        public var optimizerStep: Int
+        public var m: [Float], v: [Float]
+        public var cursor: LoaderCursor
+    }
+
+    public static func save(_ model: Model, to path: String, training: TrainingState? = nil) throws {
+        var tensors: [String: Safetensors.Tensor] = [:]
+        for slot in model.parameterSlots {
+            tensors[slot.name] = Safetensors.Tensor(Array(model.parameters[slot.offset..<slot.offset + slot.count]), shape: slot.shape)
+        }
+        for slot in model.bufferSlots {
+            tensors[slot.name] = Safetensors.Tensor(Array(model.buffers[slot.offset..<slot.offset + slot.count]), shape: slot.shape)
+        }
+        for spec in model.convs { tensors["\(spec.name).bn.num_batches_tracked"] = Safetensors.Tensor([model.batchesTracked], shape: []) }
+        var metadata = ["synmix.config": model.config.json.compact, "synmix.version": synmixVersion]
+        if let training {
+            for slot in model.parameterSlots {
+                tensors["optimizer.exp_avg.\(slot.name)"] = Safetensors.Tensor(Array(training.m[slot.offset..<slot.offset + slot.count]), shape: slot.shape)
+                tensors["optimizer.exp_avg_sq.\(slot.name)"] = Safetensors.Tensor(Array(training.v[slot.offset..<slot.offset + slot.count]), shape: slot.shape)
+            }
+            metadata["synmix.training"] = JSON.object([
+                ("step", .int(training.step)), ("optimizer_step", .int(training.optimizerStep)),
+                ("epochs", .array(training.cursor.epochs.map { .int($0) })),
+                ("positions", .array(training.cursor.positions.map { .int($0) })),
+            ]).compact
+        }
+        try Files.writeAtomically(Safetensors.serialize(tensors, metadata: metadata), to: path)
+    }
+
+    /// The config stored in a checkpoint.
+    public static func config(at path: String) throws -> ModelConfig {
+        try config(of: try read(path).metadata, path: path)
+    }
+
+    /// Loads weights and running statistics into `model`; refuses a checkpoint of another architecture.
+    @discardableResult
+    public static func load(_ path: String, into model: Model) throws -> TrainingState? {
+        let (tensors, metadata) = try read(path)
+        let stored = try config(of: metadata, path: path)
+        guard stored == model.config else {
+            throw FileError(path: path, reason: "checkpoint of another architecture: it holds \(stored), this model is \(model.config)")
+        }
+        func values(_ name: String, _ shape: [Int]) throws -> [Float] {
+            guard let tensor = tensors[name] else { throw FileError(path: path, reason: "tensor \(name) is missing") }
+            guard tensor.dtype == .f32, tensor.shape == shape else {
+                throw FileError(path: path, reason: "tensor \(name) is \(tensor.dtype.rawValue) \(tensor.shape), expected F32 \(shape)")
+            }
+            return tensor.floats
+        }
+        for slot in model.parameterSlots {
+            let v = try values(slot.name, slot.shape)
+            for i in 0..<slot.count { model.parameters[slot.offset + i] = v[i] }
+        }
+        for slot in model.bufferSlots {
+            let v = try values(slot.name, slot.shape)
+            for i in 0..<slot.count { model.buffers[slot.offset + i] = v[i] }
+        }
+        if let tracked = tensors["stem.0.bn.num_batches_tracked"], tracked.dtype == .i64, tracked.data.count == 8 {
+            model.batchesTracked = tracked.data.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }
+        }
+        guard let text = metadata["synmix.training"] else { return nil }
+        guard let state = try? JSON.parse(Array(text.utf8)), let step = state["step"]?.intValue,
+              let optimizerStep = state["optimizer_step"]?.intValue,
+              let epochs = state["epochs"]?.arrayValue?.compactMap(\.intValue),
+              let positions = state["positions"]?.arrayValue?.compactMap(\.intValue), epochs.count == positions.count else {
+            throw FileError(path: path, reason: "bad synmix.training metadata: \(text)")
+        }
+        var m = [Float](repeating: 0, count: model.parameterTotal), v = m
+        for slot in model.parameterSlots {
+            let a = try values("optimizer.exp_avg.\(slot.name)", slot.shape), b = try values("optimizer.exp_avg_sq.\(slot.name)", slot.shape)
+            for i in 0..<slot.count { m[slot.offset + i] = a[i]; v[slot.offset + i] = b[i] }
+        }
+        var cursor = LoaderCursor(sources: epochs.count)
+        cursor.epochs = epochs
+        cursor.positions = positions
+        return TrainingState(step: step, optimizerStep: optimizerStep, m: m, v: v, cursor: cursor)
+    }
+
+    static func read(_ path: String) throws -> (tensors: [String: Safetensors.Tensor], metadata: [String: String]) {
+        do { return try Safetensors.parse(try Files.read(path)) } catch let error as FileError { throw error } catch {
+            throw FileError(path: path, reason: "\(error)")
+        }
+    }
+
+    static func config(of metadata: [String: String], path: String) throws -> ModelConfig {
+        guard let text = metadata["synmix.config"], let json = try? JSON.parse(Array(text.utf8)) else {
+            throw FileError(path: path, reason: "no synmix.config metadata: not a synmix checkpoint")
+        }
+        do { return try ModelConfig(json: json) } catch { throw FileError(path: path, reason: "\(error)") }
+    }
+}

@@ -1,0 +1,114 @@
+import Evaluation
+import Foundation
+import SynmixCore
+
+/// Runs a model on decoded samples: the image is resized to fill the input,
+/// the heads are post-processed into instance masks at any requested size.
+public final class Predictor: @unchecked Sendable {
+    public let model: Model
+    public let workspace: Workspace
+    public var postProcessor = PostProcessor()
+
+    public init(model: Model, inputWidth: Int, inputHeight: Int) {
+        self.model = model
+        workspace = Workspace(model: model, batch: 1, height: inputHeight, width: inputWidth)
+    }
+
+    /// Instances at `width`×`height` (default: the sample's own size).
+    public func predict(_ sample: DecodedSample, width: Int? = nil, height: Int? = nil) -> [PredictedInstance] {
+        var unused = SplitMix64(seed: 0)
+        let prepared = Targets.prepare(sample, classes: model.config.classes, width: workspace.width, height: workspace.height,
+                                       augmentation: nil, random: &unused)
+        workspace.input.update(from: prepared.image, count: prepared.image.count)
+        workspace.forward(training: false)
+        return postProcessor.instances(heads: workspace.heads, classes: model.config.classes.count,
+                                       headHeight: workspace.headHeight, headWidth: workspace.headWidth,
+                                       width: width ?? sample.record.width, height: height ?? sample.record.height)
+    }
+}
+
+/// Evaluation of a model on shards with the Cityscapes instance-level AP, at
+/// the shards' resolution (the 100 px minimum region scaled by the area ratio).
+public enum ShardEvaluation {
+    public struct Outcome: Sendable {
+        public var result: InstanceEvaluator.Result
+        public var width: Int, height: Int               // resolution evaluated (the first sample's)
+        public var originalWidth: Int, originalHeight: Int
+        public var minRegionSize: Double
+        public var json: JSON {
+            result.json(extra: [("resolution", .array([.int(width), .int(height)])),
+                                ("original_resolution", .array([.int(originalWidth), .int(originalHeight)])),
+                                ("min_region_size", .double(minRegionSize))])
+        }
+    }
+
+    /// Visits every sample of `shards` in order, decoding `jobs` at a time.
+    public static func forEachSample(_ shards: [String], jobs: Int, report: (FileError) -> Void,
+                                     _ body: (DecodedSample) throws -> Void) throws {
+        var iterator = ShardStream(shards: shards, bufferSize: 1, seed: 0, shuffle: false).makeIterator(epoch: 0)
+        var decoded = 0
+        while true {
+            var chunk: [ShardSample] = []
+            while chunk.count < 4 * max(1, jobs), let sample = iterator.next(report: report) { chunk.append(sample) }
+            if chunk.isEmpty { break }
+            for outcome in parallelMap(chunk, jobs: jobs, { sample in Result { try DecodedSample(sample) } }) {
+                switch outcome {
+                case .success(let sample): try body(sample); decoded += 1
+                case .failure(let error): report(error as? FileError ?? FileError(path: "shard", reason: "\(error)"))
+                }
+            }
+        }
+        guard decoded > 0 else { throw FileError(path: shards.first ?? "shards", reason: "no readable sample to evaluate") }
+    }
+
+    public static func evaluate(_ predictor: Predictor, shards: [String], jobs: Int,
+                                report: (FileError) -> Void) throws -> Outcome {
+        let classes = predictor.model.config.classes
+        var images: [InstanceEvaluator.Image] = []
+        var first: DecodedSample?
+        try forEachSample(shards, jobs: jobs, report: report) { sample in
+            if first == nil { first = sample }
+            let predictions = predictor.predict(sample).map {
+                InstanceEvaluator.Prediction(classIndex: $0.classIndex, score: $0.score, mask: $0.mask)
+            }
+            images.append(InstanceEvaluator.Image(record: sample.record, classNames: classes, predictions: predictions))
+        }
+        let sample = first!
+        let minRegion = InstanceEvaluator.minRegionSize(width: sample.record.width, height: sample.record.height,
+                                                        originalWidth: sample.originalWidth, originalHeight: sample.originalHeight)
+        let result = InstanceEvaluator(classNames: classes, minRegionSize: minRegion).evaluate(images)
+        return Outcome(result: result, width: sample.record.width, height: sample.record.height,
+                       originalWidth: sample.originalWidth, originalHeight: sample.originalHeight, minRegionSize: minRegion)
+    }
+
+    /// Writes predictions in the Cityscapes results format at each image's original size:
+    /// `NAME_pred.txt` with lines `masks/NAME_I.png LABELID SCORE`, masks 8-bit 0/255.
+    /// Returns the number of images written.
+    @discardableResult
+    public static func writePredictions(_ predictor: Predictor, shards: [String], to folder: String, jobs: Int,
+                                        report: (FileError) -> Void) throws -> Int {
+        let labelIds = Dictionary(uniqueKeysWithValues: CityscapesEvaluation.classes.map { ($0.name, $0.id) })
+        try Files.createDirectory("\(folder)/masks")
+        var written = 0
+        try forEachSample(shards, jobs: jobs, report: report) { sample in
+            let name = String(sample.record.id.split(separator: "/").last ?? Substring(sample.key))
+                .map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? String($0) : "-" }.joined()
+            let (w, h) = (sample.originalWidth, sample.originalHeight)
+            var lines: [String] = []
+            for (i, instance) in predictor.predict(sample, width: w, height: h).enumerated() {
+                let className = predictor.model.config.classes[instance.classIndex]
+                guard let labelId = labelIds[className] else { continue }
+                var mask = Raster<UInt8>(width: w, height: h, channels: 1)
+                instance.mask.forEachForegroundRun { start, length in
+                    for p in start..<start + length { mask.samples[(p % h) * w + p / h] = 255 }
+                }
+                let file = "masks/\(name)_\(i).png"
+                try Files.writeAtomically(try PNGCodec.encode(mask, level: 1), to: "\(folder)/\(file)")
+                lines.append("\(file) \(labelId) \(instance.score)")
+            }
+            try Files.writeAtomically(lines.map { $0 + "\n" }.joined(), to: "\(folder)/\(name)_pred.txt")
+            written += 1
+        }
+        return written
+    }
+}

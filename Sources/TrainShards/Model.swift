@@ -1,0 +1,176 @@
+import Foundation
+import SynmixCore
+
+/// The architecture's hyper-parameters, stored in every checkpoint as
+/// `synmix.config`; a checkpoint is only loaded into a model with the same config.
+public struct ModelConfig: Sendable, Equatable, CustomStringConvertible {
+    public static let architecture = "synmix-bottom-up-v1"
+    /// Channels at strides 2 and 4; stride 8 has 2×, stride 16 has 4×.
+    public var width: Int
+    /// Instance classes in taxonomy order; the semantic head predicts these plus background (channel 0).
+    public var classes: [String]
+
+    public init(width: Int = 24, classes: [String]) {
+        self.width = width
+        self.classes = classes
+    }
+
+    public var semanticChannels: Int { classes.count + 1 }
+    /// Channels of the fused head output: semantic logits, centre heatmap, offset (y, x).
+    public var headChannels: Int { semanticChannels + 3 }
+
+    public var json: JSON {
+        .object([("architecture", .string(Self.architecture)), ("width", .int(width)),
+                 ("classes", .array(classes.map { .string($0) }))])
+    }
+
+    public var description: String { json.compact }
+
+    public init(json: JSON) throws {
+        guard json["architecture"]?.stringValue == Self.architecture, let width = json["width"]?.intValue,
+              let classes = json["classes"]?.arrayValue?.compactMap(\.stringValue) else {
+            throw FileError(path: "synmix.config", reason: "not a \(Self.architecture) config: \(json.compact)")
+        }
+        self.init(width: width, classes: classes)
+    }
+}
+
+/// A named tensor's place in a flat arena, with its PyTorch name and shape.
+public struct TensorSlot: Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var offset: Int
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// Convolution (no bias) + batch norm (+ ReLU): the network's building block.
+/// PyTorch: a module with `conv` (Conv2d, bias=False) and `bn` (BatchNorm2d).
+struct ConvBNSpec: Sendable {
+    var name: String
+    var inChannels, outChannels, kernel, stride: Int
+    var relu: Bool
+    var weight = 0, gamma = 0, beta = 0         // parameter arena offsets
+    var runningMean = 0, runningVar = 0         // buffer arena offsets
+}
+
+/// The network's parameters (one arena), their gradients (another arena) and
+/// the batch-norm running statistics (a third, not trained).
+///
+/// Graph (input [N, 3, H, W], H and W multiples of 16, c = width):
+///   stem.0     3×3 s2  3→c        → [N, c, H/2, W/2]
+///   stage1.0   3×3 s2  c→c,  stage1.1 residual block  → s1 [N, c,  H/4,  W/4]
+///   stage2.0   3×3 s2  c→2c, stage2.1 residual block  → s2 [N, 2c, H/8,  W/8]
+///   stage3.0   3×3 s2 2c→4c, stage3.1 residual block  → s3 [N, 4c, H/16, W/16]
+///   decoder.reduce 1×1 4c→c on s3, bilinear ×4; + decoder.skip 1×1 c→c on s1;
+///   decoder.fuse 3×3 c→c → f [N, c, H/4, W/4]
+///   heads 1×1 on f: semantic (classes+1), center (1), offset (2: dy, dx in head pixels)
+/// A residual block is relu(x + conv2(conv1(x))) with conv2 lacking the ReLU.
+public final class Model: @unchecked Sendable {
+    public let config: ModelConfig
+    public private(set) var parameterSlots: [TensorSlot] = []
+    public private(set) var bufferSlots: [TensorSlot] = []
+    let parameterCount: Int
+    let bufferCount: Int
+    /// Parameters, then gradients with the same layout.
+    public let parameters: UnsafeMutableBufferPointer<Float>
+    public let gradients: UnsafeMutableBufferPointer<Float>
+    public let buffers: UnsafeMutableBufferPointer<Float>
+    /// Batch-norm updates so far (PyTorch's `num_batches_tracked`).
+    public var batchesTracked: Int64 = 0
+
+    private(set) var convs: [ConvBNSpec] = []
+    /// Indices into `convs`.
+    let stem: Int, downs: [Int], blocks: [(Int, Int)], reduce: Int, skip: Int, fuse: Int
+    /// Head weights [headChannels, c] and biases [headChannels] are contiguous (one GEMM).
+    private(set) var headWeight = 0, headBias = 0
+
+    public init(config: ModelConfig, seed: UInt64 = 0) {
+        self.config = config
+        let c = config.width
+        var specs: [ConvBNSpec] = []
+        func add(_ name: String, _ i: Int, _ o: Int, _ k: Int, _ s: Int, relu: Bool = true) -> Int {
+            specs.append(ConvBNSpec(name: name, inChannels: i, outChannels: o, kernel: k, stride: s, relu: relu))
+            return specs.count - 1
+        }
+        stem = add("stem.0", 3, c, 3, 2)
+        var downs: [Int] = [], blocks: [(Int, Int)] = []
+        for (stage, (i, o)) in [(c, c), (c, 2 * c), (2 * c, 4 * c)].enumerated() {
+            downs.append(add("stage\(stage + 1).0", i, o, 3, 2))
+            blocks.append((add("stage\(stage + 1).1.conv1", o, o, 3, 1), add("stage\(stage + 1).1.conv2", o, o, 3, 1, relu: false)))
+        }
+        self.downs = downs
+        self.blocks = blocks
+        reduce = add("decoder.reduce", 4 * c, c, 1, 1)
+        skip = add("decoder.skip", c, c, 1, 1)
+        fuse = add("decoder.fuse", c, c, 3, 1)
+
+        var parameterSlots: [TensorSlot] = [], bufferSlots: [TensorSlot] = []
+        var parameterTotal = 0, bufferTotal = 0
+        func parameter(_ name: String, _ shape: [Int]) -> Int {
+            parameterSlots.append(TensorSlot(name: name, shape: shape, offset: parameterTotal))
+            parameterTotal += shape.reduce(1, *)
+            return parameterSlots.last!.offset
+        }
+        func buffer(_ name: String, _ shape: [Int]) -> Int {
+            bufferSlots.append(TensorSlot(name: name, shape: shape, offset: bufferTotal))
+            bufferTotal += shape.reduce(1, *)
+            return bufferSlots.last!.offset
+        }
+        for i in specs.indices {
+            let s = specs[i]
+            specs[i].weight = parameter("\(s.name).conv.weight", [s.outChannels, s.inChannels, s.kernel, s.kernel])
+            specs[i].gamma = parameter("\(s.name).bn.weight", [s.outChannels])
+            specs[i].beta = parameter("\(s.name).bn.bias", [s.outChannels])
+            specs[i].runningMean = buffer("\(s.name).bn.running_mean", [s.outChannels])
+            specs[i].runningVar = buffer("\(s.name).bn.running_var", [s.outChannels])
+        }
+        headWeight = parameter("semantic.weight", [config.semanticChannels, c, 1, 1])
+        _ = parameter("center.weight", [1, c, 1, 1])
+        _ = parameter("offset.weight", [2, c, 1, 1])
+        headBias = parameter("semantic.bias", [config.semanticChannels])
+        _ = parameter("center.bias", [1])
+        _ = parameter("offset.bias", [2])
+        convs = specs
+        self.parameterSlots = parameterSlots
+        self.bufferSlots = bufferSlots
+        parameterCount = parameterTotal
+        bufferCount = bufferTotal
+        parameters = .allocate(capacity: parameterTotal)
+        gradients = .allocate(capacity: parameterTotal)
+        buffers = .allocate(capacity: bufferTotal)
+        gradients.initialize(repeating: 0)
+        initialize(seed: seed)
+    }
+
+    deinit {
+        parameters.deallocate()
+        gradients.deallocate()
+        buffers.deallocate()
+    }
+
+    /// PyTorch's defaults: convolution weights and biases uniform in ±1/√fan_in
+    /// (kaiming_uniform with a = √5), batch norm γ = 1, β = 0, running mean 0, variance 1.
+    public func initialize(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        func uniform(_ offset: Int, _ count: Int, bound: Float) {
+            for i in offset..<offset + count { parameters[i] = Float(random.unit() * 2 - 1) * bound }
+        }
+        for s in convs {
+            uniform(s.weight, s.outChannels * s.inChannels * s.kernel * s.kernel, bound: 1 / Float(s.inChannels * s.kernel * s.kernel).squareRoot())
+            for o in 0..<s.outChannels {
+                parameters[s.gamma + o] = 1
+                parameters[s.beta + o] = 0
+                buffers[s.runningMean + o] = 0
+                buffers[s.runningVar + o] = 1
+            }
+        }
+        let bound = 1 / Float(config.width).squareRoot()
+        uniform(headWeight, config.headChannels * config.width, bound: bound)
+        uniform(headBias, config.headChannels, bound: bound)
+        batchesTracked = 0
+    }
+
+    public var parameterTotal: Int { parameterCount }
+
+    public func zeroGradients() { gradients.update(repeating: 0) }
+}

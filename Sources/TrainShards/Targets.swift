@@ -1,0 +1,175 @@
+import Foundation
+import SynmixCore
+
+/// A shard sample decoded: its record (masks at the sample's resolution) and RGB pixels.
+public struct DecodedSample: Sendable {
+    public var record: ManifestRecord
+    public var key: String
+    public var originalWidth: Int, originalHeight: Int
+    public var pixels: Raster<UInt8>   // 3 channels, record.width × record.height
+
+    /// Parses the JSON and decodes the image; errors name the shard and the sample.
+    public init(_ sample: ShardSample) throws {
+        func fail(_ reason: String) -> FileError { FileError(path: sample.shard, reason: "sample \(sample.key): \(reason)") }
+        let value: JSON
+        do { value = try JSON.parse(sample.json) } catch { throw fail("json: \(error)") }
+        do { record = try ManifestRecord(sampleJSON: value, file: "\(sample.key).json") } catch { throw fail("\(error)") }
+        key = sample.key
+        let original = value["original_size"]?.arrayValue?.compactMap(\.intValue) ?? []
+        (originalWidth, originalHeight) = original.count == 2 ? (original[0], original[1]) : (record.width, record.height)
+        let name = "\(sample.shard):\(sample.key).\(sample.imageFormat)"
+        let raster: Raster<UInt8>
+        do {
+            if sample.imageFormat == "jpg" {
+                raster = try JPEGCodec.decode(sample.image, path: name)
+            } else {
+                guard case .eightBit(let r) = try PNGCodec.decode(sample.image, path: name, options: PNGDecodeOptions(to8Bit: true)) else {
+                    throw fail("image is not 8-bit")
+                }
+                raster = r
+            }
+        } catch let error as FileError { throw error } catch { throw fail("image: \(error)") }
+        guard raster.width == record.width, raster.height == record.height else {
+            throw fail("image is \(raster.width)×\(raster.height), the record says \(record.width)×\(record.height)")
+        }
+        pixels = Self.rgb(raster)
+    }
+
+    static func rgb(_ raster: Raster<UInt8>) -> Raster<UInt8> {
+        if raster.channels == 3 { return raster }
+        var out = Raster<UInt8>(width: raster.width, height: raster.height, channels: 3)
+        for i in 0..<raster.width * raster.height {
+            for c in 0..<3 { out.samples[i * 3 + c] = raster.samples[i * raster.channels + (raster.channels >= 3 ? c : 0)] }
+        }
+        return out
+    }
+
+    /// Per pixel: the instance index, -1 for no instance, -2 for the ignore region.
+    func instanceMap() -> [Int32] {
+        let (w, h) = (record.width, record.height)
+        var map = [Int32](repeating: -1, count: w * h)
+        func paint(_ mask: RLE, _ value: Int32) {
+            mask.forEachForegroundRun { start, length in
+                for i in start..<start + length { map[(i % h) * w + i / h] = value }   // RLE runs are column-major
+            }
+        }
+        if let ignore = record.ignore { paint(ignore, -2) }
+        for (k, instance) in record.instances.enumerated() { paint(instance.mask, Int32(k)) }
+        return map
+    }
+}
+
+/// Random scale, crop and horizontal flip, applied to pixels and targets alike.
+public struct Augmentation: Sendable, Equatable {
+    public var minScale = 0.75
+    public var maxScale = 1.25
+    public var flip = true
+    public init() {}
+}
+
+/// Network input and training targets of one sample at the head's resolution (stride 4).
+public struct PreparedSample: Sendable {
+    public var image: [Float]          // [3, H, W], normalised
+    public var semantic: [Int32]       // [H/4, W/4]: 0 background, k+1 class k, -1 ignore
+    public var center: [Float]         // [H/4, W/4]: Gaussian peaks at instance centres
+    public var offset: [Float]         // [2, H/4, W/4]: (dy, dx) from the pixel to its centre, head pixels
+    public var offsetWeight: [Float]   // [H/4, W/4]: 1 on pixels of non-crowd instances
+}
+
+public enum Targets {
+    /// Input normalisation: (v/255 − 0.5) / 0.25 per channel.
+    public static func normalise(_ value: UInt8) -> Float { (Float(value) / 255 - 0.5) * 4 }
+    /// Standard deviation of the centre Gaussians, in head pixels (8 input pixels).
+    public static let sigma: Float = 2
+
+    /// Maps the sample onto a `width`×`height` input, randomly scaled, cropped and
+    /// flipped when `augmentation` is given (else resized to fill the input).
+    public static func prepare(_ sample: DecodedSample, classes: [String], width: Int, height: Int,
+                               augmentation: Augmentation?, random: inout SplitMix64) -> PreparedSample {
+        let (sw, sh) = (sample.record.width, sample.record.height)
+        var scale = 1.0, flip = false
+        if let augmentation {
+            scale = augmentation.minScale + random.unit() * (augmentation.maxScale - augmentation.minScale)
+            flip = augmentation.flip && random.next() & 1 == 1
+        }
+        let sx = Double(width) / Double(sw) * scale, sy = Double(height) / Double(sh) * scale
+        func cropOffset(_ scaled: Double, _ size: Int) -> Double {
+            let slack = scaled - Double(size)
+            return augmentation == nil ? 0 : min(0, slack) + random.unit() * abs(slack)
+        }
+        let cropX = cropOffset(Double(sw) * sx, width), cropY = cropOffset(Double(sh) * sy, height)
+        // Source coordinate (in sample pixels) of input coordinate x (pixel centres at +0.5).
+        func sourceX(_ x: Double) -> Double { ((flip ? Double(width) - x : x) + cropX) / sx - 0.5 }
+        func sourceY(_ y: Double) -> Double { (y + cropY) / sy - 0.5 }
+
+        // Image: bilinear; outside the sample it is 0 (the mean after normalisation).
+        var image = [Float](repeating: 0, count: 3 * width * height)
+        let pixels = sample.pixels.samples
+        let columns = (0..<width).map { taps(sourceX(Double($0) + 0.5), size: sw) }
+        for y in 0..<height {
+            guard let (y0, y1, wy) = taps(sourceY(Double(y) + 0.5), size: sh) else { continue }
+            for x in 0..<width {
+                guard let (x0, x1, wx) = columns[x] else { continue }
+                for c in 0..<3 {
+                    let top = Float(pixels[(y0 * sw + x0) * 3 + c]) * (1 - wx) + Float(pixels[(y0 * sw + x1) * 3 + c]) * wx
+                    let bottom = Float(pixels[(y1 * sw + x0) * 3 + c]) * (1 - wx) + Float(pixels[(y1 * sw + x1) * 3 + c]) * wx
+                    image[(c * height + y) * width + x] = ((top * (1 - wy) + bottom * wy) / 255 - 0.5) * 4
+                }
+            }
+        }
+
+        // Targets at stride 4: each head pixel samples the label under its input-space centre.
+        let (hw, hh) = (width / 4, height / 4)
+        let map = sample.instanceMap()
+        var instanceAt = [Int32](repeating: -2, count: hw * hh)
+        for y in 0..<hh {
+            let source = Int((sourceY(Double(4 * y) + 2)).rounded())
+            guard source >= 0 && source < sh else { continue }
+            for x in 0..<hw {
+                let column = Int((sourceX(Double(4 * x) + 2)).rounded())
+                if column >= 0 && column < sw { instanceAt[y * hw + x] = map[source * sw + column] }
+            }
+        }
+        let instances = sample.record.instances
+        let classIndex = instances.map { classes.firstIndex(of: $0.className) }
+        var semantic = [Int32](repeating: -1, count: hw * hh)
+        var sums = [(y: Double, x: Double, n: Int)](repeating: (0, 0, 0), count: instances.count)
+        for i in 0..<hw * hh {
+            let k = Int(instanceAt[i])
+            if k == -1 { semantic[i] = 0; continue }
+            guard k >= 0, let c = classIndex[k] else { continue }   // ignore, or a class the model does not know
+            semantic[i] = Int32(c + 1)
+            if !instances[k].isCrowd { sums[k].y += Double(i / hw); sums[k].x += Double(i % hw); sums[k].n += 1 }
+        }
+        var center = [Float](repeating: 0, count: hw * hh)
+        var offset = [Float](repeating: 0, count: 2 * hw * hh)
+        var offsetWeight = [Float](repeating: 0, count: hw * hh)
+        let radius = Int((3 * sigma).rounded(.up))
+        for sum in sums where sum.n > 0 {
+            let cy = Float(sum.y / Double(sum.n)), cx = Float(sum.x / Double(sum.n))
+            let iy = Int(cy.rounded()), ix = Int(cx.rounded())
+            for y in max(0, iy - radius)...min(hh - 1, iy + radius) {
+                for x in max(0, ix - radius)...min(hw - 1, ix + radius) {
+                    let d2 = (Float(y) - cy) * (Float(y) - cy) + (Float(x) - cx) * (Float(x) - cx)
+                    center[y * hw + x] = max(center[y * hw + x], expf(-d2 / (2 * sigma * sigma)))
+                }
+            }
+        }
+        for i in 0..<hw * hh {
+            let k = Int(instanceAt[i])
+            guard k >= 0, sums[k].n > 0 else { continue }
+            offset[i] = Float(sums[k].y / Double(sums[k].n)) - Float(i / hw)
+            offset[hw * hh + i] = Float(sums[k].x / Double(sums[k].n)) - Float(i % hw)
+            offsetWeight[i] = 1
+        }
+        return PreparedSample(image: image, semantic: semantic, center: center, offset: offset, offsetWeight: offsetWeight)
+    }
+
+    /// Bilinear taps for a source coordinate, or nil outside the sample (beyond half a pixel).
+    static func taps(_ s: Double, size: Int) -> (Int, Int, Float)? {
+        guard s >= -0.5 && s < Double(size) - 0.5 else { return nil }
+        let clamped = max(0, min(Double(size - 1), s))
+        let i0 = Int(clamped), i1 = min(i0 + 1, size - 1)
+        return (i0, i1, Float(clamped - Double(i0)))
+    }
+}

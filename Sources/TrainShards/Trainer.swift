@@ -1,0 +1,259 @@
+import COpenBLAS
+import Evaluation
+import Foundation
+import SynmixCore
+
+/// Everything `train-shards fit` takes.
+public struct FitOptions: Sendable {
+    public var sources: [TrainingSource]
+    /// Share of each source per batch (same order as `sources`); nil: uniform over their union.
+    public var shares: [Double]?
+    public var evaluations: [(name: String, shards: [String])] = []
+    public var out: String
+    public var steps: Int?
+    public var epochs: Int?
+    public var batch = 8
+    public var inputWidth = 256, inputHeight = 128
+    public var learningRate: Float = 3e-3
+    public var warmupFraction = 0.1
+    public var seed: UInt64 = 0
+    public var threads = 2
+    public var config: ModelConfig
+    public var initFrom: String?
+    public var resume = false
+    public var evaluateEvery: Int?
+    public var checkpointEvery = 100
+    public var augment = true
+    public var logEvery = 10
+
+    public init(sources: [TrainingSource], out: String, config: ModelConfig) {
+        self.sources = sources
+        self.out = out
+        self.config = config
+    }
+
+    var json: JSON {
+        .object([
+            ("train", .array(sources.map { .object([("name", .string($0.name)), ("shards", .array($0.shards.map { .string($0) }))]) })),
+            ("shares", shares.map { .array($0.map { .double($0) }) } ?? .null),
+            ("eval", .array(evaluations.map { .object([("name", .string($0.name)), ("shards", .array($0.shards.map { .string($0) }))]) })),
+            ("batch", .int(batch)), ("input_size", .array([.int(inputWidth), .int(inputHeight)])),
+            ("lr", .double(Double(learningRate))), ("warmup_fraction", .double(warmupFraction)), ("schedule", .string("linear warm-up, cosine")),
+            ("seed", .int(Int(seed))), ("threads", .int(threads)), ("init", initFrom.map { .string($0) } ?? .null),
+            ("augment", .bool(augment)), ("loss_weights", .object([("semantic", .double(1)), ("center", .double(200)), ("offset", .double(0.1))])),
+        ])
+    }
+}
+
+/// What a finished run measured.
+public struct FitSummary: Sendable {
+    public var steps: Int
+    public var finalLoss: Float
+    public var imagesPerSecond: Double
+    public var dataWaitShare: Double
+    public var evaluations: [(name: String, step: Int, outcome: ShardEvaluation.Outcome)]
+}
+
+/// The training loop (llm.c's train_gpt2.c in spirit): load batch, forward,
+/// losses, backward, AdamW; evaluate, log and checkpoint at fixed steps.
+public enum Trainer {
+    public static func fit(_ options: FitOptions, log: @escaping @Sendable (String) -> Void) throws -> FitSummary {
+        guard !options.sources.isEmpty, options.sources.allSatisfy({ !$0.shards.isEmpty }) else {
+            throw FileError(path: "--train", reason: "no training shards given")
+        }
+        guard options.inputWidth % 16 == 0, options.inputHeight % 16 == 0 else {
+            throw FileError(path: "--input-size", reason: "\(options.inputWidth)x\(options.inputHeight) is not a multiple of 16")
+        }
+        openblas_set_num_threads(Int32(options.threads))
+        try Files.createDirectory("\(options.out)/checkpoints")
+        let totalSteps = try stepCount(options)
+        let model = Model(config: options.config, seed: options.seed)
+        var optimizer = AdamW(parameterCount: model.parameterTotal, learningRate: options.learningRate, totalSteps: totalSteps)
+        optimizer.warmupSteps = Int(Double(totalSteps) * options.warmupFraction)
+
+        var metrics = MetricsLog(out: options.out)
+        var startStep = 0, cursor: LoaderCursor?
+        if options.resume, let latest = latestCheckpoint(in: "\(options.out)/checkpoints") {
+            guard let state = try Checkpoint.load(latest, into: model) else {
+                throw FileError(path: latest, reason: "not a training checkpoint (no optimizer state)")
+            }
+            optimizer.restore(step: state.optimizerStep, m: state.m, v: state.v)
+            startStep = state.step
+            cursor = state.cursor
+            try metrics.load(upTo: startStep)
+            log("resumed from \(latest) at step \(startStep)")
+        } else if let initFrom = options.initFrom {
+            try Checkpoint.load(initFrom, into: model)
+            log("initialised from \(initFrom)")
+        }
+
+        let errors = ErrorLog(log: log)
+        let settings = BatchLoader.Settings(batch: options.batch, width: options.inputWidth, height: options.inputHeight,
+                                            classes: options.config.classes, augmentation: options.augment ? Augmentation() : nil,
+                                            seed: options.seed, jobs: max(1, options.threads), shares: options.shares)
+        let loader = try BatchLoader(sources: options.sources, settings: settings, cursor: cursor, step: startStep,
+                                     report: { errors.add($0) })
+        defer { loader.stop() }
+        let workspace = Workspace(model: model, batch: options.batch, height: options.inputHeight, width: options.inputWidth)
+        let objective = Objective(workspace: workspace)
+        let predictor = Predictor(model: model, inputWidth: options.inputWidth, inputHeight: options.inputHeight)
+        let evaluateEvery = options.evaluateEvery ?? totalSteps
+        log("model \(options.config) with \(model.parameterTotal) parameters; \(totalSteps) steps of \(options.batch) at "
+            + "\(options.inputWidth)x\(options.inputHeight), \(options.threads) thread(s)")
+
+        var summary = FitSummary(steps: totalSteps, finalLoss: .nan, imagesPerSecond: 0, dataWaitShare: 0, evaluations: [])
+        var waiting = 0.0, computing = 0.0
+        let started = Date()
+        var lastCursor = cursor ?? LoaderCursor(sources: options.shares == nil ? 1 : options.sources.count)
+        func evaluateAll(step: Int) throws {
+            for evaluation in options.evaluations {
+                let outcome = try ShardEvaluation.evaluate(predictor, shards: evaluation.shards, jobs: options.threads) { errors.add($0) }
+                summary.evaluations.append((evaluation.name, step, outcome))
+                metrics.evaluations.append((step, evaluation.name, outcome.json))
+                log(String(format: "eval %@ at step %d: AP %.2f AP50 %.2f (%d images at %dx%d)", evaluation.name, step,
+                           100 * outcome.result.meanAP, 100 * outcome.result.meanAP50, outcome.result.images, outcome.width, outcome.height))
+            }
+        }
+        for step in startStep..<totalSteps {
+            let t0 = Date()
+            let batch = try loader.next()
+            let t1 = Date()
+            batch.images.withUnsafeBufferPointer { workspace.input.update(from: $0.baseAddress!, count: $0.count) }
+            model.zeroGradients()
+            workspace.forward(training: true)
+            let loss = objective.evaluate(batch)
+            workspace.backward()
+            optimizer.update(model.parameters, UnsafeBufferPointer(model.gradients))
+            let t2 = Date()
+            waiting += t1.timeIntervalSince(t0)
+            computing += t2.timeIntervalSince(t1)
+            lastCursor = batch.cursor
+            guard loss.total.isFinite else { throw FileError(path: options.out, reason: "the loss diverged at step \(step + 1)") }
+            metrics.steps.append((step + 1, loss, optimizer.rate(at: step + 1)))
+            summary.finalLoss = loss.total
+            let done = step + 1
+            if done % options.logEvery == 0 || done == totalSteps {
+                let rate = Double((done - startStep) * options.batch) / Date().timeIntervalSince(started)
+                let eta = Double(totalSteps - done) * options.batch.doubleValue / max(rate, 1e-9)
+                log(String(format: "step %d/%d  loss %.4f (sem %.4f ctr %.5f off %.4f)  lr %.2e  %.1f img/s  data wait %.1f%%  eta %@",
+                           done, totalSteps, loss.total, loss.semantic, loss.center, loss.offset, optimizer.rate(at: done), rate,
+                           100 * waiting / max(1e-9, waiting + computing), duration(eta)))
+            }
+            if done % evaluateEvery == 0 && done != totalSteps { try evaluateAll(step: done) }
+            if done % options.checkpointEvery == 0 || done == totalSteps {
+                try saveCheckpoint(model, optimizer: optimizer, step: done, cursor: lastCursor, out: options.out)
+                try metrics.write(options: options, summary: timing(done - startStep, options.batch, waiting, computing), errors: errors.all)
+            }
+        }
+        try evaluateAll(step: totalSteps)
+        try Checkpoint.save(model, to: "\(options.out)/model.safetensors")
+        let timing = timing(totalSteps - startStep, options.batch, waiting, computing)
+        try metrics.write(options: options, summary: timing, errors: errors.all)
+        summary.imagesPerSecond = timing.imagesPerSecond
+        summary.dataWaitShare = timing.waitShare
+        return summary
+    }
+
+    /// Steps from --steps, or from --epochs over the counted samples of the union.
+    static func stepCount(_ options: FitOptions) throws -> Int {
+        if let steps = options.steps {
+            guard steps > 0 else { throw FileError(path: "--steps", reason: "must be positive") }
+            return steps
+        }
+        guard let epochs = options.epochs, epochs > 0 else { throw FileError(path: "--steps", reason: "give --steps or --epochs") }
+        guard options.shares == nil else { throw FileError(path: "--epochs", reason: "with --share, give --steps (an epoch of which source?)") }
+        var samples = 0
+        for shard in options.sources.flatMap(\.shards) { samples += ShardStream.Iterator.samples(of: shard, report: { _ in }).count }
+        guard samples > 0 else { throw FileError(path: options.sources[0].shards[0], reason: "no samples in the training shards") }
+        return (epochs * samples + options.batch - 1) / options.batch
+    }
+
+    static func latestCheckpoint(in folder: String) -> String? {
+        Files.list(folder).filter { $0.hasPrefix("step-") && $0.hasSuffix(".safetensors") }.sorted().last.map { "\(folder)/\($0)" }
+    }
+
+    /// Writes `checkpoints/step-NNNNNN.safetensors` and keeps the two most recent.
+    static func saveCheckpoint(_ model: Model, optimizer: AdamW, step: Int, cursor: LoaderCursor, out: String) throws {
+        let folder = "\(out)/checkpoints"
+        let state = Checkpoint.TrainingState(step: step, optimizerStep: optimizer.step, m: optimizer.m, v: optimizer.v, cursor: cursor)
+        try Checkpoint.save(model, to: String(format: "%@/step-%06d.safetensors", folder, step), training: state)
+        let all = Files.list(folder).filter { $0.hasPrefix("step-") && $0.hasSuffix(".safetensors") }.sorted()
+        for old in all.dropLast(2) { try? FileManager.default.removeItem(atPath: "\(folder)/\(old)") }
+    }
+
+    struct Timing {
+        var imagesPerSecond: Double
+        var waitShare: Double
+        var seconds: Double
+    }
+
+    static func timing(_ steps: Int, _ batch: Int, _ waiting: Double, _ computing: Double) -> Timing {
+        let seconds = waiting + computing
+        return Timing(imagesPerSecond: seconds > 0 ? Double(steps * batch) / seconds : 0,
+                      waitShare: seconds > 0 ? waiting / seconds : 0, seconds: seconds)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
+
+private extension Int {
+    var doubleValue: Double { Double(self) }
+}
+
+/// Samples reported as unreadable, collected from the loader's threads.
+final class ErrorLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [FileError] = []
+    private let log: @Sendable (String) -> Void
+    init(log: @escaping @Sendable (String) -> Void) { self.log = log }
+    func add(_ error: FileError) {
+        lock.lock()
+        defer { lock.unlock() }
+        errors.append(error)
+        log("skipped: \(error)")
+    }
+    var all: [FileError] { lock.lock(); defer { lock.unlock() }; return errors }
+}
+
+/// `metrics.json`: losses per step, evaluations, timing, skipped samples.
+struct MetricsLog {
+    let out: String
+    var steps: [(step: Int, loss: LossBreakdown, rate: Float)] = []
+    var evaluations: [(step: Int, name: String, json: JSON)] = []
+
+    /// Keeps the entries of an interrupted run up to `step`.
+    mutating func load(upTo step: Int) throws {
+        let path = "\(out)/metrics.json"
+        guard Files.exists(path) else { return }
+        let value = try JSON.parse(try Files.read(path))
+        for entry in value["steps"]?.arrayValue ?? [] {
+            guard let s = entry["step"]?.intValue, s <= step else { continue }
+            func number(_ key: String) -> Float { Float(entry[key]?.doubleValue ?? .nan) }
+            steps.append((s, LossBreakdown(total: number("loss"), semantic: number("semantic"), center: number("center"),
+                                           offset: number("offset")), number("lr")))
+        }
+        for entry in value["evaluations"]?.arrayValue ?? [] {
+            guard let s = entry["step"]?.intValue, s <= step, let name = entry["name"]?.stringValue, let result = entry["result"] else { continue }
+            evaluations.append((s, name, result))
+        }
+    }
+
+    func write(options: FitOptions, summary timing: Trainer.Timing, errors: [FileError]) throws {
+        let json = JSON.object([
+            ("model", options.config.json),
+            ("training", options.json),
+            ("steps", .array(steps.map {
+                .object([("step", .int($0.step)), ("loss", .double(Double($0.loss.total))), ("semantic", .double(Double($0.loss.semantic))),
+                         ("center", .double(Double($0.loss.center))), ("offset", .double(Double($0.loss.offset))), ("lr", .double(Double($0.rate)))])
+            })),
+            ("evaluations", .array(evaluations.map { .object([("step", .int($0.step)), ("name", .string($0.name)), ("result", $0.json)]) })),
+            ("timing", .object([("images_per_second", .double(timing.imagesPerSecond)), ("data_wait_share", .double(timing.waitShare)),
+                                ("seconds", .double(timing.seconds))])),
+            ("skipped", .array(errors.map { .object([("file", .string($0.path)), ("reason", .string($0.reason))]) })),
+        ])
+        try Files.writeAtomically(json.pretty, to: "\(out)/metrics.json")
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+
+/// Activations and activation gradients of one model for one input shape,
+/// allocated once: nothing is allocated inside `forward`/`backward`.
+public final class Workspace: @unchecked Sendable {
+    public let model: Model
+    public let batch: Int, height: Int, width: Int
+    /// Head resolution (stride 4).
+    public var headHeight: Int { height / 4 }
+    public var headWidth: Int { width / 4 }
+
+    /// One ConvBN's activations: z = conv(input), out = relu?(bn(z)), dOut = ∂loss/∂out.
+    struct ConvState {
+        var shape: ConvShape
+        var z, out, dOut, mean, invStd: UnsafeMutablePointer<Float>
+    }
+
+    private var states: [ConvState] = []
+    /// Input [N, 3, H, W], normalised.
+    public let input: UnsafeMutablePointer<Float>
+    /// Residual block outputs relu(x + conv2(conv1(x))) per stage, and their gradients.
+    private var blockOut: [UnsafeMutablePointer<Float>] = [], dBlockOut: [UnsafeMutablePointer<Float>] = []
+    /// Decoder: upsampled reduce output + skip output [N, c, H/4, W/4], and its gradient.
+    private let fuseIn, dFuseIn: UnsafeMutablePointer<Float>
+    /// Head output [N, classes+4, H/4, W/4] and its gradient.
+    public let heads, dHeads: UnsafeMutablePointer<Float>
+    private let headShape: ConvShape
+    /// Scratch: im2col columns, a batch-norm input gradient, an input gradient to add.
+    private let columns, dz, temporary: UnsafeMutablePointer<Float>
+    private var allocations: [UnsafeMutablePointer<Float>] = []
+
+    public init(model: Model, batch: Int, height: Int, width: Int) {
+        precondition(height % 16 == 0 && width % 16 == 0 && height > 0 && width > 0, "input size must be a multiple of 16")
+        self.model = model
+        self.batch = batch
+        self.height = height
+        self.width = width
+        var allocations: [UnsafeMutablePointer<Float>] = []
+        func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
+            p.initialize(repeating: 0, count: max(1, count))
+            allocations.append(p)
+            return p
+        }
+        var inputSizes: [Int: (Int, Int)] = [:]   // conv index -> input (h, w)
+        let c = model.config.width
+        inputSizes[model.stem] = (height, width)
+        for stage in 0..<3 {
+            let scale = 2 << stage   // input of stage `stage` is at stride 2, 4, 8
+            inputSizes[model.downs[stage]] = (height / scale, width / scale)
+            inputSizes[model.blocks[stage].0] = (height / (scale * 2), width / (scale * 2))
+            inputSizes[model.blocks[stage].1] = (height / (scale * 2), width / (scale * 2))
+        }
+        inputSizes[model.reduce] = (height / 16, width / 16)
+        inputSizes[model.skip] = (height / 4, width / 4)
+        inputSizes[model.fuse] = (height / 4, width / 4)
+        var scratch = 0, largest = 0
+        for (i, spec) in model.convs.enumerated() {
+            let (h, w) = inputSizes[i]!
+            let shape = ConvShape(batch: batch, inChannels: spec.inChannels, height: h, width: w, outChannels: spec.outChannels,
+                                  kernel: spec.kernel, stride: spec.stride, padding: spec.kernel / 2)
+            let count = batch * shape.outChannels * shape.outHeight * shape.outWidth
+            states.append(ConvState(shape: shape, z: allocate(count), out: allocate(count), dOut: allocate(count),
+                                    mean: allocate(shape.outChannels), invStd: allocate(shape.outChannels)))
+            scratch = max(scratch, shape.scratchCount)
+            largest = max(largest, count, batch * shape.inChannels * h * w)
+        }
+        input = allocate(batch * 3 * height * width)
+        for stage in 0..<3 {
+            let count = batch * states[model.blocks[stage].1].shape.outChannels * (height >> (stage + 2)) * (width >> (stage + 2))
+            blockOut.append(allocate(count))
+            dBlockOut.append(allocate(count))
+        }
+        fuseIn = allocate(batch * c * (height / 4) * (width / 4))
+        dFuseIn = allocate(batch * c * (height / 4) * (width / 4))
+        headShape = ConvShape(batch: batch, inChannels: c, height: height / 4, width: width / 4,
+                              outChannels: model.config.headChannels, kernel: 1)
+        heads = allocate(batch * model.config.headChannels * (height / 4) * (width / 4))
+        dHeads = allocate(batch * model.config.headChannels * (height / 4) * (width / 4))
+        columns = allocate(scratch)
+        dz = allocate(largest)
+        temporary = allocate(largest)
+        self.allocations = allocations
+    }
+
+    deinit { for p in allocations { p.deallocate() } }
+
+    // MARK: forward
+
+    /// Runs the network on `input`; `training` uses batch statistics and updates the running ones.
+    public func forward(training: Bool) {
+        let p = model.parameters.baseAddress!
+        convForward(model.stem, input, training: training)
+        var x = UnsafePointer(states[model.stem].out)
+        for stage in 0..<3 {
+            let down = model.downs[stage], (first, second) = model.blocks[stage]
+            convForward(down, x, training: training)
+            convForward(first, states[down].out, training: training)
+            convForward(second, states[first].out, training: training)
+            let count = activationCount(second)
+            let sum = states[second].out, skip = states[down].out, out = blockOut[stage]
+            for i in 0..<count { out[i] = max(0, sum[i] + skip[i]) }
+            x = UnsafePointer(out)
+        }
+        convForward(model.reduce, blockOut[2], training: training)
+        convForward(model.skip, blockOut[0], training: training)
+        let r = states[model.reduce].shape
+        upsampleForward(fuseIn, states[model.reduce].out, planes: batch * r.outChannels, height: r.outHeight, width: r.outWidth,
+                        outHeight: headHeight, outWidth: headWidth)
+        let skipOut = states[model.skip].out
+        for i in 0..<activationCount(model.skip) { fuseIn[i] += skipOut[i] }
+        convForward(model.fuse, fuseIn, training: training)
+        conv2dForward(heads, states[model.fuse].out, p + model.headWeight, p + model.headBias, headShape, scratch: columns)
+        if training { model.batchesTracked += 1 }
+    }
+
+    private func activationCount(_ conv: Int) -> Int {
+        let s = states[conv].shape
+        return batch * s.outChannels * s.outHeight * s.outWidth
+    }
+
+    private func convForward(_ index: Int, _ x: UnsafePointer<Float>, training: Bool) {
+        let spec = model.convs[index], state = states[index], s = state.shape
+        let p = model.parameters.baseAddress!, b = model.buffers.baseAddress!
+        conv2dForward(state.z, x, p + spec.weight, nil, s, scratch: columns)
+        let pixels = s.outHeight * s.outWidth
+        if training {
+            batchNormForward(state.out, state.z, p + spec.gamma, p + spec.beta, mean: state.mean, invStd: state.invStd,
+                             runningMean: b + spec.runningMean, runningVar: b + spec.runningVar,
+                             batch: batch, channels: s.outChannels, pixels: pixels)
+        } else {
+            for c in 0..<s.outChannels {
+                let scale = p[spec.gamma + c] / (b[spec.runningVar + c] + 1e-5).squareRoot()
+                let shift = p[spec.beta + c] - b[spec.runningMean + c] * scale
+                for n in 0..<batch {
+                    let plane = (n * s.outChannels + c) * pixels
+                    for i in plane..<plane + pixels { state.out[i] = state.z[i] * scale + shift }
+                }
+            }
+        }
+        if spec.relu { reluForward(state.out, state.out, count: batch * s.outChannels * pixels) }
+    }
+
+    // MARK: backward
+
+    /// Back-propagates `dHeads` (set by the losses); gradients accumulate into the model's gradient arena.
+    public func backward() {
+        let p = model.parameters.baseAddress!, g = model.gradients.baseAddress!
+        let fuse = states[model.fuse]
+        conv2dBackward(fuse.dOut, g + model.headWeight, g + model.headBias, dHeads, fuse.out, p + model.headWeight,
+                       headShape, scratch: columns)
+        convBackward(model.fuse, input: fuseIn, into: dFuseIn)
+        // The sum's gradient flows unchanged into both of its terms.
+        states[model.skip].dOut.update(from: dFuseIn, count: activationCount(model.skip))
+        let r = states[model.reduce].shape
+        upsampleBackward(states[model.reduce].dOut, dFuseIn, planes: batch * r.outChannels, height: r.outHeight, width: r.outWidth,
+                         outHeight: headHeight, outWidth: headWidth)
+        convBackward(model.reduce, input: blockOut[2], into: dBlockOut[2])
+        convBackward(model.skip, input: blockOut[0], into: dBlockOut[0])
+        for stage in (0..<3).reversed() {
+            let down = model.downs[stage], (first, second) = model.blocks[stage]
+            let count = activationCount(second)
+            let out = blockOut[stage], dSum = dBlockOut[stage]
+            for i in 0..<count where out[i] <= 0 { dSum[i] = 0 }
+            states[second].dOut.update(from: dSum, count: count)
+            convBackward(second, input: states[first].out, into: states[first].dOut)
+            convBackward(first, input: states[down].out, into: temporary)
+            let dDown = states[down].dOut
+            for i in 0..<count { dDown[i] = dSum[i] + temporary[i] }
+            switch stage {
+            case 2: convBackward(down, input: blockOut[1], into: dBlockOut[1])
+            case 1:
+                convBackward(down, input: blockOut[0], into: temporary)
+                let d = dBlockOut[0]
+                for i in 0..<activationCount(model.blocks[0].1) { d[i] += temporary[i] }
+            default: convBackward(down, input: states[model.stem].out, into: states[model.stem].dOut)
+            }
+        }
+        convBackward(model.stem, input: input, into: nil)
+    }
+
+    /// ReLU mask on dOut (in place), batch norm, then the convolution; dInput is overwritten.
+    private func convBackward(_ index: Int, input: UnsafePointer<Float>, into dInput: UnsafeMutablePointer<Float>?) {
+        let spec = model.convs[index], state = states[index], s = state.shape
+        let p = model.parameters.baseAddress!, g = model.gradients.baseAddress!
+        let pixels = s.outHeight * s.outWidth, count = batch * s.outChannels * pixels
+        if spec.relu { for i in 0..<count where state.out[i] <= 0 { state.dOut[i] = 0 } }
+        batchNormBackward(dz, g + spec.gamma, g + spec.beta, state.dOut, state.z, p + spec.gamma,
+                          mean: state.mean, invStd: state.invStd, batch: batch, channels: s.outChannels, pixels: pixels)
+        conv2dBackward(dInput, g + spec.weight, nil, dz, input, p + spec.weight, s, scratch: columns)
+    }
+}
