@@ -1,4 +1,5 @@
 import COpenBLAS
+import Dispatch
 
 // Layers of the train-shards network as forward/backward function pairs over
 // flat Float buffers (karpathy/llm.c style). Shapes are NCHW and written next
@@ -30,21 +31,37 @@ public struct ConvShape: Sendable, Equatable {
     var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
 }
 
+/// The output columns x whose input column x·stride − padding + kx lies inside [0, width).
+@inline(__always)
+func validColumns(_ s: ConvShape, kx: Int) -> Range<Int> {
+    func floorDivision(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+    let first = max(0, -floorDivision(kx - s.padding, s.stride))
+    let end = min(s.outWidth, floorDivision(s.width - 1 + s.padding - kx, s.stride) + 1)
+    return first..<max(first, end)
+}
+
 /// im2col for one image: input [C, H, W] -> columns [C·k·k, outH·outW].
+/// Rows are copied as runs (contiguous for stride 1), borders zero-filled.
 func im2col(_ input: UnsafePointer<Float>, _ s: ConvShape, _ columns: UnsafeMutablePointer<Float>) {
     let (oh, ow) = (s.outHeight, s.outWidth)
     var row = 0
     for c in 0..<s.inChannels {
+        let plane = input + c * s.height * s.width
         for ky in 0..<s.kernel {
             for kx in 0..<s.kernel {
-                let out = columns + row * oh * ow
+                let valid = validColumns(s, kx: kx)
                 for y in 0..<oh {
+                    let target = columns + row * oh * ow + y * ow
                     let iy = y * s.stride - s.padding + ky
-                    for x in 0..<ow {
-                        let ix = x * s.stride - s.padding + kx
-                        out[y * ow + x] = (iy >= 0 && iy < s.height && ix >= 0 && ix < s.width)
-                            ? input[(c * s.height + iy) * s.width + ix] : 0
+                    guard iy >= 0 && iy < s.height else { target.update(repeating: 0, count: ow); continue }
+                    let source = plane + iy * s.width + kx - s.padding
+                    target.update(repeating: 0, count: valid.lowerBound)
+                    if s.stride == 1 {
+                        (target + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
+                    } else {
+                        for x in valid { target[x] = source[x * s.stride] }
                     }
+                    (target + valid.upperBound).update(repeating: 0, count: ow - valid.upperBound)
                 }
                 row += 1
             }
@@ -57,15 +74,19 @@ func col2im(_ columns: UnsafePointer<Float>, _ s: ConvShape, _ gradient: UnsafeM
     let (oh, ow) = (s.outHeight, s.outWidth)
     var row = 0
     for c in 0..<s.inChannels {
+        let plane = gradient + c * s.height * s.width
         for ky in 0..<s.kernel {
             for kx in 0..<s.kernel {
-                let column = columns + row * oh * ow
+                let valid = validColumns(s, kx: kx)
                 for y in 0..<oh {
                     let iy = y * s.stride - s.padding + ky
                     guard iy >= 0 && iy < s.height else { continue }
-                    for x in 0..<ow {
-                        let ix = x * s.stride - s.padding + kx
-                        if ix >= 0 && ix < s.width { gradient[(c * s.height + iy) * s.width + ix] += column[y * ow + x] }
+                    let source = columns + row * oh * ow + y * ow
+                    let target = plane + iy * s.width + kx - s.padding
+                    if s.stride == 1 {
+                        for x in valid { target[x] += source[x] }
+                    } else {
+                        for x in valid { target[x * s.stride] += source[x] }
                     }
                 }
                 row += 1
@@ -74,67 +95,111 @@ func col2im(_ columns: UnsafePointer<Float>, _ s: ConvShape, _ gradient: UnsafeM
     }
 }
 
+/// Runs `body` on `parts` contiguous slices of 0..<count, in parallel. The
+/// slices depend only on `parts`, so results are the same run after run.
+@inline(__always)
+func partitioned(_ count: Int, _ parts: Int, _ body: (_ part: Int, _ range: Range<Int>) -> Void) {
+    if parts <= 1 || count <= 1 { body(0, 0..<count); return }
+    // The slices touch disjoint memory; the pointers the body captures are not Sendable, hence the box.
+    withoutActuallyEscaping(body) { body in
+        let shared = UncheckedBox(body)
+        DispatchQueue.concurrentPerform(iterations: parts) { p in shared.value(p, count * p / parts..<count * (p + 1) / parts) }
+    }
+}
+
 /// out[N, O, oh, ow] = weight[O, C, k, k] * input[N, C, H, W] + bias[O].
-/// One GEMM per image (the columns stay in cache; TOOLCHAIN.md measured batch-fused GEMMs slower).
+/// One GEMM per image (the columns stay in cache; TOOLCHAIN.md measured batch-fused
+/// GEMMs slower); images are split over `parts` threads, each with its own
+/// `scratchCount` floats of `scratch`. OpenBLAS itself should run one thread then.
 public func conv2dForward(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
                           _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                          _ s: ConvShape, scratch: UnsafeMutablePointer<Float>) {
+                          _ s: ConvShape, scratch: UnsafeMutablePointer<Float>, parts: Int = 1) {
     let spatial = s.outHeight * s.outWidth
-    for n in 0..<s.batch {
-        let image = input + n * s.inChannels * s.height * s.width
-        let result = out + n * s.outChannels * spatial
-        let columns: UnsafePointer<Float>
-        if s.isPointwise {
-            columns = image   // 1×1: the input already is the column matrix
-        } else {
-            im2col(image, s, scratch)
-            columns = UnsafePointer(scratch)
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(s.outChannels), Int32(spatial), Int32(s.columnRows),
-                    1, weight, Int32(s.columnRows), columns, Int32(spatial), 0, result, Int32(spatial))
-        if let bias {
-            for o in 0..<s.outChannels {
-                let plane = result + o * spatial
-                for i in 0..<spatial { plane[i] += bias[o] }
+    partitioned(s.batch, parts) { part, images in
+        let columnsBuffer = scratch + part * s.scratchCount
+        for n in images {
+            let image = input + n * s.inChannels * s.height * s.width
+            let result = out + n * s.outChannels * spatial
+            let columns: UnsafePointer<Float>
+            if s.isPointwise {
+                columns = image   // 1×1: the input already is the column matrix
+            } else {
+                im2col(image, s, columnsBuffer)
+                columns = UnsafePointer(columnsBuffer)
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(s.outChannels), Int32(spatial), Int32(s.columnRows),
+                        1, weight, Int32(s.columnRows), columns, Int32(spatial), 0, result, Int32(spatial))
+            if let bias {
+                for o in 0..<s.outChannels {
+                    let plane = result + o * spatial
+                    for i in 0..<spatial { plane[i] += bias[o] }
+                }
             }
         }
     }
 }
 
+/// Floats of `weightScratch` conv2dBackward needs for `parts` threads.
+public func weightScratchCount(_ s: ConvShape, parts: Int) -> Int {
+    parts <= 1 ? 0 : parts * (s.outChannels * s.columnRows + s.outChannels)
+}
+
 /// Gradients of conv2dForward: dWeight/dBias accumulate, dInput (if given) is overwritten.
+/// With `parts` > 1 each thread sums its images' weight gradients in its own slice of
+/// `weightScratch`; the slices are then added in order (deterministic for a given `parts`).
 public func conv2dBackward(_ dInput: UnsafeMutablePointer<Float>?, _ dWeight: UnsafeMutablePointer<Float>,
                            _ dBias: UnsafeMutablePointer<Float>?, _ dOut: UnsafePointer<Float>,
                            _ input: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
-                           _ s: ConvShape, scratch: UnsafeMutablePointer<Float>) {
+                           _ s: ConvShape, scratch: UnsafeMutablePointer<Float>,
+                           weightScratch: UnsafeMutablePointer<Float>? = nil, parts: Int = 1) {
     let spatial = s.outHeight * s.outWidth
     let inputCount = s.inChannels * s.height * s.width
-    for n in 0..<s.batch {
-        let gradient = dOut + n * s.outChannels * spatial
-        let image = input + n * inputCount
-        if let dBias {
-            for o in 0..<s.outChannels {
-                var sum: Float = 0
-                for i in 0..<spatial { sum += gradient[o * spatial + i] }
-                dBias[o] += sum
+    let weightCount = s.outChannels * s.columnRows
+    let parts = weightScratch == nil ? 1 : min(parts, s.batch)
+    partitioned(s.batch, parts) { part, images in
+        let columnsBuffer = scratch + part * s.scratchCount
+        let (partWeight, partBias): (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?)
+        if parts > 1, let weightScratch {
+            partWeight = weightScratch + part * (weightCount + s.outChannels)
+            partWeight.update(repeating: 0, count: weightCount + s.outChannels)
+            partBias = partWeight + weightCount
+        } else {
+            (partWeight, partBias) = (dWeight, dBias)
+        }
+        for n in images {
+            let gradient = dOut + n * s.outChannels * spatial
+            let image = input + n * inputCount
+            if dBias != nil, let partBias {
+                for o in 0..<s.outChannels {
+                    var sum: Float = 0
+                    for i in 0..<spatial { sum += gradient[o * spatial + i] }
+                    partBias[o] += sum
+                }
+            }
+            // dWeight[O, K] += dOut[O, S] · columns[K, S]ᵀ
+            let columns: UnsafePointer<Float>
+            if s.isPointwise { columns = image } else { im2col(image, s, columnsBuffer); columns = UnsafePointer(columnsBuffer) }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(s.outChannels), Int32(s.columnRows), Int32(spatial),
+                        1, gradient, Int32(spatial), columns, Int32(spatial), 1, partWeight, Int32(s.columnRows))
+            guard let dInput else { continue }
+            let target = dInput + n * inputCount
+            if s.isPointwise {
+                // dInput[C, S] = weightᵀ[C, O] · dOut[O, S]
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(s.inChannels), Int32(spatial), Int32(s.outChannels),
+                            1, weight, Int32(s.columnRows), gradient, Int32(spatial), 0, target, Int32(spatial))
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(s.columnRows), Int32(spatial), Int32(s.outChannels),
+                            1, weight, Int32(s.columnRows), gradient, Int32(spatial), 0, columnsBuffer, Int32(spatial))
+                target.initialize(repeating: 0, count: inputCount)
+                col2im(columnsBuffer, s, target)
             }
         }
-        // dWeight[O, K] += dOut[O, S] · columns[K, S]ᵀ
-        let columns: UnsafePointer<Float>
-        if s.isPointwise { columns = image } else { im2col(image, s, scratch); columns = UnsafePointer(scratch) }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(s.outChannels), Int32(s.columnRows), Int32(spatial),
-                    1, gradient, Int32(spatial), columns, Int32(spatial), 1, dWeight, Int32(s.columnRows))
-        guard let dInput else { continue }
-        let target = dInput + n * inputCount
-        if s.isPointwise {
-            // dInput[C, S] = weightᵀ[C, O] · dOut[O, S]
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(s.inChannels), Int32(spatial), Int32(s.outChannels),
-                        1, weight, Int32(s.columnRows), gradient, Int32(spatial), 0, target, Int32(spatial))
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(s.columnRows), Int32(spatial), Int32(s.outChannels),
-                        1, weight, Int32(s.columnRows), gradient, Int32(spatial), 0, scratch, Int32(spatial))
-            target.initialize(repeating: 0, count: inputCount)
-            col2im(scratch, s, target)
-        }
+    }
+    guard parts > 1, let weightScratch else { return }
+    for part in 0..<parts {
+        let partWeight = weightScratch + part * (weightCount + s.outChannels)
+        for i in 0..<weightCount { dWeight[i] += partWeight[i] }
+        if let dBias { for o in 0..<s.outChannels { dBias[o] += partWeight[weightCount + o] } }
     }
 }
 

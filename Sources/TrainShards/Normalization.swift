@@ -7,9 +7,10 @@ public func batchNormForward(_ out: UnsafeMutablePointer<Float>, _ input: Unsafe
                              _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
                              mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>,
                              runningMean: UnsafeMutablePointer<Float>?, runningVar: UnsafeMutablePointer<Float>?,
-                             batch: Int, channels: Int, pixels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) {
+                             batch: Int, channels: Int, pixels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1,
+                             parts: Int = 1) {
     let count = batch * pixels
-    for c in 0..<channels {
+    partitioned(channels, parts) { _, range in for c in range {
         var sum: Double = 0
         for n in 0..<batch { let plane = input + (n * channels + c) * pixels; for i in 0..<pixels { sum += Double(plane[i]) } }
         let mu = sum / Double(count)
@@ -30,7 +31,7 @@ public func batchNormForward(_ out: UnsafeMutablePointer<Float>, _ input: Unsafe
             runningMean[c] = (1 - momentum) * runningMean[c] + momentum * Float(mu)
             runningVar[c] = (1 - momentum) * runningVar[c] + momentum * Float(squares / Double(max(1, count - 1)))
         }
-    }
+    } }
 }
 
 /// Gradients of batchNormForward: dGamma/dBeta accumulate, dInput is overwritten.
@@ -38,9 +39,9 @@ public func batchNormBackward(_ dInput: UnsafeMutablePointer<Float>, _ dGamma: U
                               _ dBeta: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>,
                               _ input: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>,
                               mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
-                              batch: Int, channels: Int, pixels: Int) {
+                              batch: Int, channels: Int, pixels: Int, parts: Int = 1) {
     let count = Float(batch * pixels)
-    for c in 0..<channels {
+    partitioned(channels, parts) { _, range in for c in range {
         var sumGradient: Float = 0, sumGradientXhat: Float = 0
         for n in 0..<batch {
             let g = dOut + (n * channels + c) * pixels, x = input + (n * channels + c) * pixels
@@ -60,5 +61,5 @@ public func batchNormBackward(_ dInput: UnsafeMutablePointer<Float>, _ dGamma: U
                 target[i] = scale * (count * g[i] - sumGradient - xhat * sumGradientXhat)
             }
         }
-    }
+    } }
 }

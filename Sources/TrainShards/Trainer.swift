@@ -64,7 +64,8 @@ public enum Trainer {
         guard options.inputWidth % 16 == 0, options.inputHeight % 16 == 0 else {
             throw FileError(path: "--input-size", reason: "\(options.inputWidth)x\(options.inputHeight) is not a multiple of 16")
         }
-        openblas_set_num_threads(Int32(options.threads))
+        // The layers split each batch over threads themselves; OpenBLAS runs inside one.
+        openblas_set_num_threads(1)
         try Files.createDirectory("\(options.out)/checkpoints")
         let totalSteps = try stepCount(options)
         let model = Model(config: options.config, seed: options.seed)
@@ -94,7 +95,8 @@ public enum Trainer {
         let loader = try BatchLoader(sources: options.sources, settings: settings, cursor: cursor, step: startStep,
                                      report: { errors.add($0) })
         defer { loader.stop() }
-        let workspace = Workspace(model: model, batch: options.batch, height: options.inputHeight, width: options.inputWidth)
+        let workspace = Workspace(model: model, batch: options.batch, height: options.inputHeight, width: options.inputWidth,
+                                  threads: options.threads)
         let objective = Objective(workspace: workspace)
         let predictor = Predictor(model: model, inputWidth: options.inputWidth, inputHeight: options.inputHeight)
         let evaluateEvery = options.evaluateEvery ?? totalSteps

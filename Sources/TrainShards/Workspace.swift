@@ -5,6 +5,8 @@ import Foundation
 public final class Workspace: @unchecked Sendable {
     public let model: Model
     public let batch: Int, height: Int, width: Int
+    /// Threads the layers split their work over (OpenBLAS should run one thread then).
+    public let threads: Int
     /// Head resolution (stride 4).
     public var headHeight: Int { height / 4 }
     public var headWidth: Int { width / 4 }
@@ -25,16 +27,18 @@ public final class Workspace: @unchecked Sendable {
     /// Head output [N, classes+4, H/4, W/4] and its gradient.
     public let heads, dHeads: UnsafeMutablePointer<Float>
     private let headShape: ConvShape
-    /// Scratch: im2col columns, a batch-norm input gradient, an input gradient to add.
-    private let columns, dz, temporary: UnsafeMutablePointer<Float>
+    /// Scratch: im2col columns (per thread), per-thread weight gradients, a batch-norm
+    /// input gradient, an input gradient to add.
+    private let columns, weightScratch, dz, temporary: UnsafeMutablePointer<Float>
     private var allocations: [UnsafeMutablePointer<Float>] = []
 
-    public init(model: Model, batch: Int, height: Int, width: Int) {
+    public init(model: Model, batch: Int, height: Int, width: Int, threads: Int = 1) {
         precondition(height % 16 == 0 && width % 16 == 0 && height > 0 && width > 0, "input size must be a multiple of 16")
         self.model = model
         self.batch = batch
         self.height = height
         self.width = width
+        self.threads = max(1, min(threads, batch))
         var allocations: [UnsafeMutablePointer<Float>] = []
         func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
@@ -54,7 +58,7 @@ public final class Workspace: @unchecked Sendable {
         inputSizes[model.reduce] = (height / 16, width / 16)
         inputSizes[model.skip] = (height / 4, width / 4)
         inputSizes[model.fuse] = (height / 4, width / 4)
-        var scratch = 0, largest = 0
+        var scratch = 0, largest = 0, weightScratchTotal = 0
         for (i, spec) in model.convs.enumerated() {
             let (h, w) = inputSizes[i]!
             let shape = ConvShape(batch: batch, inChannels: spec.inChannels, height: h, width: w, outChannels: spec.outChannels,
@@ -63,6 +67,7 @@ public final class Workspace: @unchecked Sendable {
             states.append(ConvState(shape: shape, z: allocate(count), out: allocate(count), dOut: allocate(count),
                                     mean: allocate(shape.outChannels), invStd: allocate(shape.outChannels)))
             scratch = max(scratch, shape.scratchCount)
+            weightScratchTotal = max(weightScratchTotal, weightScratchCount(shape, parts: self.threads))
             largest = max(largest, count, batch * shape.inChannels * h * w)
         }
         input = allocate(batch * 3 * height * width)
@@ -77,7 +82,9 @@ public final class Workspace: @unchecked Sendable {
                               outChannels: model.config.headChannels, kernel: 1)
         heads = allocate(batch * model.config.headChannels * (height / 4) * (width / 4))
         dHeads = allocate(batch * model.config.headChannels * (height / 4) * (width / 4))
-        columns = allocate(scratch)
+        weightScratchTotal = max(weightScratchTotal, weightScratchCount(headShape, parts: self.threads))
+        columns = allocate(scratch * self.threads)
+        weightScratch = allocate(weightScratchTotal)
         dz = allocate(largest)
         temporary = allocate(largest)
         self.allocations = allocations
@@ -110,7 +117,7 @@ public final class Workspace: @unchecked Sendable {
         let skipOut = states[model.skip].out
         for i in 0..<activationCount(model.skip) { fuseIn[i] += skipOut[i] }
         convForward(model.fuse, fuseIn, training: training)
-        conv2dForward(heads, states[model.fuse].out, p + model.headWeight, p + model.headBias, headShape, scratch: columns)
+        conv2dForward(heads, states[model.fuse].out, p + model.headWeight, p + model.headBias, headShape, scratch: columns, parts: threads)
         if training { model.batchesTracked += 1 }
     }
 
@@ -122,12 +129,12 @@ public final class Workspace: @unchecked Sendable {
     private func convForward(_ index: Int, _ x: UnsafePointer<Float>, training: Bool) {
         let spec = model.convs[index], state = states[index], s = state.shape
         let p = model.parameters.baseAddress!, b = model.buffers.baseAddress!
-        conv2dForward(state.z, x, p + spec.weight, nil, s, scratch: columns)
+        conv2dForward(state.z, x, p + spec.weight, nil, s, scratch: columns, parts: threads)
         let pixels = s.outHeight * s.outWidth
         if training {
             batchNormForward(state.out, state.z, p + spec.gamma, p + spec.beta, mean: state.mean, invStd: state.invStd,
                              runningMean: b + spec.runningMean, runningVar: b + spec.runningVar,
-                             batch: batch, channels: s.outChannels, pixels: pixels)
+                             batch: batch, channels: s.outChannels, pixels: pixels, parts: threads)
         } else {
             for c in 0..<s.outChannels {
                 let scale = p[spec.gamma + c] / (b[spec.runningVar + c] + 1e-5).squareRoot()
@@ -148,7 +155,7 @@ public final class Workspace: @unchecked Sendable {
         let p = model.parameters.baseAddress!, g = model.gradients.baseAddress!
         let fuse = states[model.fuse]
         conv2dBackward(fuse.dOut, g + model.headWeight, g + model.headBias, dHeads, fuse.out, p + model.headWeight,
-                       headShape, scratch: columns)
+                       headShape, scratch: columns, weightScratch: weightScratch, parts: threads)
         convBackward(model.fuse, input: fuseIn, into: dFuseIn)
         // The sum's gradient flows unchanged into both of its terms.
         states[model.skip].dOut.update(from: dFuseIn, count: activationCount(model.skip))
@@ -186,7 +193,8 @@ public final class Workspace: @unchecked Sendable {
         let pixels = s.outHeight * s.outWidth, count = batch * s.outChannels * pixels
         if spec.relu { for i in 0..<count where state.out[i] <= 0 { state.dOut[i] = 0 } }
         batchNormBackward(dz, g + spec.gamma, g + spec.beta, state.dOut, state.z, p + spec.gamma,
-                          mean: state.mean, invStd: state.invStd, batch: batch, channels: s.outChannels, pixels: pixels)
-        conv2dBackward(dInput, g + spec.weight, nil, dz, input, p + spec.weight, s, scratch: columns)
+                          mean: state.mean, invStd: state.invStd, batch: batch, channels: s.outChannels, pixels: pixels, parts: threads)
+        conv2dBackward(dInput, g + spec.weight, nil, dz, input, p + spec.weight, s, scratch: columns,
+                       weightScratch: weightScratch, parts: threads)
     }
 }
