@@ -72,7 +72,7 @@ public func maskedL1Loss(_ dPrediction: UnsafeMutablePointer<Float>, _ predictio
 public struct LossWeights: Sendable, Equatable {
     public var semantic: Float = 1
     public var center: Float = 200
-    public var offset: Float = 0.1
+    public var offset: Float = 1
     public init() {}
 }
 

@@ -11,11 +11,12 @@ public struct PredictedInstance: Sendable {
 /// Turns head outputs into instances (Panoptic-DeepLab's grouping): centre
 /// peaks by max-pooling and a threshold; every pixel whose semantic argmax is
 /// an instance class joins the nearest predicted centre after adding its
-/// offset; an instance's class is the majority vote of its pixels, its score
-/// the centre's heat × the mean probability of that class over its pixels.
+/// offset (preferring centres of its own class); an instance's class is the
+/// majority vote of its pixels, its score the centre's heat × the mean
+/// probability of that class over its pixels.
 public struct PostProcessor: Sendable {
     public var threshold: Float = 0.1
-    public var poolSize = 7
+    public var poolSize = 3
     public var maxInstances = 100
     public init() {}
 
@@ -44,6 +45,13 @@ public struct PostProcessor: Sendable {
         peaks.sort { $0.heat > $1.heat }
         if peaks.count > maxInstances { peaks.removeLast(peaks.count - maxInstances) }
         guard !peaks.isEmpty else { return [] }
+        // Each peak's class: the semantic argmax over instance classes under it. A pixel joins
+        // the nearest peak of its own class when there is one (a rider's centre often lies on
+        // its bicycle's), else the nearest peak.
+        let peakClass = peaks.map { peak -> Int in
+            let at = Int(peak.y) * hw + Int(peak.x)
+            return (1...classes).max { heads[$0 * pixels + at] < heads[$1 * pixels + at] }!
+        }
 
         // Per output pixel: bilinear head values (align_corners=False), argmax, nearest centre.
         let ys = bilinearTaps(input: hh, output: height), xs = bilinearTaps(input: hw, output: width)
@@ -69,10 +77,11 @@ public struct PostProcessor: Sendable {
                 }
                 guard best > 0 else { continue }
                 let cy = headY + sample(offsetY), cx = (Float(x) + 0.5) * scaleX - 0.5 + sample(offsetX)
-                var nearest = 0, distance = Float.infinity
+                var nearest = 0, distance = Float.infinity, sameClass = false
                 for (k, peak) in peaks.enumerated() {
                     let d = (peak.y - cy) * (peak.y - cy) + (peak.x - cx) * (peak.x - cx)
-                    if d < distance { distance = d; nearest = k }
+                    let same = peakClass[k] == best
+                    if (same && !sameClass) || (same == sameClass && d < distance) { distance = d; nearest = k; sameClass = same }
                 }
                 assignment[y * width + x] = UInt32(nearest + 1)
                 var sum: Float = 0

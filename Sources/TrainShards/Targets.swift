@@ -80,7 +80,7 @@ public enum Targets {
     /// Input normalisation: (v/255 − 0.5) / 0.25 per channel.
     public static func normalise(_ value: UInt8) -> Float { (Float(value) / 255 - 0.5) * 4 }
     /// Standard deviation of the centre Gaussians, in head pixels (8 input pixels).
-    public static let sigma: Float = 2
+    public static let sigma: Float = 1
 
     /// Maps the sample onto a `width`×`height` input, randomly scaled, cropped and
     /// flipped when `augmentation` is given (else resized to fill the input).
