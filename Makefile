@@ -32,6 +32,7 @@ build: deps
 ## test: the whole suite, with the Python interop checks enabled.
 test: deps venv
 	swift build --build-tests
+	swift build -c release --product train-shards   # the training tests drive the optimized binary
 	SYNMIX_PYTHON=$(abspath $(PYTHON)) swift test --skip-build --disable-swift-testing
 
 ## demo: harmonize the fixtures, filter the synthetic instances, print what each stage did.

@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "HarmonizeTests", dependencies: ["TestSupport", "Harmonize", "SynmixGenerate"]),
         .testTarget(name: "PackMixTests", dependencies: ["TestSupport", "PackMix", "Harmonize", "SynmixGenerate"]),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation"]),
-        .testTarget(name: "TrainShardsTests", dependencies: ["TestSupport", "TrainShards"]),
+        .testTarget(name: "TrainShardsTests", dependencies: ["TestSupport", "TrainShards", "Harmonize", "PackMix"]),
         .testTarget(name: "FilterInstancesTests", dependencies: ["TestSupport", "FilterInstances", "Harmonize", "SynmixGenerate"]),
     ]
 )

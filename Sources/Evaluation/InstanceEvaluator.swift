@@ -35,10 +35,14 @@ public struct InstanceEvaluator: Sendable {
         public var groundTruth: [GroundTruth]
         public var void: RLE?
         public var predictions: [Prediction]
-        public init(groundTruth: [GroundTruth], void: RLE?, predictions: [Prediction]) {
+        /// This image's minimum region, when it differs from the evaluator's (an image
+        /// evaluated at reduced resolution, see `minRegionSize(width:height:originalWidth:originalHeight:)`).
+        public var minRegionSize: Double?
+        public init(groundTruth: [GroundTruth], void: RLE?, predictions: [Prediction], minRegionSize: Double? = nil) {
             self.groundTruth = groundTruth
             self.void = void
             self.predictions = predictions
+            self.minRegionSize = minRegionSize
         }
     }
 
@@ -115,6 +119,7 @@ public struct InstanceEvaluator: Sendable {
             func iou(_ gt: MatchedImage.GT, _ pred: MatchedImage.Pred, _ inter: Int) -> Double {
                 Double(inter) / Double(gt.count + pred.count - inter)
             }
+            let minRegionSize = image.minRegionSize ?? self.minRegionSize
             func valid(_ g: Int) -> Bool { !m.gts[g].isGroup && Double(m.gts[g].count) >= minRegionSize }
             let gtIndices = image.groundTruth.indices.filter { image.groundTruth[$0].classIndex == c && valid($0) }
             let predIndices = m.preds.indices.filter { m.preds[$0].classIndex == c }

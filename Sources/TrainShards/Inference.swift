@@ -33,12 +33,11 @@ public enum ShardEvaluation {
     public struct Outcome: Sendable {
         public var result: InstanceEvaluator.Result
         public var width: Int, height: Int               // resolution evaluated (the first sample's)
-        public var originalWidth: Int, originalHeight: Int
-        public var minRegionSize: Double
+        /// Each image's 100 px minimum region scaled by its area ratio to the original: the distinct values.
+        public var minRegionSizes: [Double]
         public var json: JSON {
             result.json(extra: [("resolution", .array([.int(width), .int(height)])),
-                                ("original_resolution", .array([.int(originalWidth), .int(originalHeight)])),
-                                ("min_region_size", .double(minRegionSize))])
+                                ("min_region_sizes", .array(minRegionSizes.map { .double($0) }))])
         }
     }
 
@@ -65,20 +64,20 @@ public enum ShardEvaluation {
                                 report: (FileError) -> Void) throws -> Outcome {
         let classes = predictor.model.config.classes
         var images: [InstanceEvaluator.Image] = []
-        var first: DecodedSample?
+        var size: (Int, Int)?
         try forEachSample(shards, jobs: jobs, report: report) { sample in
-            if first == nil { first = sample }
+            size = size ?? (sample.record.width, sample.record.height)
             let predictions = predictor.predict(sample).map {
                 InstanceEvaluator.Prediction(classIndex: $0.classIndex, score: $0.score, mask: $0.mask)
             }
-            images.append(InstanceEvaluator.Image(record: sample.record, classNames: classes, predictions: predictions))
+            var image = InstanceEvaluator.Image(record: sample.record, classNames: classes, predictions: predictions)
+            image.minRegionSize = InstanceEvaluator.minRegionSize(width: sample.record.width, height: sample.record.height,
+                                                                  originalWidth: sample.originalWidth, originalHeight: sample.originalHeight)
+            images.append(image)
         }
-        let sample = first!
-        let minRegion = InstanceEvaluator.minRegionSize(width: sample.record.width, height: sample.record.height,
-                                                        originalWidth: sample.originalWidth, originalHeight: sample.originalHeight)
-        let result = InstanceEvaluator(classNames: classes, minRegionSize: minRegion).evaluate(images)
-        return Outcome(result: result, width: sample.record.width, height: sample.record.height,
-                       originalWidth: sample.originalWidth, originalHeight: sample.originalHeight, minRegionSize: minRegion)
+        let result = InstanceEvaluator(classNames: classes).evaluate(images)
+        return Outcome(result: result, width: size!.0, height: size!.1,
+                       minRegionSizes: Set(images.compactMap(\.minRegionSize)).sorted())
     }
 
     /// Writes predictions in the Cityscapes results format at each image's original size:

@@ -143,8 +143,9 @@ public enum Trainer {
             }
             if done % evaluateEvery == 0 && done != totalSteps { try evaluateAll(step: done) }
             if done % options.checkpointEvery == 0 || done == totalSteps {
-                try saveCheckpoint(model, optimizer: optimizer, step: done, cursor: lastCursor, out: options.out)
+                // Metrics first: whenever a checkpoint exists, the losses up to its step are on disk.
                 try metrics.write(options: options, summary: timing(done - startStep, options.batch, waiting, computing), errors: errors.all)
+                try saveCheckpoint(model, optimizer: optimizer, step: done, cursor: lastCursor, out: options.out)
             }
         }
         try evaluateAll(step: totalSteps)

@@ -155,8 +155,8 @@ struct Evaluate: ParsableCommand {
             let (w, h) = try parseInputSize(inputSize)
             let outcome = try ShardEvaluation.evaluate(Predictor(model: network, inputWidth: w, inputHeight: h),
                                                        shards: try ShardList.expand(shards), jobs: threads) { printError("skipped: \($0)") }
-            say("evaluated \(outcome.result.images) images at \(outcome.width)x\(outcome.height) "
-                  + "(min region \(outcome.minRegionSize) px for originals of \(outcome.originalWidth)x\(outcome.originalHeight))")
+            say("evaluated \(outcome.result.images) images at \(outcome.width)x\(outcome.height) (minimum regions "
+                + outcome.minRegionSizes.map { "\($0)" }.joined(separator: ", ") + " px: 100 px scaled by each image's area ratio)")
             say(outcome.result.table)
             if let out {
                 try Files.createDirectory(out)

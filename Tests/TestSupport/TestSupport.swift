@@ -1,5 +1,6 @@
 import Foundation
 import SynmixCore
+import Synchronization
 
 // Helpers every test target shares: where the repository is, fresh temporary
 // folders, and running the Python interop peers.
@@ -42,4 +43,25 @@ public func readManifest(_ path: String) throws -> [ManifestRecord] {
     var records: [ManifestRecord] = []
     while let record = try reader.nextRecord() { records.append(record) }
     return records
+}
+
+/// Runs a program and returns its exit status, standard output and standard error.
+public func runProgramCapturingErrors(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe(), errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    // Read both pipes concurrently so that neither fills up and blocks the child.
+    let errorData = Mutex(Data())
+    let group = DispatchGroup()
+    let errorHandle = errors.fileHandleForReading
+    DispatchQueue.global().async(group: group) { errorData.withLock { $0 = errorHandle.readDataToEndOfFile() } }
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    group.wait()
+    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self),
+            String(decoding: errorData.withLock { $0 }, as: UTF8.self))
 }

@@ -1,0 +1,185 @@
+import Foundation
+import XCTest
+import Harmonize
+import PackMix
+@testable import TrainShards
+import SynmixCore
+import TestSupport
+
+/// The Cityscapes fixtures (6 frames, one without instances) packed at 256×128 in 2 shards, made once.
+let fixtureShards: String = {
+    let folder = NSTemporaryDirectory() + "synmix-tests/train-fixtures-\(UUID().uuidString.prefix(8))"
+    var harmonize = HarmonizeOptions(dataset: .cityscapes, root: "\(fixturesFolder)/cityscapes", out: "\(folder)/manifest",
+                                     mappingPath: "\(mappingsFolder)/cityscapes.yaml", taxonomyPath: taxonomyPath)
+    harmonize.split = "all"
+    _ = try! Harmonizer.run(harmonize)
+    var pack = PackOptions(inputs: [PackInput(name: "real", manifest: "\(folder)/manifest")], out: "\(folder)/shards")
+    pack.split = "all"
+    pack.shardSamples = 3
+    pack.sample.maxSize = (256, 128)
+    _ = try! Packer.run(pack)
+    return "\(folder)/shards"
+}()
+
+/// `train-shards` as users run it. Training runs the release binary (`make test`
+/// builds it): numeric code in a debug build is ~20× slower.
+final class FitTests: XCTestCase {
+    var trainer: String { "\(repositoryRoot)/.build/release/train-shards" }
+
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        guard FileManager.default.isExecutableFile(atPath: trainer) else {
+            XCTFail("\(trainer) is not built: run `make test` (it builds the release trainer first)")
+            return (-1, "", "")
+        }
+        return try runProgramCapturingErrors(trainer, arguments)
+    }
+
+    func losses(_ out: String) throws -> [Double] {
+        try JSON.parse(try Files.read("\(out)/metrics.json"))["steps"]!.arrayValue!.map { $0["loss"]!.doubleValue! }
+    }
+
+    func testOverfitsAHandfulOfFixtureImages() throws {
+        let out = try temporaryFolder()
+        let (status, output, errors) = try run(["fit", "--train", "\(fixtureShards)/mix-*.tar", "--eval", "same=\(fixtureShards)/mix-*.tar",
+                                                "--out", out, "--steps", "400", "--lr", "0.012", "--no-augment", "--log-every", "100",
+                                                "--threads", "2", "--seed", "0"])
+        XCTAssertEqual(status, 0, errors)
+        XCTAssertTrue(output.contains("step 400/400"), output)
+        let metrics = try JSON.parse(try Files.read("\(out)/metrics.json"))
+        let result = try XCTUnwrap(metrics["evaluations"]?.arrayValue?.last?["result"])
+        XCTAssertEqual(result["images"]?.intValue, 6)
+        XCTAssertEqual(result["resolution"]?.arrayValue?.compactMap(\.intValue), [256, 128])
+        // 100 px × (256·128)/(2048·1024) for the aachen frame, × (256·128)/(512·256) for the others.
+        XCTAssertEqual(result["min_region_sizes"]?.arrayValue?.compactMap(\.doubleValue), [1.5625, 25])
+        let ap50 = try XCTUnwrap(result["ap50"]?.doubleValue)
+        XCTAssertGreaterThan(ap50, 0.9, output)
+        let steps = try losses(out)
+        XCTAssertEqual(steps.count, 400)
+        XCTAssertLessThan(steps.last!, steps.first! / 10)
+        XCTAssertTrue(Files.exists("\(out)/model.safetensors"))
+    }
+
+    func testTheSameSeedAndThreadsGiveTheSameLossesStepForStep() throws {
+        var runs: [[Double]] = []
+        for seed in ["3", "3", "4"] {
+            let out = try temporaryFolder()
+            let (status, _, errors) = try run(["fit", "--train", "\(fixtureShards)/mix-*.tar", "--out", out, "--steps", "12",
+                                               "--batch", "4", "--threads", "2", "--seed", seed])
+            XCTAssertEqual(status, 0, errors)
+            runs.append(try losses(out))
+        }
+        XCTAssertEqual(runs[0].count, 12)
+        XCTAssertEqual(runs[0], runs[1])
+        XCTAssertNotEqual(runs[0], runs[2])
+    }
+
+    func testAKilledRunResumesWithTheUninterruptedLosses() throws {
+        let arguments = ["fit", "--train", "\(fixtureShards)/mix-*.tar", "--steps", "40", "--batch", "4", "--threads", "2",
+                         "--seed", "5", "--checkpoint-every", "10"]
+        let reference = try temporaryFolder()
+        XCTAssertEqual(try run(arguments + ["--out", reference]).status, 0)
+
+        let interrupted = try temporaryFolder()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: trainer)
+        process.arguments = arguments + ["--out", interrupted]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while !Files.exists("\(interrupted)/checkpoints/step-000010.safetensors") && Date() < deadline { usleep(2_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
+        XCTAssertFalse(Files.exists("\(interrupted)/model.safetensors"))
+
+        let (status, output, errors) = try run(arguments + ["--out", interrupted, "--resume"])
+        XCTAssertEqual(status, 0, errors)
+        XCTAssertTrue(output.contains("resumed from \(interrupted)/checkpoints/step-0000"), output)
+        XCTAssertEqual(try losses(interrupted), try losses(reference))
+        XCTAssertEqual(try Files.read("\(interrupted)/model.safetensors"), try Files.read("\(reference)/model.safetensors"))
+    }
+
+    func testACorruptSampleIsReportedAndSkipped() throws {
+        let shards = try temporaryFolder()
+        for name in Files.list(fixtureShards) where name.hasSuffix(".tar") {
+            var bytes = try Files.read("\(fixtureShards)/\(name)")
+            if name == "mix-000000.tar" {
+                // Garble the first PNG's data (the tar headers stay valid).
+                let members = try Tar.read(bytes)
+                let png = try XCTUnwrap(members.first { $0.name.hasSuffix(".png") })
+                for i in png.data.startIndex + 20..<png.data.startIndex + 60 { bytes[i] ^= 0x5A }
+            }
+            try Files.writeAtomically(bytes, to: "\(shards)/\(name)")
+        }
+        let out = try temporaryFolder()
+        let (status, output, errors) = try run(["fit", "--train", "\(shards)/mix-*.tar", "--out", out, "--steps", "3", "--batch", "4"])
+        XCTAssertEqual(status, 0, errors)
+        XCTAssertTrue(output.contains("skipped: \(shards)/mix-000000.tar: sample "), output)
+        let skipped = try JSON.parse(try Files.read("\(out)/metrics.json"))["skipped"]!.arrayValue!
+        XCTAssertGreaterThanOrEqual(skipped.count, 1)   // once per epoch that reaches it
+        XCTAssertEqual(skipped[0]["file"]?.stringValue, "\(shards)/mix-000000.tar")
+        XCTAssertEqual(try losses(out).count, 3)
+    }
+
+    func testATruncatedShardIsReportedWithItsNameAndOffset() throws {
+        let shards = try temporaryFolder()
+        let bytes = try Files.read("\(fixtureShards)/mix-000001.tar")
+        try Files.writeAtomically(Array(bytes.prefix(5000)), to: "\(shards)/mix-000001.tar")
+        try Files.writeAtomically(try Files.read("\(fixtureShards)/mix-000000.tar"), to: "\(shards)/mix-000000.tar")
+        let out = try temporaryFolder()
+        let (status, output, errors) = try run(["fit", "--train", "\(shards)/mix-*.tar", "--out", out, "--steps", "2", "--batch", "4"])
+        XCTAssertEqual(status, 0, errors)
+        XCTAssertTrue(output.contains("skipped: \(shards)/mix-000001.tar: at byte "), output)
+        XCTAssertTrue(output.contains("truncated"), output)
+    }
+
+    func testEmptyShardListsAndForeignCheckpointsAreClearErrors() throws {
+        let out = try temporaryFolder()
+        var (status, _, errors) = try run(["fit", "--train", "\(out)/none-*.tar", "--out", out, "--steps", "2"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(errors.contains("\(out)/none-*.tar: no shard matches"), errors)
+
+        try Files.writeAtomically(Tar.trailer(after: 0), to: "\(out)/empty.tar")
+        (status, _, errors) = try run(["fit", "--train", "\(out)/empty.tar", "--out", out, "--steps", "2"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(errors.contains("\(out)/empty.tar: no readable sample in 1 shard(s)"), errors)
+
+        try Checkpoint.save(Model(config: ModelConfig(width: 8, classes: ["car"])), to: "\(out)/other.safetensors")
+        (status, _, errors) = try run(["fit", "--train", "\(fixtureShards)/mix-*.tar", "--out", out, "--steps", "2",
+                                       "--init", "\(out)/other.safetensors"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(errors.contains("checkpoint of another architecture: it holds {\"architecture\":\"synmix-bottom-up-v1\",\"width\":8"), errors)
+        XCTAssertTrue(errors.contains("this model is {\"architecture\":\"synmix-bottom-up-v1\",\"width\":24"), errors)
+    }
+
+    /// predict writes the Cityscapes results format at the original 2048×1024 (and 512×256) sizes;
+    /// our evaluator and the official script score those files identically.
+    func testPredictionsScoreTheSameWithOursAndTheOfficialScript() throws {
+        let out = try temporaryFolder()
+        XCTAssertEqual(try run(["fit", "--train", "\(fixtureShards)/mix-*.tar", "--out", out, "--steps", "150", "--lr", "0.012",
+                                "--no-augment", "--log-every", "150"]).status, 0)
+        let root = try temporaryFolder()
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/gtFine", withDestinationPath: "\(fixturesFolder)/cityscapes/gtFine")
+        let predict = try run(["predict", "--model", "\(out)/model.safetensors", "--shards", "\(fixtureShards)/mix-*.tar",
+                               "--out", "\(root)/results"])
+        XCTAssertEqual(predict.status, 0, predict.errors)
+        XCTAssertTrue(predict.output.contains("wrote predictions for 6 images"), predict.output)
+        let lines = try String(contentsOfFile: "\(root)/results/frankfurt_000003_000076_pred.txt", encoding: .utf8)
+            .split(separator: "\n")
+        let first = try XCTUnwrap(lines.first, "no instance predicted").split(separator: " ")
+        let mask = try PNGCodec.decode(try Files.read("\(root)/results/\(first[0])"), path: String(first[0]))
+        XCTAssertEqual([mask.width, mask.height], [512, 256])   // the frame's original size, not the shard's 256×128
+        XCTAssertTrue(["24", "25", "26", "27", "28", "31", "32", "33"].contains(String(first[1])))
+
+        let evaluate = try run(["evaluate", "--cityscapes-gt", root, "--predictions", "\(root)/results", "--out", "\(root)/ours"])
+        XCTAssertEqual(evaluate.status, 0, evaluate.errors)
+        let ours = try JSON.parse(try Files.read("\(root)/ours/metrics.json"))
+        guard let python = interopPython else { throw XCTSkip(interopSkipReason) }
+        let (status, output) = try runProgram(python, ["\(repositoryRoot)/Tests/interop/cityscapes_eval.py", root])
+        XCTAssertEqual(status, 0)
+        let official = try JSON.parse(output[...])
+        XCTAssertEqual(ours["ap"]?.doubleValue, official["allAp"]?.doubleValue)
+        XCTAssertEqual(ours["ap50"]?.doubleValue, official["allAp50"]?.doubleValue)
+        XCTAssertGreaterThan(ours["ap50"]?.doubleValue ?? 0, 0)
+    }
+}
