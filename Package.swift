@@ -65,7 +65,8 @@ let package = Package(
         ]),
 
         .executableTarget(name: "synmix-bench", dependencies: [
-            "SynmixCore", "CImageShim", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SynmixCore", "CImageShim", "Evaluation", "TrainShards", "COpenBLAS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .target(name: "TestSupport", dependencies: ["SynmixCore"], path: "Tests/TestSupport"),

@@ -35,6 +35,18 @@ public struct Batch: Sendable {
     public var composition: [Int]
     /// The data position after this batch.
     public var cursor: LoaderCursor
+
+    public init(size: Int, images: [Float], semantic: [Int32], center: [Float], offset: [Float], offsetWeight: [Float],
+                composition: [Int], cursor: LoaderCursor) {
+        self.size = size
+        self.images = images
+        self.semantic = semantic
+        self.center = center
+        self.offset = offset
+        self.offsetWeight = offsetWeight
+        self.composition = composition
+        self.cursor = cursor
+    }
 }
 
 /// Produces fixed-size batches on a background thread, a few steps ahead of

@@ -27,8 +27,18 @@ public struct ConvShape: Sendable, Equatable {
     /// Rows of one image's im2col matrix (K of the GEMM).
     public var columnRows: Int { inChannels * kernel * kernel }
     /// Floats of scratch space `conv2dForward`/`Backward` need: one image's im2col matrix.
-    public var scratchCount: Int { isPointwise ? 0 : columnRows * outHeight * outWidth }
+    public var scratchCount: Int {
+        isPointwise ? 0 : max(columnRows, isSameSize ? outChannels * kernel * kernel : 0) * outHeight * outWidth
+    }
     var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
+    /// A stride-1 k×k convolution padded to keep the size: its input gradient is itself a
+    /// convolution (of dOut with the flipped, transposed weights).
+    var isSameSize: Bool { kernel > 1 && stride == 1 && 2 * padding == kernel - 1 }
+    /// The shape of that input-gradient convolution.
+    var transposed: ConvShape {
+        ConvShape(batch: batch, inChannels: outChannels, height: outHeight, width: outWidth, outChannels: inChannels,
+                  kernel: kernel, stride: 1, padding: padding)
+    }
 }
 
 /// The output columns x whose input column x·stride − padding + kx lies inside [0, width).
@@ -139,9 +149,10 @@ public func conv2dForward(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePoi
     }
 }
 
-/// Floats of `weightScratch` conv2dBackward needs for `parts` threads.
+/// Floats of `weightScratch` conv2dBackward needs for `parts` threads: per-thread weight
+/// gradients, then room for the flipped weights of a same-size convolution.
 public func weightScratchCount(_ s: ConvShape, parts: Int) -> Int {
-    parts <= 1 ? 0 : parts * (s.outChannels * s.columnRows + s.outChannels)
+    (parts <= 1 ? 0 : parts * (s.outChannels * s.columnRows + s.outChannels)) + s.outChannels * s.columnRows
 }
 
 /// Gradients of conv2dForward: dWeight/dBias accumulate, dInput (if given) is overwritten.
@@ -156,6 +167,21 @@ public func conv2dBackward(_ dInput: UnsafeMutablePointer<Float>?, _ dWeight: Un
     let inputCount = s.inChannels * s.height * s.width
     let weightCount = s.outChannels * s.columnRows
     let parts = weightScratch == nil ? 1 : min(parts, s.batch)
+    // With scratch, a same-size convolution's input gradient is computed as a convolution:
+    // flipped[C, O, ky, kx] = weight[O, C, k−1−ky, k−1−kx]. Its GEMM has inner dimension O·k·k
+    // where the col2im route has O (and then scatters K×S values back).
+    var flipped: UnsafeMutablePointer<Float>?
+    if s.isSameSize, dInput != nil, let weightScratch {
+        let target = weightScratch + (parts > 1 ? parts * (weightCount + s.outChannels) : 0)
+        let k2 = s.kernel * s.kernel
+        for o in 0..<s.outChannels {
+            for c in 0..<s.inChannels {
+                for t in 0..<k2 { target[(c * s.outChannels + o) * k2 + t] = weight[(o * s.inChannels + c) * k2 + k2 - 1 - t] }
+            }
+        }
+        flipped = target
+    }
+    let transposed = s.transposed
     partitioned(s.batch, parts) { part, images in
         let columnsBuffer = scratch + part * s.scratchCount
         let (partWeight, partBias): (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?)
@@ -187,6 +213,11 @@ public func conv2dBackward(_ dInput: UnsafeMutablePointer<Float>?, _ dWeight: Un
                 // dInput[C, S] = weightᵀ[C, O] · dOut[O, S]
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(s.inChannels), Int32(spatial), Int32(s.outChannels),
                             1, weight, Int32(s.columnRows), gradient, Int32(spatial), 0, target, Int32(spatial))
+            } else if let flipped {
+                // dInput[C, S] = flipped[C, O·k·k] · im2col(dOut)[O·k·k, S]
+                im2col(gradient, transposed, columnsBuffer)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(s.inChannels), Int32(spatial), Int32(transposed.columnRows),
+                            1, flipped, Int32(transposed.columnRows), columnsBuffer, Int32(spatial), 0, target, Int32(spatial))
             } else {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(s.columnRows), Int32(spatial), Int32(s.outChannels),
                             1, weight, Int32(s.columnRows), gradient, Int32(spatial), 0, columnsBuffer, Int32(spatial))

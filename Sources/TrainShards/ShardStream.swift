@@ -36,6 +36,14 @@ public struct ShardSample: Sendable {
     public var json: [UInt8]
     public var image: [UInt8]
     public var imageFormat: String
+
+    public init(key: String, shard: String, json: [UInt8], image: [UInt8], imageFormat: String) {
+        self.key = key
+        self.shard = shard
+        self.json = json
+        self.image = image
+        self.imageFormat = imageFormat
+    }
 }
 
 /// Streams samples from shards: each epoch visits the shards in a new seeded

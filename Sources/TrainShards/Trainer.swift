@@ -40,7 +40,8 @@ public struct FitOptions: Sendable {
             ("batch", .int(batch)), ("input_size", .array([.int(inputWidth), .int(inputHeight)])),
             ("lr", .double(Double(learningRate))), ("warmup_fraction", .double(warmupFraction)), ("schedule", .string("linear warm-up, cosine")),
             ("seed", .int(Int(seed))), ("threads", .int(threads)), ("init", initFrom.map { .string($0) } ?? .null),
-            ("augment", .bool(augment)), ("loss_weights", .object([("semantic", .double(1)), ("center", .double(200)), ("offset", .double(0.1))])),
+            ("augment", .bool(augment)), ("loss_weights", .object([("semantic", .double(Double(LossWeights().semantic))), ("center", .double(Double(LossWeights().center))),
+                                      ("offset", .double(Double(LossWeights().offset)))])),
         ])
     }
 }

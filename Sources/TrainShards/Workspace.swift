@@ -92,6 +92,25 @@ public final class Workspace: @unchecked Sendable {
 
     deinit { for p in allocations { p.deallocate() } }
 
+    /// Every convolution of the network at this shape (heads last) and whether
+    /// the backward pass computes its input gradient (all but the stem's).
+    public var convolutions: [(shape: ConvShape, inputGradient: Bool)] {
+        states.enumerated().map { ($1.shape, $0 != model.stem) } + [(headShape, true)]
+    }
+
+    /// Multiply-adds ×2 of one training step's GEMMs: forward, weight gradient, input gradient.
+    public var trainingFLOPs: Double {
+        convolutions.reduce(0) { total, conv in
+            let s = conv.shape
+            let gemm = 2 * Double(s.batch * s.outChannels * s.columnRows * s.outHeight * s.outWidth)
+            return total + gemm * (conv.inputGradient ? 3 : 2)
+        }
+    }
+
+    public var forwardFLOPs: Double {
+        convolutions.reduce(0) { $0 + 2 * Double($1.shape.batch * $1.shape.outChannels * $1.shape.columnRows * $1.shape.outHeight * $1.shape.outWidth) }
+    }
+
     // MARK: forward
 
     /// Runs the network on `input`; `training` uses batch statistics and updates the running ones.

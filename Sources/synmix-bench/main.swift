@@ -10,7 +10,7 @@ import SynmixCore
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synmix-bench", abstract: "Benchmark baselines.",
-        subcommands: [DecodeFloor.self, EvaluationData.self, EvaluateInMemory.self])
+        subcommands: [DecodeFloor.self, EvaluationData.self, EvaluateInMemory.self, TrainStep.self])
 }
 
 /// Decodes every `*_gtFine_instanceIds.png` under a Cityscapes root and does
