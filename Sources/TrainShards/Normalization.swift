@@ -1,61 +1,95 @@
 import Foundation
 
+/// Σ p[i] and Σ p[i]·q[i] over a plane with eight float lanes (vectorised; planes
+/// are at most a few thousand pixels, so float lanes lose nothing that matters).
+@inline(__always)
+func planeSum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+    var lanes = SIMD8<Float>(), i = 0
+    while i + 8 <= count { lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self); i += 8 }
+    var sum = lanes.sum()
+    while i < count { sum += p[i]; i += 1 }
+    return sum
+}
+
+@inline(__always)
+func planeSquaredDeviation(_ p: UnsafePointer<Float>, _ count: Int, from mean: Float) -> Float {
+    var lanes = SIMD8<Float>(), i = 0
+    let m = SIMD8<Float>(repeating: mean)
+    while i + 8 <= count { let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - m; lanes += d * d; i += 8 }
+    var sum = lanes.sum()
+    while i < count { sum += (p[i] - mean) * (p[i] - mean); i += 1 }
+    return sum
+}
+
 /// Batch normalisation over [N, C, H, W] in training mode: statistics of the
 /// batch, per channel; `mean`/`invStd` [C] are saved for the backward pass and
 /// the running statistics updated as PyTorch does (unbiased variance, momentum 0.1).
+/// `relu` applies max(0, ·) to the output in the same pass. Channels are split over `parts` threads.
 public func batchNormForward(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
                              _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
                              mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>,
                              runningMean: UnsafeMutablePointer<Float>?, runningVar: UnsafeMutablePointer<Float>?,
                              batch: Int, channels: Int, pixels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1,
-                             parts: Int = 1) {
+                             relu: Bool = false, parts: Int = 1) {
     let count = batch * pixels
     partitioned(channels, parts) { _, range in for c in range {
         var sum: Double = 0
-        for n in 0..<batch { let plane = input + (n * channels + c) * pixels; for i in 0..<pixels { sum += Double(plane[i]) } }
-        let mu = sum / Double(count)
+        for n in 0..<batch { sum += Double(planeSum(input + (n * channels + c) * pixels, pixels)) }
+        let mu = Float(sum / Double(count))
         var squares: Double = 0
-        for n in 0..<batch {
-            let plane = input + (n * channels + c) * pixels
-            for i in 0..<pixels { let d = Double(plane[i]) - mu; squares += d * d }
-        }
-        let variance = squares / Double(count)
-        let inv = 1 / sqrt(Float(variance) + epsilon)
-        mean[c] = Float(mu)
+        for n in 0..<batch { squares += Double(planeSquaredDeviation(input + (n * channels + c) * pixels, pixels, from: mu)) }
+        let inv = 1 / sqrt(Float(squares / Double(count)) + epsilon)
+        mean[c] = mu
         invStd[c] = inv
+        let scale = gamma[c] * inv, shift = beta[c] - mu * scale
         for n in 0..<batch {
             let source = input + (n * channels + c) * pixels, target = out + (n * channels + c) * pixels
-            for i in 0..<pixels { target[i] = gamma[c] * (source[i] - Float(mu)) * inv + beta[c] }
+            if relu {
+                for i in 0..<pixels { target[i] = max(0, source[i] * scale + shift) }
+            } else {
+                for i in 0..<pixels { target[i] = source[i] * scale + shift }
+            }
         }
         if let runningMean, let runningVar {
-            runningMean[c] = (1 - momentum) * runningMean[c] + momentum * Float(mu)
+            runningMean[c] = (1 - momentum) * runningMean[c] + momentum * mu
             runningVar[c] = (1 - momentum) * runningVar[c] + momentum * Float(squares / Double(max(1, count - 1)))
         }
     } }
 }
 
 /// Gradients of batchNormForward: dGamma/dBeta accumulate, dInput is overwritten.
+/// With `reluOutput` (the forward output of a fused ReLU) dOut is first zeroed
+/// where that output is not positive (in place).
 public func batchNormBackward(_ dInput: UnsafeMutablePointer<Float>, _ dGamma: UnsafeMutablePointer<Float>,
-                              _ dBeta: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>,
+                              _ dBeta: UnsafeMutablePointer<Float>, _ dOut: UnsafeMutablePointer<Float>,
                               _ input: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>,
                               mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
-                              batch: Int, channels: Int, pixels: Int, parts: Int = 1) {
+                              batch: Int, channels: Int, pixels: Int, reluOutput: UnsafePointer<Float>? = nil, parts: Int = 1) {
     let count = Float(batch * pixels)
     partitioned(channels, parts) { _, range in for c in range {
-        var sumGradient: Float = 0, sumGradientXhat: Float = 0
+        var sumGradient: Float = 0, sumGradientX: Float = 0
         for n in 0..<batch {
-            let g = dOut + (n * channels + c) * pixels, x = input + (n * channels + c) * pixels
-            for i in 0..<pixels {
-                sumGradient += g[i]
-                sumGradientXhat += g[i] * (x[i] - mean[c]) * invStd[c]
+            let plane = (n * channels + c) * pixels
+            let g = dOut + plane, x = input + plane
+            if let reluOutput { for i in 0..<pixels where reluOutput[plane + i] <= 0 { g[i] = 0 } }
+            sumGradient += planeSum(g, pixels)
+            var lanes = SIMD8<Float>(), i = 0
+            while i + 8 <= pixels {
+                lanes += UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+                i += 8
             }
+            var tail = lanes.sum()
+            while i < pixels { tail += g[i] * x[i]; i += 1 }
+            sumGradientX += tail
         }
+        // Σ g·x̂ = (Σ g·x − mean·Σ g)·invStd
+        let sumGradientXhat = (sumGradientX - mean[c] * sumGradient) * invStd[c]
         dBeta[c] += sumGradient
         dGamma[c] += sumGradientXhat
         let scale = gamma[c] * invStd[c] / count
         for n in 0..<batch {
-            let g = dOut + (n * channels + c) * pixels, x = input + (n * channels + c) * pixels
-            let target = dInput + (n * channels + c) * pixels
+            let plane = (n * channels + c) * pixels
+            let g = dOut + plane, x = input + plane, target = dInput + plane
             for i in 0..<pixels {
                 let xhat = (x[i] - mean[c]) * invStd[c]
                 target[i] = scale * (count * g[i] - sumGradient - xhat * sumGradientXhat)

@@ -123,9 +123,8 @@ public final class Workspace: @unchecked Sendable {
             convForward(down, x, training: training)
             convForward(first, states[down].out, training: training)
             convForward(second, states[first].out, training: training)
-            let count = activationCount(second)
             let sum = states[second].out, skip = states[down].out, out = blockOut[stage]
-            for i in 0..<count { out[i] = max(0, sum[i] + skip[i]) }
+            elementwise(activationCount(second)) { for i in $0 { out[i] = max(0, sum[i] + skip[i]) } }
             x = UnsafePointer(out)
         }
         convForward(model.reduce, blockOut[2], training: training)
@@ -134,7 +133,7 @@ public final class Workspace: @unchecked Sendable {
         upsampleForward(fuseIn, states[model.reduce].out, planes: batch * r.outChannels, height: r.outHeight, width: r.outWidth,
                         outHeight: headHeight, outWidth: headWidth)
         let skipOut = states[model.skip].out
-        for i in 0..<activationCount(model.skip) { fuseIn[i] += skipOut[i] }
+        elementwise(activationCount(model.skip)) { for i in $0 { fuseIn[i] += skipOut[i] } }
         convForward(model.fuse, fuseIn, training: training)
         conv2dForward(heads, states[model.fuse].out, p + model.headWeight, p + model.headBias, headShape, scratch: columns, parts: threads)
         if training { model.batchesTracked += 1 }
@@ -153,18 +152,24 @@ public final class Workspace: @unchecked Sendable {
         if training {
             batchNormForward(state.out, state.z, p + spec.gamma, p + spec.beta, mean: state.mean, invStd: state.invStd,
                              runningMean: b + spec.runningMean, runningVar: b + spec.runningVar,
-                             batch: batch, channels: s.outChannels, pixels: pixels, parts: threads)
-        } else {
-            for c in 0..<s.outChannels {
+                             batch: batch, channels: s.outChannels, pixels: pixels, relu: spec.relu, parts: threads)
+            return
+        }
+        partitioned(s.outChannels, threads) { _, channels in
+            for c in channels {
                 let scale = p[spec.gamma + c] / (b[spec.runningVar + c] + 1e-5).squareRoot()
                 let shift = p[spec.beta + c] - b[spec.runningMean + c] * scale
                 for n in 0..<batch {
                     let plane = (n * s.outChannels + c) * pixels
-                    for i in plane..<plane + pixels { state.out[i] = state.z[i] * scale + shift }
+                    for i in plane..<plane + pixels { state.out[i] = spec.relu ? max(0, state.z[i] * scale + shift) : state.z[i] * scale + shift }
                 }
             }
         }
-        if spec.relu { reluForward(state.out, state.out, count: batch * s.outChannels * pixels) }
+    }
+
+    /// `body` over slices of 0..<count on the workspace's threads (elementwise loops).
+    private func elementwise(_ count: Int, _ body: (Range<Int>) -> Void) {
+        partitioned(count, count >= 1 << 15 ? threads : 1) { _, range in body(range) }
     }
 
     // MARK: backward
@@ -187,32 +192,33 @@ public final class Workspace: @unchecked Sendable {
             let down = model.downs[stage], (first, second) = model.blocks[stage]
             let count = activationCount(second)
             let out = blockOut[stage], dSum = dBlockOut[stage]
-            for i in 0..<count where out[i] <= 0 { dSum[i] = 0 }
-            states[second].dOut.update(from: dSum, count: count)
+            let dSecond = states[second].dOut
+            elementwise(count) { for i in $0 { dSum[i] = out[i] > 0 ? dSum[i] : 0; dSecond[i] = dSum[i] } }
             convBackward(second, input: states[first].out, into: states[first].dOut)
             convBackward(first, input: states[down].out, into: temporary)
             let dDown = states[down].dOut
-            for i in 0..<count { dDown[i] = dSum[i] + temporary[i] }
+            let temporary = temporary
+            elementwise(count) { for i in $0 { dDown[i] = dSum[i] + temporary[i] } }
             switch stage {
             case 2: convBackward(down, input: blockOut[1], into: dBlockOut[1])
             case 1:
                 convBackward(down, input: blockOut[0], into: temporary)
-                let d = dBlockOut[0]
-                for i in 0..<activationCount(model.blocks[0].1) { d[i] += temporary[i] }
+                let d = dBlockOut[0], temporary = temporary
+                elementwise(activationCount(model.blocks[0].1)) { for i in $0 { d[i] += temporary[i] } }
             default: convBackward(down, input: states[model.stem].out, into: states[model.stem].dOut)
             }
         }
         convBackward(model.stem, input: input, into: nil)
     }
 
-    /// ReLU mask on dOut (in place), batch norm, then the convolution; dInput is overwritten.
+    /// Batch norm (with the ReLU's mask applied to dOut in place), then the convolution; dInput is overwritten.
     private func convBackward(_ index: Int, input: UnsafePointer<Float>, into dInput: UnsafeMutablePointer<Float>?) {
         let spec = model.convs[index], state = states[index], s = state.shape
         let p = model.parameters.baseAddress!, g = model.gradients.baseAddress!
-        let pixels = s.outHeight * s.outWidth, count = batch * s.outChannels * pixels
-        if spec.relu { for i in 0..<count where state.out[i] <= 0 { state.dOut[i] = 0 } }
+        let pixels = s.outHeight * s.outWidth
         batchNormBackward(dz, g + spec.gamma, g + spec.beta, state.dOut, state.z, p + spec.gamma,
-                          mean: state.mean, invStd: state.invStd, batch: batch, channels: s.outChannels, pixels: pixels, parts: threads)
+                          mean: state.mean, invStd: state.invStd, batch: batch, channels: s.outChannels, pixels: pixels,
+                          reluOutput: spec.relu ? state.out : nil, parts: threads)
         conv2dBackward(dInput, g + spec.weight, nil, dz, input, p + spec.weight, s, scratch: columns,
                        weightScratch: weightScratch, parts: threads)
     }

@@ -189,7 +189,8 @@ extension GradientCheckTests {
             } } }
         } } }
         var dInput = [Float](repeating: 0, count: count), dGamma = [Float](repeating: 0, count: channels), dBeta = dGamma
-        r.withUnsafeBufferPointer { d in input.withUnsafeBufferPointer { x in gamma.withUnsafeBufferPointer { g in
+        var dOut = r
+        dOut.withUnsafeMutableBufferPointer { d in input.withUnsafeBufferPointer { x in gamma.withUnsafeBufferPointer { g in
             mean.withUnsafeBufferPointer { m in inv.withUnsafeBufferPointer { s in
                 dInput.withUnsafeMutableBufferPointer { di in dGamma.withUnsafeMutableBufferPointer { dg in dBeta.withUnsafeMutableBufferPointer { db in
                     batchNormBackward(di.baseAddress!, dg.baseAddress!, db.baseAddress!, d.baseAddress!, x.baseAddress!, g.baseAddress!,
