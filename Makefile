@@ -51,6 +51,8 @@ bench: build venv
 	bash Benchmarks/filter.sh
 	bash Benchmarks/pack.sh
 	bash Benchmarks/evaluation.sh
+	$(PYTHON) -m pip install -q -r Benchmarks/requirements.txt
+	bash Benchmarks/train.sh
 
 ## fixtures: regenerate fixtures/ (deterministic: the same bytes every time).
 fixtures: build

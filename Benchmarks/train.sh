@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# train-shards at batch 8 and 256x128 (issue 6): the training step against plain
+# cblas_sgemm on the same GEMM shapes, inference, the same network in PyTorch
+# loaded from our checkpoint (outputs compared, step timed), and a real `fit` on
+# shards (JPEG at 512x256, decoded and augmented on worker threads) for the
+# images/s and the share of time spent waiting for data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.build/release
+PY=.venv/bin/python
+THREADS=${THREADS:-2}
+RUNS=${RUNS:-3}
+DATA=bench-data/train-frames-400
+work=bench-data/train
+if [ ! -f "$DATA/.complete" ]; then
+  rm -rf "$DATA"
+  echo "generating 400 Cityscapes-layout frames of 1024x512 in $DATA ..."
+  "$BIN/synmix-generate" cityscapes --out "$DATA" --count 400 --seed 11 --noise 4 --width 1024 --height 512 --city trainbench >/dev/null
+  touch "$DATA/.complete"
+fi
+rm -rf "$work" && mkdir -p "$work"
+"$BIN/harmonize" --dataset cityscapes --root "$DATA" --out "$work/manifest" >/dev/null
+"$BIN/pack-mix" --real "$work/manifest" --max-size 512x256 --image-format jpg --shard-samples 100 --out "$work/shards" >/dev/null
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+number() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))" "$@"; }
+
+for r in $(seq "$RUNS"); do
+  "$BIN/synmix-bench" train-step --threads "$THREADS" --export "$work/export" > "$work/ours-$r.json"
+  "$PY" Benchmarks/torch_peer.py "$work/export" "$THREADS" > "$work/torch-$r.json"
+done
+ours_step=$(for r in $(seq "$RUNS"); do number "$work/ours-$r.json" step_ms; done | median)
+ours_gflops=$(for r in $(seq "$RUNS"); do number "$work/ours-$r.json" step_gflops; done | median)
+sgemm_gflops=$(for r in $(seq "$RUNS"); do number "$work/ours-$r.json" sgemm_gflops; done | median)
+ours_forward=$(for r in $(seq "$RUNS"); do number "$work/ours-$r.json" forward_images_per_second; done | median)
+ours_predict=$(for r in $(seq "$RUNS"); do number "$work/ours-$r.json" predict_images_per_second; done | median)
+torch_step=$(for r in $(seq "$RUNS"); do number "$work/torch-$r.json" step_ms; done | median)
+torch_forward=$(for r in $(seq "$RUNS"); do number "$work/torch-$r.json" forward_images_per_second; done | median)
+difference=$(for r in $(seq "$RUNS"); do number "$work/torch-$r.json" max_output_difference; done | sort -g | tail -1)
+torch_version=$(number "$work/torch-1.json" torch)
+gflop=$(number "$work/ours-1.json" train_gflop)
+
+/usr/bin/time -f "%e %M" -o "$work/time" "$BIN/train-shards" fit --train "$work/shards/mix-*.tar" --out "$work/fit" \
+  --steps 150 --batch 8 --input-size 256x128 --threads "$THREADS" --log-every 50 > "$work/fit.log"
+read -r fit_s fit_kb < "$work/time"
+fit_rate=$(number "$work/fit/metrics.json" "timing['images_per_second']")
+wait_share=$(number "$work/fit/metrics.json" "100 * timing['data_wait_share']")
+{
+  echo "| what (batch 8, 256×128, $THREADS threads, median of $RUNS) | synmix | PyTorch $torch_version |"
+  echo "|---|---:|---:|"
+  awk -v o="$ours_step" -v t="$torch_step" 'BEGIN { printf "| training step (forward, losses, backward, AdamW) | %.1f ms (%.0f img/s) | %.1f ms (%.0f img/s) |\n", o, 8000 / o, t, 8000 / t }'
+  awk -v g="$ours_gflops" -v s="$sgemm_gflops" -v f="$gflop" 'BEGIN { printf "| GEMM work per step %.2f GFLOP: achieved rate | %.1f GFLOP/s = %.0f%% of plain sgemm (%.1f GFLOP/s) | |\n", f, g, 100 * g / s, s }'
+  awk -v o="$ours_forward" -v t="$torch_forward" 'BEGIN { printf "| inference forward pass | %.0f img/s | %.0f img/s |\n", o, t }'
+  awk -v o="$ours_predict" 'BEGIN { printf "| predict one image (forward + grouping, batch 1) | %.0f img/s | |\n", o }'
+  awk -v r="$fit_rate" -v w="$wait_share" -v s="$fit_s" -v m="$fit_kb" 'BEGIN { printf "| fit on JPEG shards, 150 steps | %.0f img/s, %.1f%% waiting for data, %.0f s, peak %.0f MiB | |\n", r, w, s, m / 1024 }'
+  echo
+  echo "PyTorch loads our checkpoint with strict=True; largest difference of its outputs from ours: $difference (limit 1e-4)."
+} | tee bench-data/train.md
