@@ -138,3 +138,5 @@ print(json.dumps({
     "step_ms": statistics.median(times), "images_per_second": B / (statistics.median(times) / 1000),
     "forward_ms": statistics.median(forward), "forward_images_per_second": B / (statistics.median(forward) / 1000),
 }))
+if max_difference > 1e-4:
+    sys.exit(f"PyTorch's outputs differ from synmix's by {max_difference} (limit 1e-4)")
