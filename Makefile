@@ -7,7 +7,6 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 CONFIG ?= release
 BIN = .build/$(CONFIG)
-DEMO_OUT ?= out/demo
 
 .PHONY: deps venv build test demo bench fixtures clean
 
@@ -35,15 +34,9 @@ test: deps venv
 	swift build -c release --product train-shards   # the training tests drive the optimized binary
 	SYNMIX_PYTHON=$(abspath $(PYTHON)) swift test --skip-build --disable-swift-testing
 
-## demo: harmonize the fixtures, filter the synthetic instances, print what each stage did.
+## demo: the mixed-training experiment end to end on a generated benchmark (QUICK=1: a smaller one).
 demo: build
-	@rm -rf $(DEMO_OUT)
-	$(BIN)/harmonize --dataset cityscapes --root fixtures/cityscapes --out $(DEMO_OUT)/cityscapes
-	$(BIN)/harmonize --dataset synscapes --root fixtures/synscapes --val-fraction 0.4 --out $(DEMO_OUT)/synscapes
-	$(BIN)/filter-instances --in $(DEMO_OUT)/synscapes --out $(DEMO_OUT)/synscapes-filtered --preview 3
-	$(BIN)/pack-mix --real $(DEMO_OUT)/cityscapes --synthetic $(DEMO_OUT)/synscapes-filtered --synthetic-count all \
-	  --split all --seed 1 --shard-samples 4 --out $(DEMO_OUT)/shards
-	$(BIN)/pack-mix verify $(DEMO_OUT)/shards
+	$(BIN)/synmix-demo --out demo-out $(if $(QUICK),--preset quick,)
 
 ## bench: throughput and memory of each stage (results also in bench-data/*.md).
 bench: build venv
@@ -59,4 +52,4 @@ fixtures: build
 	rm -rf fixtures && $(BIN)/synmix-generate fixtures --out fixtures
 
 clean:
-	rm -rf .build out bench-data
+	rm -rf .build out bench-data demo-out

@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "pack-mix", targets: ["pack-mix"]),
         .executable(name: "train-shards", targets: ["train-shards"]),
         .executable(name: "synmix-generate", targets: ["synmix-generate"]),
+        .executable(name: "synmix-demo", targets: ["synmix-demo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -46,6 +47,8 @@ let package = Package(
         // The trainer: layers over OpenBLAS, shard streaming, checkpoints; scored by Evaluation.
         .target(name: "TrainShards", dependencies: ["SynmixCore", "COpenBLAS", "Evaluation"]),
         .target(name: "SynmixGenerate", dependencies: ["SynmixCore"]),
+        // The demo experiment: runs the stage executables on generated data and writes the report.
+        .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixGenerate", "CCairo"]),
 
         // Thin executables.
         .executableTarget(name: "harmonize", dependencies: [
@@ -64,6 +67,9 @@ let package = Package(
             "SynmixGenerate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "synmix-demo", dependencies: [
+            "Experiment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "synmix-bench", dependencies: [
             "SynmixCore", "CImageShim", "Evaluation", "TrainShards", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -75,6 +81,7 @@ let package = Package(
         .testTarget(name: "PackMixTests", dependencies: ["TestSupport", "PackMix", "Harmonize", "SynmixGenerate"]),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation"]),
         .testTarget(name: "TrainShardsTests", dependencies: ["TestSupport", "TrainShards", "Harmonize", "PackMix"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment"]),
         .testTarget(name: "FilterInstancesTests", dependencies: ["TestSupport", "FilterInstances", "Harmonize", "SynmixGenerate"]),
     ]
 )

@@ -15,6 +15,23 @@ public struct Appearance: Sendable {
     public var noise: Double
     /// Random per-object colour variation (vehicles are painted in many colours).
     public var objectColorSpread: Double
+    /// Standard deviation of a multiplicative texture in 4×4-pixel blocks (surfaces, not flat paint).
+    public var texture = 0.0
+    /// A 3×3 box blur (optics) after texture and lighting, before the sensor noise.
+    public var blur = false
+    /// Per-image exposure drawn from this range, and a per-image colour cast of up to ± this (8-bit levels).
+    public var gainRange: ClosedRange<Double> = 1...1
+    public var castRange = 0.0
+
+    public init(palette: [Int: [Double]], brightness: Double, tint: Double, verticalShading: Double, noise: Double,
+                objectColorSpread: Double) {
+        self.palette = palette
+        self.brightness = brightness
+        self.tint = tint
+        self.verticalShading = verticalShading
+        self.noise = noise
+        self.objectColorSpread = objectColorSpread
+    }
 
     /// Flat, compressible colours for committed fixtures.
     public static let fixtureReal = Appearance(palette: basePalette, brightness: 0.9, tint: 8, verticalShading: 0.15,
@@ -28,6 +45,43 @@ public struct Appearance: Sendable {
         26: [30, 40, 140], 27: [40, 50, 90], 28: [30, 90, 120], 29: [60, 60, 110], 30: [70, 70, 120],
         31: [40, 100, 110], 32: [60, 60, 220], 33: [130, 40, 50],
     ]
+
+    /// The demo benchmark's colours: one distinct hue per instance class, so that the
+    /// small network can tell classes apart within a few hundred steps at 256×128.
+    static let demoPalette: [Int: [Double]] = basePalette.merging([
+        24: [210, 40, 40], 25: [240, 140, 30], 26: [40, 70, 210], 27: [200, 175, 40], 28: [40, 160, 70],
+        29: [120, 120, 60], 30: [100, 90, 70], 31: [150, 60, 170], 32: [40, 190, 200], 33: [210, 50, 170],
+    ]) { $1 }
+
+    /// The demo benchmark's "real" look (reference: demo-prototype.md): textured surfaces,
+    /// a 3×3 blur, sensor noise σ ≈ 13 levels, and exposure and colour varying per image.
+    public static let demoReal: Appearance = {
+        var a = Appearance(palette: demoPalette, brightness: 1, tint: 0, verticalShading: 0.1, noise: 12.75, objectColorSpread: 30)
+        a.texture = 0.12
+        a.blur = true
+        a.gainRange = 0.6...1.05
+        a.castRange = 12.75
+        return a
+    }()
+
+    /// The demo's "synthetic" look: the same degradations (the renderer is not perfect
+    /// either), its palette moved by `gap` towards another (channels rotated and more
+    /// saturated) and its own fixed lighting: brighter, bluish, a stronger vertical gradient.
+    /// gap 0 is the real palette under fixed lighting; the prototype found 0.2 gives
+    /// cross-domain AP at ~0.4 of in-domain, 0.5 and more nearly none.
+    public static func demoSynthetic(gap: Double) -> Appearance {
+        var palette: [Int: [Double]] = [:]
+        for (label, color) in demoPalette {
+            let mean = color.reduce(0, +) / 3
+            let rotated = [color[1], color[2], color[0]].map { max(0, min(255, mean + 1.4 * ($0 - mean))) }
+            palette[label] = zip(color, rotated).map { (1 - gap) * $0 + gap * $1 }
+        }
+        var a = Appearance(palette: palette, brightness: 1 + 0.25 * gap, tint: -20 * gap, verticalShading: 0.1 + 0.3 * gap,
+                           noise: 12.75, objectColorSpread: 30)
+        a.texture = 0.12
+        a.blur = true
+        return a
+    }
 
     /// RGB pixels of a painted scene; deterministic in `seed`.
     func render(_ painted: PaintedScene, seed: UInt64) -> Raster<UInt8> {
@@ -46,7 +100,16 @@ public struct Appearance: Sendable {
         var labelColor = [Double](repeating: 128, count: 256 * 3)
         for (label, color) in palette where (0..<256).contains(label) { for c in 0..<3 { labelColor[label * 3 + c] = color[c] } }
         let objectColor = partColor.flatMap { $0 }
-        var samples = [UInt8](repeating: 0, count: w * h * 3)
+        // Per-image exposure and cast, and the texture, from their own generator (so that
+        // appearances without them draw exactly the noise they always drew).
+        var lighting = SplitMix64(seed: seed ^ 0x11647)
+        let gain = gainRange.lowerBound + (gainRange.upperBound - gainRange.lowerBound) * lighting.unit()
+        let cast = (0..<3).map { _ in castRange * (2 * lighting.unit() - 1) }
+        let blocksWide = (w + 3) / 4
+        let blockFactor: [Double] = texture > 0
+            ? (0..<blocksWide * ((h + 3) / 4)).map { _ in 1 + texture * (lighting.unit() + lighting.unit() + lighting.unit() - 1.5) * 2 }
+            : []
+        var values = [Double](repeating: 0, count: w * h * 3)
         labelColor.withUnsafeBufferPointer { labelColor in
             objectColor.withUnsafeBufferPointer { objectColor in
                 for y in 0..<h {
@@ -57,16 +120,42 @@ public struct Appearance: Sendable {
                         let isObject = painted.overlay[index] == 0 && owner >= 0
                         let table = isObject ? objectColor : labelColor
                         let base = isObject ? owner * 3 : painted.label(at: index) * 3
+                        let surface = texture > 0 ? blockFactor[(y / 4) * blocksWide + x / 4] : 1
                         for channel in 0..<3 {
                             var value = table[base + channel] * shade + (channel == 0 ? tint : channel == 2 ? -tint : 0)
-                            if noise > 0 { value += noise * (random.unit() + random.unit() + random.unit() - 1.5) * 2 }
-                            samples[index * 3 + channel] = UInt8(max(0, min(255, value.rounded())))
+                            if texture > 0 || gainRange != 1...1 || castRange > 0 { value = value * surface * gain + cast[channel] }
+                            values[index * 3 + channel] = value
                         }
                     }
                 }
             }
         }
+        if blur { values = Self.boxBlur(values, width: w, height: h) }
+        var samples = [UInt8](repeating: 0, count: w * h * 3)
+        for i in 0..<w * h * 3 {
+            var value = values[i]
+            if noise > 0 { value += noise * (random.unit() + random.unit() + random.unit() - 1.5) * 2 }
+            samples[i] = UInt8(max(0, min(255, value.rounded())))
+        }
         return Raster(width: w, height: h, channels: 3, samples: samples)
+    }
+
+    /// 3×3 box blur of interleaved RGB values, edges clamped.
+    static func boxBlur(_ values: [Double], width w: Int, height h: Int) -> [Double] {
+        var out = values
+        for y in 0..<h {
+            for x in 0..<w {
+                for c in 0..<3 {
+                    var sum = 0.0
+                    for dy in -1...1 {
+                        let yy = min(h - 1, max(0, y + dy))
+                        for dx in -1...1 { sum += values[(yy * w + min(w - 1, max(0, x + dx))) * 3 + c] }
+                    }
+                    out[(y * w + x) * 3 + c] = sum / 9
+                }
+            }
+        }
+        return out
     }
 }
 

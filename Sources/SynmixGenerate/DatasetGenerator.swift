@@ -20,10 +20,13 @@ public enum DatasetGenerator {
     /// A Cityscapes-layout dataset of `count` random frames in one split/city.
     public static func cityscapes(root: String, count: Int, width: Int, height: Int, split: String, city: String,
                                   seed: UInt64, objects: ClosedRange<Int> = 4...10, appearance: Appearance,
+                                  policy: AnnotatorPolicy? = nil, smallClassScale: Double = 1,
                                   pngLevel: Int, jobs: Int) throws {
-        let builder = StreetSceneBuilder(width: width, height: height, extraObjects: objects)
+        var configuredBuilder = StreetSceneBuilder(width: width, height: height, extraObjects: objects)
+        configuredBuilder.smallClassScale = smallClassScale
+        let builder = configuredBuilder
         var configured = CityscapesWriter(root: root, appearance: appearance,
-                                          policy: AnnotatorPolicy(minVisiblePixels: width * height / 20_000, minVisibleFraction: 0.15))
+                                          policy: policy ?? AnnotatorPolicy(minVisiblePixels: width * height / 20_000, minVisibleFraction: 0.15))
         configured.pngLevel = pngLevel
         let writer = configured
         try forEachParallel(count, jobs: jobs) { frame in
@@ -35,9 +38,11 @@ public enum DatasetGenerator {
 
     /// A Synscapes-layout dataset of frames `first ..< first + count`.
     public static func synscapes(root: String, first: Int = 1, count: Int, width: Int, height: Int, seed: UInt64,
-                                 objects: ClosedRange<Int> = 4...10, appearance: Appearance,
+                                 objects: ClosedRange<Int> = 4...10, appearance: Appearance, smallClassScale: Double = 1,
                                  pngLevel: Int, jobs: Int) throws {
-        let builder = StreetSceneBuilder(width: width, height: height, extraObjects: objects)
+        var configuredBuilder = StreetSceneBuilder(width: width, height: height, extraObjects: objects)
+        configuredBuilder.smallClassScale = smallClassScale
+        let builder = configuredBuilder
         var configured = SynscapesWriter(root: root, appearance: appearance)
         configured.pngLevel = pngLevel
         let writer = configured

@@ -13,6 +13,8 @@ public struct StreetSceneBuilder: Sendable {
     public var required: [Int] = []
     /// Scale every object's size by this (larger makes small classes learnable at low resolution).
     public var objectScale = 1.0
+    /// And people and two-wheelers (with their riders) by this on top.
+    public var smallClassScale = 1.0
 
     static let cameraHeight = 1.3     // metres
     static let horizonFraction = 0.42
@@ -92,7 +94,8 @@ public struct StreetSceneBuilder: Sendable {
         let onRoad = [26, 27, 28, 29, 30, 31].contains(metaClass)
         let drawnX = onRoad ? w * (0.2 + 0.6 * random.unit()) : w * (-0.05 + 1.1 * random.unit())
         let depth = position?.depth ?? drawnDepth, cx = position?.x ?? drawnX
-        let groundY = groundRow(atDepth: depth), s = scale(atDepth: depth) * objectScale
+        let small = [24, 25, 32, 33].contains(metaClass)
+        let groundY = groundRow(atDepth: depth), s = scale(atDepth: depth) * objectScale * (small ? smallClassScale : 1)
         func place(_ local: [Point]) -> [Point] { local.map { Point(cx + $0.x * s, groundY - $0.y * s) } }
         var parts: [Region] = []
         switch metaClass {

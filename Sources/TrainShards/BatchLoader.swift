@@ -63,6 +63,8 @@ public final class BatchLoader: @unchecked Sendable {
         public var seed: UInt64
         public var jobs: Int
         public var bufferSize = 256
+        /// Standard deviation of the centre Gaussians, in head pixels.
+        public var centerSigma = Targets.defaultSigma
         /// Share of each source per batch; nil: one stream over the union of all sources.
         public var shares: [Double]?
         public init(batch: Int, width: Int, height: Int, classes: [String], augmentation: Augmentation?, seed: UInt64,
@@ -188,7 +190,7 @@ public final class BatchLoader: @unchecked Sendable {
                     Result {
                         var random = SplitMix64(seed: seed)
                         return Targets.prepare(try DecodedSample(sample), classes: s.classes, width: s.width, height: s.height,
-                                               augmentation: s.augmentation, random: &random)
+                                               augmentation: s.augmentation, sigma: s.centerSigma, random: &random)
                     }
                 }
                 for outcome in outcomes {

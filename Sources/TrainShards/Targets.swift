@@ -80,12 +80,12 @@ public enum Targets {
     /// Input normalisation: (v/255 − 0.5) / 0.25 per channel.
     public static func normalise(_ value: UInt8) -> Float { (Float(value) / 255 - 0.5) * 4 }
     /// Standard deviation of the centre Gaussians, in head pixels (8 input pixels).
-    public static let sigma: Float = 1
+    public static let defaultSigma: Float = 2
 
     /// Maps the sample onto a `width`×`height` input, randomly scaled, cropped and
     /// flipped when `augmentation` is given (else resized to fill the input).
     public static func prepare(_ sample: DecodedSample, classes: [String], width: Int, height: Int,
-                               augmentation: Augmentation?, random: inout SplitMix64) -> PreparedSample {
+                               augmentation: Augmentation?, sigma: Float = defaultSigma, random: inout SplitMix64) -> PreparedSample {
         let (sw, sh) = (sample.record.width, sample.record.height)
         var scale = 1.0, flip = false
         if let augmentation {

@@ -24,6 +24,7 @@ public struct FitOptions: Sendable {
     public var evaluateEvery: Int?
     public var checkpointEvery = 100
     public var augment = true
+    public var centerSigma = Targets.defaultSigma
     public var logEvery = 10
 
     public init(sources: [TrainingSource], out: String, config: ModelConfig) {
@@ -40,7 +41,7 @@ public struct FitOptions: Sendable {
             ("batch", .int(batch)), ("input_size", .array([.int(inputWidth), .int(inputHeight)])),
             ("lr", .double(Double(learningRate))), ("warmup_fraction", .double(warmupFraction)), ("schedule", .string("linear warm-up, cosine")),
             ("seed", .int(Int(seed))), ("threads", .int(threads)), ("init", initFrom.map { .string($0) } ?? .null),
-            ("augment", .bool(augment)), ("loss_weights", .object([("semantic", .double(Double(LossWeights().semantic))), ("center", .double(Double(LossWeights().center))),
+            ("augment", .bool(augment)), ("center_sigma", .double(Double(centerSigma))), ("loss_weights", .object([("semantic", .double(Double(LossWeights().semantic))), ("center", .double(Double(LossWeights().center))),
                                       ("offset", .double(Double(LossWeights().offset)))])),
         ])
     }
@@ -90,9 +91,10 @@ public enum Trainer {
         }
 
         let errors = ErrorLog(log: log)
-        let settings = BatchLoader.Settings(batch: options.batch, width: options.inputWidth, height: options.inputHeight,
+        var settings = BatchLoader.Settings(batch: options.batch, width: options.inputWidth, height: options.inputHeight,
                                             classes: options.config.classes, augmentation: options.augment ? Augmentation() : nil,
                                             seed: options.seed, jobs: max(1, options.threads), shares: options.shares)
+        settings.centerSigma = options.centerSigma
         let loader = try BatchLoader(sources: options.sources, settings: settings, cursor: cursor, step: startStep,
                                      report: { errors.add($0) })
         defer { loader.stop() }

@@ -37,6 +37,18 @@ struct CommonOptions: ParsableArguments {
     var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Random objects per scene, MIN-MAX (nearer ones hide some).")
     var objects = "4-10"
+    @Option(help: "fixture (flat colours) or demo (the benchmark's textured, blurred, noisy looks).")
+    var look = "fixture"
+    @Option(help: "Demo look: how far the synthetic palette and lighting are from the real ones (0...1).")
+    var gap = 0.2
+    @Option(help: "Scale of people and two-wheelers on top of the perspective (demo default 1.75).")
+    var smallScale: Double?
+
+    func validate() throws {
+        guard ["fixture", "demo"].contains(look) else { throw ValidationError("--look must be fixture or demo") }
+    }
+
+    var demo: Bool { look == "demo" }
 
     var objectRange: ClosedRange<Int> {
         get throws {
@@ -58,10 +70,13 @@ struct CityscapesCommand: ParsableCommand {
     @Option var city = "synthcity"
 
     func run() throws {
-        var appearance = Appearance.fixtureReal
-        appearance.noise = common.noise
+        var appearance = common.demo ? Appearance.demoReal : Appearance.fixtureReal
+        if !common.demo { appearance.noise = common.noise }
+        // The demo's annotators skip what they can hardly see: < 1/800 of the frame visible, or < 30 % of the object.
+        let policy = common.demo ? AnnotatorPolicy(minVisiblePixels: width * height / 800, minVisibleFraction: 0.3) : nil
         try DatasetGenerator.cityscapes(root: common.out, count: common.count, width: width, height: height, split: split,
                                         city: city, seed: common.seed, objects: try common.objectRange, appearance: appearance,
+                                        policy: policy, smallClassScale: common.smallScale ?? (common.demo ? 1.75 : 1),
                                         pngLevel: common.pngLevel, jobs: common.jobs)
         print("synmix-generate: \(common.count) Cityscapes frames (\(width)x\(height)) in \(common.out)")
     }
@@ -74,10 +89,11 @@ struct SynscapesCommand: ParsableCommand {
     @Option var height = 720
 
     func run() throws {
-        var appearance = Appearance.fixtureSynthetic
-        appearance.noise = common.noise
+        var appearance = common.demo ? Appearance.demoSynthetic(gap: common.gap) : Appearance.fixtureSynthetic
+        if !common.demo { appearance.noise = common.noise }
         try DatasetGenerator.synscapes(root: common.out, count: common.count, width: width, height: height,
                                        seed: common.seed, objects: try common.objectRange, appearance: appearance,
+                                       smallClassScale: common.smallScale ?? (common.demo ? 1.75 : 1),
                                        pngLevel: common.pngLevel, jobs: common.jobs)
         print("synmix-generate: \(common.count) Synscapes frames (\(width)x\(height)) in \(common.out)")
     }

@@ -65,6 +65,7 @@ struct Fit: ParsableCommand {
     @Option(help: "Taxonomy file (default: mappings/taxonomy.yaml).") var taxonomy: String?
     @Flag(help: "Continue from the last checkpoint in --out.") var resume = false
     @Flag(help: "No random scale, crop and flip.") var noAugment = false
+    @Option(help: "Standard deviation of the centre heatmap's Gaussians, in head pixels (4 input pixels).") var centerSigma: Float = Targets.defaultSigma
 
     func validate() throws {
         guard (steps == nil) != (epochs == nil) else { throw ValidationError("give exactly one of --steps and --epochs") }
@@ -111,6 +112,7 @@ struct Fit: ParsableCommand {
         options.checkpointEvery = checkpointEvery
         options.logEvery = logEvery
         options.augment = !noAugment
+        options.centerSigma = centerSigma
         let summary = try Trainer.fit(options) { say($0) }
         say(String(format: "done: %d steps, final loss %.4f, %.1f images/s, %.1f%% of the time waiting for data",
                      summary.steps, summary.finalLoss, summary.imagesPerSecond, 100 * summary.dataWaitShare))

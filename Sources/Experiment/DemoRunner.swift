@@ -1,0 +1,209 @@
+import Foundation
+import Synchronization
+import SynmixCore
+import SynmixGenerate
+
+/// One training of the experiment: what `train-shards fit` gets, and its results.
+public struct TrainingRun: Sendable {
+    public var name: String
+    public var seed: UInt64
+    public var arguments: [String]
+    /// A run whose model this one starts from (pre-training then fine-tuning).
+    public var after: String?
+    public var folder: String
+}
+
+/// The experiment behind `make demo`: generate both datasets, harmonize, filter,
+/// pack, train every configuration (two lanes side by side), evaluate every model
+/// on real and synthetic val, and write the report. Each stage is the real
+/// executable, so the demo runs exactly what users run.
+public final class DemoRunner: @unchecked Sendable {
+    public let settings: DemoSettings
+    let log: @Sendable (String) -> Void
+    let started = Date()
+
+    public init(settings: DemoSettings, log: @escaping @Sendable (String) -> Void) {
+        self.settings = settings
+        self.log = log
+    }
+
+    var out: String { settings.out }
+    func path(_ name: String) -> String { "\(out)/\(name)" }
+
+    /// Runs everything and returns the report's results.
+    @discardableResult
+    public func run() throws -> DemoResults {
+        try Files.createDirectory(path("logs"))
+        try generate()
+        try prepare()
+        let runs = trainingRuns()
+        try train(runs)
+        let results = try DemoResults(settings: settings, runs: runs, filterReport: path("synthetic-filtered"))
+        try DemoReport(results: results, settings: settings).write(to: out, elapsed: Date().timeIntervalSince(started))
+        return results
+    }
+
+    // MARK: data
+
+    func generate() throws {
+        let s = settings
+        let t0 = Date()
+        // Real: Cityscapes layout, train and val cities; synthetic: Synscapes layout, val = the last numbers.
+        try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realTrain, width: s.frameWidth, height: s.frameHeight,
+                                        split: "train", city: "demotrain", seed: s.seed, objects: 5...11, appearance: .demoReal,
+                                        policy: AnnotatorPolicy(minVisiblePixels: s.frameWidth * s.frameHeight / 800, minVisibleFraction: 0.3),
+                                        smallClassScale: 1.5, pngLevel: 1, jobs: 2)
+        try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realVal, width: s.frameWidth, height: s.frameHeight,
+                                        split: "val", city: "demoval", seed: s.seed &+ 0xB0B, objects: 5...11, appearance: .demoReal,
+                                        policy: AnnotatorPolicy(minVisiblePixels: s.frameWidth * s.frameHeight / 800, minVisibleFraction: 0.3),
+                                        smallClassScale: 1.5, pngLevel: 1, jobs: 2)
+        try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain + s.syntheticVal,
+                                       width: s.frameWidth, height: s.frameHeight, seed: s.seed &+ 0x5E1, objects: 5...11,
+                                       appearance: .demoSynthetic(gap: s.gap), smallClassScale: 1.5, pngLevel: 1, jobs: 2)
+        log(String(format: "[data] %d real (train %d, val %d) and %d synthetic frames of %dx%d generated in %.1f s",
+                   s.realTrain + s.realVal, s.realTrain, s.realVal, s.syntheticTrain + s.syntheticVal, s.frameWidth, s.frameHeight,
+                   Date().timeIntervalSince(t0)))
+    }
+
+    func prepare() throws {
+        let s = settings
+        let valFraction = String(Double(s.syntheticVal) / Double(s.syntheticTrain + s.syntheticVal))
+        try stage("harmonize", ["--dataset", "cityscapes", "--root", path("data/real"), "--split", "all", "--out", path("real")])
+        try stage("harmonize", ["--dataset", "synscapes", "--root", path("data/synthetic"), "--val-fraction", valFraction,
+                                "--out", path("synthetic")])
+        // Thresholds from the real annotations themselves (what a human left unlabelled).
+        try stage("filter-instances", ["--in", path("synthetic"), "--calibrate-from", path("real"), "--preview", "3",
+                                       "--out", path("synthetic-filtered")])
+        let size = "\(s.inputWidth)x\(s.inputHeight)"
+        func pack(_ name: String, _ arguments: [String]) throws {
+            try stage("pack-mix", arguments + ["--max-size", size, "--seed", String(s.seed), "--out", path("shards/\(name)")],
+                      logName: "pack-\(name)")
+        }
+        try pack("real-train", ["--real", path("real"), "--split", "train"])
+        try pack("real-val", ["--real", path("real"), "--split", "val"])
+        try pack("synthetic-val", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all", "--split", "val"])
+        try pack("synthetic-all", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all"])
+        for count in s.syntheticCounts {
+            // Published protocol: one uniformly shuffled mix. Fixed-share protocol: the synthetic part alone.
+            try pack("mix-\(count)", ["--real", path("real"), "--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
+            try pack("synthetic-\(count)", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
+        }
+        if s.ablations {
+            // Ablation: the mapping without the two-wheeler split (a rider stays part of its bicycle/motorcycle).
+            try stage("harmonize", ["--dataset", "synscapes", "--root", path("data/synthetic"), "--val-fraction", valFraction,
+                                    "--mapping", "\(settings.mappings)/ablations/synscapes-unsplit.yaml",
+                                    "--taxonomy", "\(settings.mappings)/taxonomy.yaml", "--out", path("synthetic-unsplit")],
+                      logName: "harmonize-unsplit")
+            try stage("filter-instances", ["--in", path("synthetic-unsplit"), "--calibrate-from", path("real"),
+                                           "--out", path("synthetic-unsplit-filtered")], logName: "filter-instances-unsplit")
+            let largest = s.syntheticCounts.last!
+            try pack("unfiltered-\(largest)", ["--synthetic", path("synthetic"), "--synthetic-count", String(largest)])
+            try pack("unsplit-\(largest)", ["--synthetic", path("synthetic-unsplit-filtered"), "--synthetic-count", String(largest)])
+        }
+        log(String(format: "[prepare] harmonized, filtered and packed at %@ (%.0f s so far)", size, Date().timeIntervalSince(started)))
+    }
+
+    // MARK: training
+
+    func trainingRuns() -> [TrainingRun] {
+        let s = settings
+        func shards(_ name: String) -> String { path("shards/\(name)/mix-*.tar") }
+        let share = ["--share", "real=0.5"]
+        var plan: [(String, [String], String?, Double)] = [
+            ("synthetic-only", ["--train", shards("synthetic-all")], nil, 1),
+            ("real-only", ["--train", shards("real-train")], nil, 1),
+        ]
+        let largest = s.syntheticCounts.last!
+        for count in s.syntheticCounts.reversed() {   // the largest mixes carry the headline: first
+            plan.append(("share-\(count)", ["--train", "real=\(shards("real-train"))", "--train", "synthetic=\(shards("synthetic-\(count)"))"] + share, nil, 1))
+            plan.append(("uniform-\(count)", ["--train", shards("mix-\(count)")], nil, 1))
+        }
+        if s.ablations {
+            plan.append(("share-\(largest)-unfiltered", ["--train", "real=\(shards("real-train"))",
+                                                          "--train", "synthetic=\(shards("unfiltered-\(largest)"))"] + share, nil, 1))
+            plan.append(("share-\(largest)-unsplit", ["--train", "real=\(shards("real-train"))",
+                                                       "--train", "synthetic=\(shards("unsplit-\(largest)"))"] + share, nil, 1))
+        }
+        // Fine-tuning: the synthetic-only model, then half the steps on real at half the rate.
+        plan.append(("pretrain-finetune", ["--train", shards("real-train"), "--init", path("runs/synthetic-only-s\(s.seed)/model.safetensors")],
+                     "synthetic-only", 0.5))
+        var runs: [TrainingRun] = []
+        let repeated: Set<String> = s.secondSeed ? ["real-only", "share-\(largest)"] : []
+        for seed in [s.seed, s.seed + 1] {
+            for (name, arguments, after, fraction) in plan where seed == s.seed || repeated.contains(name) {
+                let folder = path("runs/\(name)-s\(seed)")
+                let steps = max(1, Int(Double(s.steps) * fraction))
+                let rate = s.learningRate * (after == nil ? 1 : 0.5)
+                runs.append(TrainingRun(name: name, seed: seed, arguments: ["fit"] + arguments + [
+                    "--eval", "real=\(shards("real-val"))", "--eval", "synthetic=\(shards("synthetic-val"))",
+                    "--out", folder, "--steps", String(steps), "--batch", String(s.batch), "--input-size", "\(s.inputWidth)x\(s.inputHeight)",
+                    "--lr", String(rate), "--seed", String(seed), "--threads", "1", "--log-every", String(max(1, steps / 4)),
+                    "--checkpoint-every", String(steps),
+                ], after: after.map { "\($0)-s\(seed)" }, folder: folder))
+            }
+        }
+        return runs
+    }
+
+    /// Runs the trainings on `lanes` lanes; a run waits for the run it starts from.
+    func train(_ runs: [TrainingRun]) throws {
+        let state = Mutex((next: 0, done: Set<String>(), failure: String?.none))
+        let group = DispatchGroup()
+        let t0 = Date()
+        for lane in 0..<settings.lanes {
+            DispatchQueue.global().async(group: group) {
+                while true {
+                    // Take the first pending run whose dependency is done.
+                    var job: TrainingRun?
+                    var waiting = false
+                    state.withLock { s in
+                        guard s.failure == nil, s.next < runs.count else { return }
+                        let run = runs[s.next]
+                        if let after = run.after, !s.done.contains(after) { waiting = true; return }
+                        job = run
+                        s.next += 1
+                    }
+                    if waiting { usleep(200_000); continue }
+                    guard let run = job else { return }
+                    let key = "\(run.name)-s\(run.seed)"
+                    let started = Date()
+                    self.log("[train] lane \(lane + 1): \(key) …")
+                    do {
+                        try self.stage("train-shards", run.arguments, logName: "train-\(key)")
+                        let summary = (try? RunResult(folder: run.folder, name: run.name, seed: run.seed)).map {
+                            String(format: "real val AP %.1f, synthetic val AP %.1f", 100 * $0.real.ap, 100 * $0.synthetic.ap)
+                        } ?? ""
+                        self.log(String(format: "[train] lane %d: %@ done in %.0f s: %@", lane + 1, key, Date().timeIntervalSince(started), summary))
+                        state.withLock { _ = $0.done.insert(key) }
+                    } catch {
+                        state.withLock { $0.failure = "\(error)" }
+                        return
+                    }
+                }
+            }
+        }
+        group.wait()
+        if let failure = state.withLock({ $0.failure }) { throw FileError(path: out, reason: failure) }
+        log(String(format: "[train] %d trainings in %.0f s on %d lanes", runs.count, Date().timeIntervalSince(t0), settings.lanes))
+    }
+
+    /// Runs one stage executable with its output in logs/NAME.log; a failure names the log.
+    func stage(_ tool: String, _ arguments: [String], logName: String? = nil) throws {
+        let name = logName ?? tool
+        let logPath = path("logs/\(name).log")
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? handle.close() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "\(settings.bin)/\(tool)")
+        process.arguments = arguments
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let tail = (try? String(contentsOfFile: logPath, encoding: .utf8))?.split(separator: "\n").suffix(5).joined(separator: "\n") ?? ""
+            throw FileError(path: logPath, reason: "\(tool) \(arguments.joined(separator: " ")) failed (status \(process.terminationStatus)):\n\(tail)")
+        }
+    }
+}
