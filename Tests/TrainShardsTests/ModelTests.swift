@@ -87,7 +87,8 @@ final class ModelTests: XCTestCase {
 
     func testTargetsAtStrideFour() throws {
         var random = SplitMix64(seed: 0)
-        let prepared = Targets.prepare(try sample(), classes: ["person", "car"], width: 16, height: 8, augmentation: nil, random: &random)
+        let prepared = Targets.prepare(try sample(), classes: ["person", "car"], width: 16, height: 8, augmentation: nil, sigma: 1,
+                                       random: &random)
         // Head 4×2: column 0 is ignore, column 2 row 0 the car (class index 1 → label 2), the rest background.
         XCTAssertEqual(prepared.semantic, [-1, 0, 2, 0, -1, 0, 0, 0])
         XCTAssertEqual(prepared.center[2], 1)                       // the car's only head pixel is its centre
