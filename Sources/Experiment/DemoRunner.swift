@@ -68,9 +68,10 @@ public final class DemoRunner: @unchecked Sendable {
     func prepare() throws {
         let s = settings
         let valFraction = String(Double(s.syntheticVal) / Double(s.syntheticTrain + s.syntheticVal))
-        try stage("harmonize", ["--dataset", "cityscapes", "--root", path("data/real"), "--split", "all", "--out", path("real")])
+        try stage("harmonize", ["--dataset", "cityscapes", "--root", path("data/real"), "--split", "all", "--out", path("real")],
+                  logName: "harmonize-real")
         try stage("harmonize", ["--dataset", "synscapes", "--root", path("data/synthetic"), "--val-fraction", valFraction,
-                                "--out", path("synthetic")])
+                                "--out", path("synthetic")], logName: "harmonize-synthetic")
         // Thresholds from the real annotations themselves (what a human left unlabelled).
         try stage("filter-instances", ["--in", path("synthetic"), "--calibrate-from", path("real"), "--preview", "3",
                                        "--out", path("synthetic-filtered")])
