@@ -1,3 +1,5 @@
+import Foundation
+
 /// POSIX tar as WebDataset shards use it (FORMATS.md §1.4): ustar headers
 /// (a pax header only when a name needs it), mode 0644, uid/gid 0, empty
 /// owner names, mtime 0; two zero blocks at the end and padding to a
@@ -85,59 +87,96 @@ public enum Tar {
     /// Like `read`, but keeps the members before a damaged or truncated part
     /// (a reader can use them and report the error with its offset).
     public static func readMembers(_ bytes: [UInt8]) -> (members: [Member], error: ReadError?) {
+        let reader = Reader(bytes: bytes)
         var members: [Member] = []
-        var offset = 0
-        var longName: String?
-        while true {
-            guard offset + block <= bytes.count else {
-                return (members, ReadError(offset: offset, reason: "archive ends without its two zero blocks (truncated)"))
-            }
-            let h = bytes[offset..<offset + block]
-            if h.allSatisfy({ $0 == 0 }) { return (members, nil) }
-            let stored = parseOctal(h, from: 148, width: 8)
-            var sum = 0
-            for (i, b) in h.enumerated() { sum += (148..<156).contains(i) ? 0x20 : Int(b) }
-            guard stored == sum else { return (members, ReadError(offset: offset, reason: "header checksum mismatch")) }
-            guard let size = parseOctal(h, from: 124, width: 12) else { return (members, ReadError(offset: offset, reason: "bad size field")) }
-            let type = h[h.startIndex + 156]
-            let dataStart = offset + block
-            guard dataStart + size <= bytes.count else {
-                return (members, ReadError(offset: offset, reason: "member data truncated (\(size) bytes declared)"))
-            }
-            let data = bytes[dataStart..<dataStart + size]
-            switch type {
-            case UInt8(ascii: "L"):
-                longName = String(decoding: data.prefix { $0 != 0 }, as: UTF8.self)
-            case UInt8(ascii: "x"):
-                longName = paxPath(data) ?? longName
-            case UInt8(ascii: "g"):
-                break
-            default:
-                var name = longName ?? cString(h, from: 0, width: 100)
-                if longName == nil, Array(h[h.startIndex + 257..<h.startIndex + 262]) == Array("ustar".utf8) {
-                    let prefix = cString(h, from: 345, width: 155)
-                    if !prefix.isEmpty { name = prefix + "/" + name }
-                }
-                longName = nil
-                if type == UInt8(ascii: "0") || type == 0 || type == UInt8(ascii: "7") {
-                    members.append(Member(name: name, offset: offset, data: data))
-                }
-            }
-            offset = dataStart + size + padding(size)
+        do {
+            while let member = try reader.next() { members.append(member) }
+            return (members, nil)
+        } catch {
+            return (members, error)
         }
     }
 
-    private static func cString(_ h: ArraySlice<UInt8>, from: Int, width: Int) -> String {
+    /// Reads members one at a time, from memory or straight from a file (memory then
+    /// holds one member, not the archive). The first damage throws, with its offset.
+    public final class Reader {
+        private let bytes: [UInt8]?
+        private let handle: FileHandle?
+        private var position = 0
+        private var longName: String?
+
+        public init(bytes: [UInt8]) {
+            self.bytes = bytes
+            handle = nil
+        }
+
+        public init(path: String) throws {
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw FileError(path: path, reason: "cannot open the file") }
+            self.handle = handle
+            bytes = nil
+        }
+
+        deinit { try? handle?.close() }
+
+        /// Up to `count` bytes at the current position (fewer at the end), and advances.
+        private func take(_ count: Int) -> ArraySlice<UInt8> {
+            defer { position += count }
+            if let bytes { return bytes[min(position, bytes.count)..<min(position + count, bytes.count)] }
+            guard let handle, count > 0 else { return [] }
+            return ArraySlice((try? handle.read(upToCount: count)).map { [UInt8]($0) } ?? [])
+        }
+
+        /// The next regular file member, or nil after the end-of-archive block.
+        public func next() throws(ReadError) -> Member? {
+            while true {
+                let offset = position
+                let h = take(block)
+                guard h.count == block else {
+                    throw ReadError(offset: offset, reason: "archive ends without its two zero blocks (truncated)")
+                }
+                if h.allSatisfy({ $0 == 0 }) { return nil }
+                let stored = parseOctal(h, from: 148, width: 8)
+                var sum = 0
+                for (i, b) in h.enumerated() { sum += (148..<156).contains(i) ? 0x20 : Int(b) }
+                guard stored == sum else { throw ReadError(offset: offset, reason: "header checksum mismatch") }
+                guard let size = parseOctal(h, from: 124, width: 12) else { throw ReadError(offset: offset, reason: "bad size field") }
+                let type = h[h.startIndex + 156]
+                let data = take(size)
+                guard data.count == size else { throw ReadError(offset: offset, reason: "member data truncated (\(size) bytes declared)") }
+                _ = take(padding(size))
+                switch type {
+                case UInt8(ascii: "L"):
+                    longName = String(decoding: data.prefix { $0 != 0 }, as: UTF8.self)
+                case UInt8(ascii: "x"):
+                    longName = paxPath(data) ?? longName
+                case UInt8(ascii: "g"):
+                    break
+                default:
+                    var name = longName ?? cString(h, from: 0, width: 100)
+                    if longName == nil, Array(h[h.startIndex + 257..<h.startIndex + 262]) == Array("ustar".utf8) {
+                        let prefix = cString(h, from: 345, width: 155)
+                        if !prefix.isEmpty { name = prefix + "/" + name }
+                    }
+                    longName = nil
+                    if type == UInt8(ascii: "0") || type == 0 || type == UInt8(ascii: "7") {
+                        return Member(name: name, offset: offset, data: data)
+                    }
+                }
+            }
+        }
+    }
+
+    fileprivate static func cString(_ h: ArraySlice<UInt8>, from: Int, width: Int) -> String {
         let field = h[h.startIndex + from..<h.startIndex + from + width]
         return String(decoding: field.prefix { $0 != 0 }, as: UTF8.self)
     }
 
-    private static func parseOctal(_ h: ArraySlice<UInt8>, from: Int, width: Int) -> Int? {
+    fileprivate static func parseOctal(_ h: ArraySlice<UInt8>, from: Int, width: Int) -> Int? {
         let text = cString(h, from: from, width: width).trimmingCharacters(in: " ")
         return text.isEmpty ? 0 : Int(text, radix: 8)
     }
 
-    private static func paxPath(_ data: ArraySlice<UInt8>) -> String? {
+    fileprivate static func paxPath(_ data: ArraySlice<UInt8>) -> String? {
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             guard let space = line.firstIndex(of: " ") else { continue }
             let field = line[line.index(after: space)...]

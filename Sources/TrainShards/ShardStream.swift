@@ -74,14 +74,15 @@ public struct ShardStream: Sendable {
 
     public func makeIterator(epoch: Int) -> Iterator { Iterator(stream: self, epoch: epoch) }
 
-    /// The samples of one epoch, pulled one at a time.
+    /// The samples of one epoch, pulled one at a time. A shard is read member by
+    /// member, so memory holds the shuffle buffer and one sample, not the shard.
     public struct Iterator {
         let stream: ShardStream
         var random: SplitMix64
         var order: [String]
         var nextShard = 0
-        var pending: [ShardSample] = []   // the current shard's samples not yet offered to the buffer, reversed
         var buffer: [ShardSample] = []
+        var shard: ShardReader?
 
         init(stream: ShardStream, epoch: Int) {
             self.stream = stream
@@ -94,13 +95,7 @@ public struct ShardStream: Sendable {
         }
 
         public mutating func next(report: (FileError) -> Void) -> ShardSample? {
-            while true {
-                if pending.isEmpty && nextShard < order.count {
-                    pending = Self.samples(of: order[nextShard], report: report).reversed()
-                    nextShard += 1
-                    continue
-                }
-                guard let sample = pending.popLast() else { break }
+            while let sample = nextInOrder(report: report) {
                 if !stream.shuffle { return sample }
                 if buffer.count < stream.bufferSize {
                     buffer.append(sample)
@@ -118,35 +113,75 @@ public struct ShardStream: Sendable {
             return buffer.removeLast()
         }
 
-        /// The samples of one shard file in archive order.
-        static func samples(of shard: String, report: (FileError) -> Void) -> [ShardSample] {
-            let bytes: [UInt8]
-            do { bytes = try Files.read(shard) } catch {
-                report(error as? FileError ?? FileError(path: shard, reason: "\(error)"))
-                return []
-            }
-            let (members, damage) = Tar.readMembers(bytes)
-            if let damage { report(FileError(path: shard, reason: "\(damage); the samples before it are used")) }
-            var samples: [ShardSample] = []
-            var index = 0
-            while index < members.count {
-                let key = ShardStream.key(of: members[index].name)
-                var sampleMembers: [Tar.Member] = []
-                while index < members.count && ShardStream.key(of: members[index].name) == key { sampleMembers.append(members[index]); index += 1 }
-                guard let json = sampleMembers.first(where: { $0.name.hasSuffix(".json") }),
-                      let image = sampleMembers.first(where: { $0.name.hasSuffix(".png") || $0.name.hasSuffix(".jpg") }) else {
-                    report(FileError(path: shard, reason: "sample \(key) at byte \(sampleMembers[0].offset) lacks its json or image member; skipped"))
+        /// The next sample in shard order, across the epoch's shards.
+        mutating func nextInOrder(report: (FileError) -> Void) -> ShardSample? {
+            while true {
+                if shard == nil {
+                    guard nextShard < order.count else { return nil }
+                    do { shard = try ShardReader(path: order[nextShard]) } catch {
+                        report(error as? FileError ?? FileError(path: order[nextShard], reason: "\(error)"))
+                    }
+                    nextShard += 1
                     continue
                 }
-                samples.append(ShardSample(key: key, shard: shard, json: Array(json.data), image: Array(image.data),
-                                           imageFormat: String(image.name.split(separator: ".").last ?? "")))
+                if let sample = shard!.next(report: report) { return sample }
+                shard = nil
             }
-            return samples
         }
     }
 
     static func key(of name: String) -> String {
         let base = name.split(separator: "/").last.map(String.init) ?? name
         return String(base.prefix { $0 != "." })
+    }
+}
+
+/// One shard's samples in archive order: the members of one key grouped, a sample
+/// without its json or image reported and skipped, damage reported with its offset
+/// (the samples before it are used).
+final class ShardReader {
+    let path: String
+    private let reader: Tar.Reader
+    private var lookahead: Tar.Member?
+    private var finished = false
+
+    init(path: String) throws {
+        self.path = path
+        reader = try Tar.Reader(path: path)
+    }
+
+    func next(report: (FileError) -> Void) -> ShardSample? {
+        while true {
+            var members: [Tar.Member] = []
+            if let first = lookahead { members.append(first); lookahead = nil }
+            while let member = read(report: report) {
+                if members.isEmpty || ShardStream.key(of: member.name) == ShardStream.key(of: members[0].name) {
+                    members.append(member)
+                } else {
+                    lookahead = member
+                    break
+                }
+            }
+            guard let first = members.first else { return nil }
+            let key = ShardStream.key(of: first.name)
+            guard let json = members.first(where: { $0.name.hasSuffix(".json") }),
+                  let image = members.first(where: { $0.name.hasSuffix(".png") || $0.name.hasSuffix(".jpg") }) else {
+                report(FileError(path: path, reason: "sample \(key) at byte \(first.offset) lacks its json or image member; skipped"))
+                continue
+            }
+            return ShardSample(key: key, shard: path, json: Array(json.data), image: Array(image.data),
+                               imageFormat: String(image.name.split(separator: ".").last ?? ""))
+        }
+    }
+
+    private func read(report: (FileError) -> Void) -> Tar.Member? {
+        guard !finished else { return nil }
+        do {
+            if let member = try reader.next() { return member }
+        } catch {
+            report(FileError(path: path, reason: "\(error); the samples before it are used"))
+        }
+        finished = true
+        return nil
     }
 }

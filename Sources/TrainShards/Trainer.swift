@@ -139,7 +139,7 @@ public enum Trainer {
             let done = step + 1
             if done % options.logEvery == 0 || done == totalSteps {
                 let rate = Double((done - startStep) * options.batch) / Date().timeIntervalSince(started)
-                let eta = Double(totalSteps - done) * options.batch.doubleValue / max(rate, 1e-9)
+                let eta = Double((totalSteps - done) * options.batch) / max(rate, 1e-9)
                 log(String(format: "step %d/%d  loss %.4f (sem %.4f ctr %.5f off %.4f)  lr %.2e  %.1f img/s  data wait %.1f%%  eta %@",
                            done, totalSteps, loss.total, loss.semantic, loss.center, loss.offset, optimizer.rate(at: done), rate,
                            100 * waiting / max(1e-9, waiting + computing), duration(eta)))
@@ -169,7 +169,10 @@ public enum Trainer {
         guard let epochs = options.epochs, epochs > 0 else { throw FileError(path: "--steps", reason: "give --steps or --epochs") }
         guard options.shares == nil else { throw FileError(path: "--epochs", reason: "with --share, give --steps (an epoch of which source?)") }
         var samples = 0
-        for shard in options.sources.flatMap(\.shards) { samples += ShardStream.Iterator.samples(of: shard, report: { _ in }).count }
+        for shard in options.sources.flatMap(\.shards) {
+            guard let reader = try? ShardReader(path: shard) else { continue }
+            while reader.next(report: { _ in }) != nil { samples += 1 }
+        }
         guard samples > 0 else { throw FileError(path: options.sources[0].shards[0], reason: "no samples in the training shards") }
         return (epochs * samples + options.batch - 1) / options.batch
     }
@@ -203,10 +206,6 @@ public enum Trainer {
         let s = Int(seconds.rounded())
         return String(format: "%d:%02d", s / 60, s % 60)
     }
-}
-
-private extension Int {
-    var doubleValue: Double { Double(self) }
 }
 
 /// Samples reported as unreadable, collected from the loader's threads.

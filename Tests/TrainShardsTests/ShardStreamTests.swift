@@ -60,4 +60,20 @@ final class ShardStreamTests: XCTestCase {
             XCTAssertEqual(inShard, inShard.sorted())   // memory bounded by the buffer: no reordering beyond it
         }
     }
+
+    func testATruncatedShardYieldsTheSamplesBeforeTheDamageAndReportsItsOffset() throws {
+        let folder = try writeShards()
+        let path = "\(folder)/mix-000001.tar"
+        let bytes = try Files.read(path)
+        // Keep two whole samples (4 members of 1 024 bytes each) and half of the fifth member's header.
+        try Files.writeAtomically(Array(bytes.prefix(4 * 1024 + 256)), to: path)
+        var reports: [String] = []
+        var keys: [String] = []
+        try ShardStream(shards: [path], bufferSize: 1, seed: 0, shuffle: false).forEach(epoch: 0, report: { reports.append("\($0)") }) {
+            keys.append($0.key)
+            return true
+        }
+        XCTAssertEqual(keys, ["s1-000", "s1-001"])
+        XCTAssertEqual(reports, ["\(path): at byte 4096: archive ends without its two zero blocks (truncated); the samples before it are used"])
+    }
 }
