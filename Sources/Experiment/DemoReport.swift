@@ -39,7 +39,7 @@ public struct DemoReport {
     public var table2: String {
         var lines = ["| synthetic images added (published equivalent) | uniformly mixed shards | 50 % real per batch |", "|---|---:|---:|",
                      "| 0 (real only) | \(cell("real-only") { $0.real.ap }) | \(cell("real-only") { $0.real.ap }) |"]
-        for (count, published) in zip(results.syntheticCounts, [3000, 6000, 9000, 20000]) {
+        for (count, published) in zip(results.syntheticCounts, settings.publishedCounts) {
             lines.append("| \(count) (\(published)) | \(cell("uniform-\(count)") { $0.real.ap }) | \(cell("share-\(count)") { $0.real.ap }) |")
         }
         return lines.joined(separator: "\n")

@@ -29,16 +29,20 @@ public struct DemoSettings: Sendable {
     public var lanes = 2
 
     /// The published Table 2 adds 3 000, 6 000, 9 000 and 20 000 synthetic images to
-    /// 3 475 real ones; the demo keeps those ratios to its real training set.
-    public var syntheticCounts: [Int] {
-        let all = allSyntheticCounts
-        return allCounts ? all : [all.last!]
+    /// 3 475 real ones; the demo keeps those ratios to its real training set (capped by
+    /// the synthetic set; equal counts are trained once).
+    var countPairs: [(count: Int, published: Int)] {
+        var pairs: [(Int, Int)] = []
+        for published in [3000, 6000, 9000, 20000] {
+            let count = min(syntheticTrain, max(1, Int((Double(published) / 3475 * Double(realTrain)).rounded())))
+            if pairs.last?.0 != count { pairs.append((count, published)) }
+        }
+        return allCounts ? pairs : [pairs.last!]
     }
 
-    var allSyntheticCounts: [Int] {
-        let counts = [3000, 6000, 9000, 20000].map { min(syntheticTrain, max(1, Int((Double($0) / 3475 * Double(realTrain)).rounded()))) }
-        return counts.enumerated().filter { $0.offset == 0 || counts[$0.offset - 1] != $0.element }.map(\.element)
-    }
+    public var syntheticCounts: [Int] { countPairs.map(\.count) }
+    /// The published count each of `syntheticCounts` stands for.
+    public var publishedCounts: [Int] { countPairs.map(\.published) }
 
     public static func full(out: String, bin: String, mappings: String) -> DemoSettings {
         DemoSettings(out: out, bin: bin, mappings: mappings, preset: "full")
@@ -50,7 +54,7 @@ public struct DemoSettings: Sendable {
         var s = DemoSettings(out: out, bin: bin, mappings: mappings, preset: "quick")
         s.syntheticVal = 60
         s.realVal = 60
-        s.steps = 150
+        s.steps = 300
         s.secondSeed = false
         s.allCounts = false
         s.ablations = false

@@ -11,10 +11,10 @@ struct Demo: ParsableCommand {
         discussion: "Writes OUT/report.md, OUT/report.html and OUT/table2.png; every stage's log is in OUT/logs.")
 
     @Option(help: "Output folder (replaced).") var out = "demo-out"
-    @Option(help: "full (about 12 minutes on 2 cores), quick (about 4) or tiny (seconds: checks the chain).") var preset = "full"
+    @Option(help: "full (about 10 minutes on 2 cores), quick (about 2.5) or tiny (seconds: checks the chain).") var preset = "full"
     @Option(help: "Folder of the stage executables (default: this executable's).") var bin: String?
     @Option(help: "Mappings folder (default: the repository's mappings/).") var mappings: String?
-    @Option(help: "Training steps per run (default: 500, quick 200).") var steps: Int?
+    @Option(help: "Training steps per run (default: 500, quick 300).") var steps: Int?
     @Option(help: "Appearance gap between the domains (0...1).") var gap: Double?
     @Option(help: "Seed of data and training.") var seed: UInt64 = 1
 
