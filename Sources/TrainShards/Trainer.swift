@@ -76,6 +76,9 @@ public enum Trainer {
 
         var metrics = MetricsLog(out: options.out)
         var startStep = 0, cursor: LoaderCursor?
+        if options.resume && latestCheckpoint(in: "\(options.out)/checkpoints") == nil {
+            log("--resume: no checkpoint in \(options.out)/checkpoints yet, starting from the beginning")
+        }
         if options.resume, let latest = latestCheckpoint(in: "\(options.out)/checkpoints") {
             guard let state = try Checkpoint.load(latest, into: model) else {
                 throw FileError(path: latest, reason: "not a training checkpoint (no optimizer state)")
