@@ -154,7 +154,7 @@ public final class DemoRunner: @unchecked Sendable {
         for lane in 0..<settings.lanes {
             DispatchQueue.global().async(group: group) {
                 while true {
-                    // Take the first pending run whose dependency is done.
+                    // Take the next run in plan order; one that starts from another run waits for it.
                     var job: TrainingRun?
                     var waiting = false
                     state.withLock { s in
