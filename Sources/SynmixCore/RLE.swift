@@ -53,12 +53,18 @@ public struct RLE: Hashable, Sendable {
     /// The mask as row-major 0/1 bytes.
     public func decode() -> [UInt8] {
         var mask = [UInt8](repeating: 0, count: height * width)
-        forEachForegroundRun { start, length in
-            for position in start..<(start + length) {
-                mask[(position % height) * width + position / height] = 1
-            }
-        }
+        forEachForegroundPixel { mask[$0] = 1 }
         return mask
+    }
+
+    /// Calls `body` with the row-major index (y·width + x) of every foreground pixel:
+    /// how a mask is painted into a label map. Inlinable, so the per-pixel call is free.
+    @inlinable
+    public func forEachForegroundPixel(_ body: (Int) -> Void) {
+        let (height, width) = (self.height, self.width)
+        forEachForegroundRun { start, length in
+            for position in start..<(start + length) { body((position % height) * width + position / height) }
+        }
     }
 
     /// Calls `body(start, length)` for every foreground run, in column-major positions.

@@ -93,13 +93,7 @@ public enum Resize {
         let (sourceWidth, sourceHeight) = (first.width, first.height)
         // Label map: 0 background, 1 ignore, k + 2 instance k.
         var labels = [UInt32](repeating: 0, count: sourceWidth * sourceHeight)
-        func paint(_ mask: RLE, _ value: UInt32) {
-            mask.forEachForegroundRun { start, length in
-                for position in start..<(start + length) {
-                    labels[(position % sourceHeight) * sourceWidth + position / sourceHeight] = value
-                }
-            }
-        }
+        func paint(_ mask: RLE, _ value: UInt32) { mask.forEachForegroundPixel { labels[$0] = value } }
         if let ignore { paint(ignore, 1) }
         for (index, mask) in instances.enumerated() { paint(mask, UInt32(index + 2)) }
         let columns = (0..<width).map { min(sourceWidth - 1, Int((Double($0) + 0.5) * Double(sourceWidth) / Double(width))) }

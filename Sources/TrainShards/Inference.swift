@@ -97,10 +97,7 @@ public enum ShardEvaluation {
             for (i, instance) in predictor.predict(sample, width: w, height: h).enumerated() {
                 let className = predictor.model.config.classes[instance.classIndex]
                 guard let labelId = labelIds[className] else { continue }
-                var mask = Raster<UInt8>(width: w, height: h, channels: 1)
-                instance.mask.forEachForegroundRun { start, length in
-                    for p in start..<start + length { mask.samples[(p % h) * w + p / h] = 255 }
-                }
+                let mask = Raster<UInt8>(width: w, height: h, channels: 1, samples: instance.mask.decode().map { $0 * 255 })
                 let file = "masks/\(name)_\(i).png"
                 try Files.writeAtomically(try PNGCodec.encode(mask, level: 1), to: "\(folder)/\(file)")
                 lines.append("\(file) \(labelId) \(instance.score)")

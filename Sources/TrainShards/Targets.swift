@@ -46,13 +46,8 @@ public struct DecodedSample: Sendable {
 
     /// Per pixel: the instance index, -1 for no instance, -2 for the ignore region.
     func instanceMap() -> [Int32] {
-        let (w, h) = (record.width, record.height)
-        var map = [Int32](repeating: -1, count: w * h)
-        func paint(_ mask: RLE, _ value: Int32) {
-            mask.forEachForegroundRun { start, length in
-                for i in start..<start + length { map[(i % h) * w + i / h] = value }   // RLE runs are column-major
-            }
-        }
+        var map = [Int32](repeating: -1, count: record.width * record.height)
+        func paint(_ mask: RLE, _ value: Int32) { mask.forEachForegroundPixel { map[$0] = value } }
         if let ignore = record.ignore { paint(ignore, -2) }
         for (k, instance) in record.instances.enumerated() { paint(instance.mask, Int32(k)) }
         return map
