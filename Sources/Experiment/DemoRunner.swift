@@ -51,15 +51,15 @@ public final class DemoRunner: @unchecked Sendable {
         // Real: Cityscapes layout, train and val cities; synthetic: Synscapes layout, val = the last numbers.
         try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realTrain, width: s.frameWidth, height: s.frameHeight,
                                         split: "train", city: "demotrain", seed: s.seed, objects: 5...11, appearance: .demoReal,
-                                        policy: AnnotatorPolicy(minVisiblePixels: s.frameWidth * s.frameHeight / 800, minVisibleFraction: 0.3),
-                                        smallClassScale: 1.5, pngLevel: 1, jobs: 2)
+                                        policy: DemoLook.policy(width: s.frameWidth, height: s.frameHeight),
+                                        smallClassScale: DemoLook.smallClassScale, pngLevel: 1, jobs: 2)
         try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realVal, width: s.frameWidth, height: s.frameHeight,
                                         split: "val", city: "demoval", seed: s.seed &+ 0xB0B, objects: 5...11, appearance: .demoReal,
-                                        policy: AnnotatorPolicy(minVisiblePixels: s.frameWidth * s.frameHeight / 800, minVisibleFraction: 0.3),
-                                        smallClassScale: 1.5, pngLevel: 1, jobs: 2)
+                                        policy: DemoLook.policy(width: s.frameWidth, height: s.frameHeight),
+                                        smallClassScale: DemoLook.smallClassScale, pngLevel: 1, jobs: 2)
         try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain + s.syntheticVal,
                                        width: s.frameWidth, height: s.frameHeight, seed: s.seed &+ 0x5E1, objects: 5...11,
-                                       appearance: .demoSynthetic(gap: s.gap), smallClassScale: 1.5, pngLevel: 1, jobs: 2)
+                                       appearance: .demoSynthetic(gap: s.gap), smallClassScale: DemoLook.smallClassScale, pngLevel: 1, jobs: 2)
         log(String(format: "[data] %d real (train %d, val %d) and %d synthetic frames of %dx%d generated in %.1f s",
                    s.realTrain + s.realVal, s.realTrain, s.realVal, s.syntheticTrain + s.syntheticVal, s.frameWidth, s.frameHeight,
                    Date().timeIntervalSince(t0)))

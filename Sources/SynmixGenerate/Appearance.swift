@@ -123,7 +123,7 @@ public struct Appearance: Sendable {
                         let surface = texture > 0 ? blockFactor[(y / 4) * blocksWide + x / 4] : 1
                         for channel in 0..<3 {
                             var value = table[base + channel] * shade + (channel == 0 ? tint : channel == 2 ? -tint : 0)
-                            if texture > 0 || gainRange != 1...1 || castRange > 0 { value = value * surface * gain + cast[channel] }
+                            value = value * surface * gain + cast[channel]   // exact no-op for flat looks (×1, +0)
                             values[index * 3 + channel] = value
                         }
                     }

@@ -1,6 +1,20 @@
 import Foundation
 import SynmixCore
 
+/// The demo benchmark's settings besides its looks (Appearance.demoReal/demoSynthetic),
+/// shared by `synmix-generate --look demo` and `make demo`.
+public enum DemoLook {
+    /// People and two-wheelers (with their riders) this much larger, so that they can be
+    /// learned at 256×128 (the prototype enlarged them ×1.75; ×1.5 keeps the nearest in frame).
+    public static let smallClassScale = 1.5
+
+    /// The real set's annotators leave unlabelled what they can hardly see: less than
+    /// 1/800 of the frame visible, or less than 30 % of the object.
+    public static func policy(width: Int, height: Int) -> AnnotatorPolicy {
+        AnnotatorPolicy(minVisiblePixels: width * height / 800, minVisibleFraction: 0.3)
+    }
+}
+
 /// Generates whole datasets in the two original layouts.
 public enum DatasetGenerator {
     /// The void regions every real frame has: the ego vehicle's hood and the

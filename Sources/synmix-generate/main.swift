@@ -41,7 +41,7 @@ struct CommonOptions: ParsableArguments {
     var look = "fixture"
     @Option(help: "Demo look: how far the synthetic palette and lighting are from the real ones (0...1).")
     var gap = 0.2
-    @Option(help: "Scale of people and two-wheelers on top of the perspective (demo default 1.75).")
+    @Option(help: "Scale of people and two-wheelers on top of the perspective (demo default 1.5).")
     var smallScale: Double?
 
     func validate() throws {
@@ -72,11 +72,10 @@ struct CityscapesCommand: ParsableCommand {
     func run() throws {
         var appearance = common.demo ? Appearance.demoReal : Appearance.fixtureReal
         if !common.demo { appearance.noise = common.noise }
-        // The demo's annotators skip what they can hardly see: < 1/800 of the frame visible, or < 30 % of the object.
-        let policy = common.demo ? AnnotatorPolicy(minVisiblePixels: width * height / 800, minVisibleFraction: 0.3) : nil
+        let policy = common.demo ? DemoLook.policy(width: width, height: height) : nil
         try DatasetGenerator.cityscapes(root: common.out, count: common.count, width: width, height: height, split: split,
                                         city: city, seed: common.seed, objects: try common.objectRange, appearance: appearance,
-                                        policy: policy, smallClassScale: common.smallScale ?? (common.demo ? 1.75 : 1),
+                                        policy: policy, smallClassScale: common.smallScale ?? (common.demo ? DemoLook.smallClassScale : 1),
                                         pngLevel: common.pngLevel, jobs: common.jobs)
         print("synmix-generate: \(common.count) Cityscapes frames (\(width)x\(height)) in \(common.out)")
     }
@@ -93,7 +92,7 @@ struct SynscapesCommand: ParsableCommand {
         if !common.demo { appearance.noise = common.noise }
         try DatasetGenerator.synscapes(root: common.out, count: common.count, width: width, height: height,
                                        seed: common.seed, objects: try common.objectRange, appearance: appearance,
-                                       smallClassScale: common.smallScale ?? (common.demo ? 1.75 : 1),
+                                       smallClassScale: common.smallScale ?? (common.demo ? DemoLook.smallClassScale : 1),
                                        pngLevel: common.pngLevel, jobs: common.jobs)
         print("synmix-generate: \(common.count) Synscapes frames (\(width)x\(height)) in \(common.out)")
     }
