@@ -37,15 +37,24 @@ public enum Checkpoint {
         try Files.writeAtomically(Safetensors.serialize(tensors, metadata: metadata), to: path)
     }
 
-    /// The config stored in a checkpoint.
-    public static func config(at path: String) throws -> ModelConfig {
-        try config(of: try read(path).metadata, path: path)
+    /// The model a checkpoint holds, built from its stored config (one read of the file).
+    public static func model(at path: String) throws -> Model {
+        let file = try read(path)
+        let model = Model(config: try config(of: file.metadata, path: path))
+        try load(file, path: path, into: model)
+        return model
     }
 
     /// Loads weights and running statistics into `model`; refuses a checkpoint of another architecture.
     @discardableResult
     public static func load(_ path: String, into model: Model) throws -> TrainingState? {
-        let (tensors, metadata) = try read(path)
+        try load(try read(path), path: path, into: model)
+    }
+
+    @discardableResult
+    static func load(_ file: (tensors: [String: Safetensors.Tensor], metadata: [String: String]), path: String,
+                     into model: Model) throws -> TrainingState? {
+        let (tensors, metadata) = file
         let stored = try config(of: metadata, path: path)
         guard stored == model.config else {
             throw FileError(path: path, reason: "checkpoint of another architecture: it holds \(stored), this model is \(model.config)")
@@ -96,6 +105,6 @@ public enum Checkpoint {
         guard let text = metadata["synmix.config"], let json = try? JSON.parse(Array(text.utf8)) else {
             throw FileError(path: path, reason: "no synmix.config metadata: not a synmix checkpoint")
         }
-        do { return try ModelConfig(json: json) } catch { throw FileError(path: path, reason: "\(error)") }
+        do { return try ModelConfig(json: json) } catch let error as FileError { throw FileError(path: path, reason: error.reason) }
     }
 }

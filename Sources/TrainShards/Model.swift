@@ -29,7 +29,7 @@ public struct ModelConfig: Sendable, Equatable, CustomStringConvertible {
     public init(json: JSON) throws {
         guard json["architecture"]?.stringValue == Self.architecture, let width = json["width"]?.intValue,
               let classes = json["classes"]?.arrayValue?.compactMap(\.stringValue) else {
-            throw FileError(path: "synmix.config", reason: "not a \(Self.architecture) config: \(json.compact)")
+            throw FileError(path: "synmix.config", reason: "synmix.config is not a \(Self.architecture) config: \(json.compact)")
         }
         self.init(width: width, classes: classes)
     }

@@ -107,10 +107,6 @@ public final class Workspace: @unchecked Sendable {
         }
     }
 
-    public var forwardFLOPs: Double {
-        convolutions.reduce(0) { $0 + 2 * Double($1.shape.batch * $1.shape.outChannels * $1.shape.columnRows * $1.shape.outHeight * $1.shape.outWidth) }
-    }
-
     // MARK: forward
 
     /// Runs the network on `input`; `training` uses batch statistics and updates the running ones.

@@ -152,8 +152,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         if let model, let shards {
             openblas_set_num_threads(Int32(threads))
-            let network = Model(config: try Checkpoint.config(at: model))
-            try Checkpoint.load(model, into: network)
+            let network = try Checkpoint.model(at: model)
             let (w, h) = try parseInputSize(inputSize)
             let outcome = try ShardEvaluation.evaluate(Predictor(model: network, inputWidth: w, inputHeight: h),
                                                        shards: try ShardList.expand(shards), jobs: threads) { printError("skipped: \($0)") }
@@ -203,8 +202,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         openblas_set_num_threads(Int32(threads))
-        let network = Model(config: try Checkpoint.config(at: model))
-        try Checkpoint.load(model, into: network)
+        let network = try Checkpoint.model(at: model)
         let (w, h) = try parseInputSize(inputSize)
         let count = try ShardEvaluation.writePredictions(Predictor(model: network, inputWidth: w, inputHeight: h),
                                                          shards: try ShardList.expand(shards), to: out, jobs: threads) {
