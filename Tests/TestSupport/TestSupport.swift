@@ -24,17 +24,11 @@ public func temporaryFolder(_ name: String = #function) throws -> String {
 public var interopPython: String? { ProcessInfo.processInfo.environment["SYNMIX_PYTHON"] }
 public let interopSkipReason = "SYNMIX_PYTHON is not set: run `make test` for the Python interoperability checks"
 
-/// Runs a program and returns its exit status and standard output.
+/// Runs a program and returns its exit status and standard output (its standard error is passed on).
 public func runProgram(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let result = try runProgramCapturingErrors(executable, arguments)
+    FileHandle.standardError.write(Data(result.errors.utf8))
+    return (result.status, result.output)
 }
 
 /// Every record of a manifest (a folder holding manifest.jsonl, or the file).
