@@ -171,10 +171,22 @@ public enum Trainer {
         }
         guard let epochs = options.epochs, epochs > 0 else { throw FileError(path: "--steps", reason: "give --steps or --epochs") }
         guard options.shares == nil else { throw FileError(path: "--epochs", reason: "with --share, give --steps (an epoch of which source?)") }
+        // pack-mix's index.json beside the shards has each one's sample count; shards without one are read.
+        var indexes: [String: [String: Int]] = [:]
         var samples = 0
         for shard in options.sources.flatMap(\.shards) {
-            guard let reader = try? ShardReader(path: shard) else { continue }
-            while reader.next(report: { _ in }) != nil { samples += 1 }
+            let folder = (shard as NSString).deletingLastPathComponent, name = (shard as NSString).lastPathComponent
+            if indexes[folder] == nil {
+                let entries = (try? JSON.parse(try Files.read("\(folder.isEmpty ? "." : folder)/index.json")))?["shards"]?.arrayValue ?? []
+                indexes[folder] = Dictionary(entries.compactMap { entry in
+                    entry["name"]?.stringValue.flatMap { n in entry["samples"]?.intValue.map { (n, $0) } }
+                }, uniquingKeysWith: { a, _ in a })
+            }
+            if let count = indexes[folder]?[name] {
+                samples += count
+            } else if let reader = try? ShardReader(path: shard) {
+                while reader.next(report: { _ in }) != nil { samples += 1 }
+            }
         }
         guard samples > 0 else { throw FileError(path: options.sources[0].shards[0], reason: "no samples in the training shards") }
         return (epochs * samples + options.batch - 1) / options.batch

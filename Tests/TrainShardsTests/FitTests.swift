@@ -182,4 +182,18 @@ final class FitTests: XCTestCase {
         XCTAssertEqual(ours["ap50"]?.doubleValue, official["allAp50"]?.doubleValue)
         XCTAssertGreaterThan(ours["ap50"]?.doubleValue ?? 0, 0)
     }
+
+    /// --epochs counts the samples from pack-mix's index.json, or by reading shards that have none.
+    func testEpochsCountTheSamplesWithOrWithoutAnIndex() throws {
+        let bare = try temporaryFolder()
+        for name in Files.list(fixtureShards) where name.hasSuffix(".tar") {
+            try Files.writeAtomically(try Files.read("\(fixtureShards)/\(name)"), to: "\(bare)/\(name)")
+        }
+        for shards in [fixtureShards, bare] {
+            let out = try temporaryFolder()
+            let (status, output, errors) = try run(["fit", "--train", "\(shards)/mix-*.tar", "--out", out, "--epochs", "2", "--batch", "4"])
+            XCTAssertEqual(status, 0, errors)
+            XCTAssertTrue(output.contains("; 3 steps of 4 at 256x128"), output)   // 2 epochs × 6 samples / 4
+        }
+    }
 }
