@@ -85,9 +85,9 @@ public struct PostProcessor: Sendable {
                 }
                 assignment[y * width + x] = UInt32(nearest + 1)
                 var sum: Float = 0
-                for k in 0...classes { sum += expf(logits[k] - maximum) }
+                for k in 0...classes { logits[k] = expf(logits[k] - maximum); sum += logits[k] }   // now softmax numerators
                 votes[nearest * classes + best - 1] += 1
-                for c in 0..<classes { probabilitySums[nearest * classes + c] += Double(expf(logits[c + 1] - maximum) / sum) }
+                for c in 0..<classes { probabilitySums[nearest * classes + c] += Double(logits[c + 1] / sum) }
             }
         }
         var result: [PredictedInstance] = []
