@@ -5,7 +5,9 @@ import SynmixCore
 public struct Score: Sendable {
     public var ap: Double
     public var ap50: Double
-    public var classes: [(name: String, ap: Double)]
+    public var classes: [(name: String, ap: Double, ap50: Double)]
+
+    public func ap(of className: String) -> Double { classes.first { $0.name == className }?.ap ?? .nan }
 }
 
 /// The final evaluations of one training run.
@@ -16,41 +18,71 @@ public struct RunResult: Sendable {
     public var synthetic: Score
     public var steps: Int
     public var seconds: Double
+    /// Training images per domain.
+    public var realImages: Int
+    public var syntheticImages: Int
+    public var folder: String
 
-    init(folder: String, name: String, seed: UInt64) throws {
-        let metrics = try JSON.parse(try Files.read("\(folder)/metrics.json"))
+    init(_ run: TrainingRun) throws {
+        let file = "\(run.folder)/metrics.json"
+        let metrics = try JSON.parse(try Files.read(file))
         func score(_ set: String) throws -> Score {
             guard let result = metrics["evaluations"]?.arrayValue?.last(where: { $0["name"]?.stringValue == set })?["result"] else {
-                throw FileError(path: "\(folder)/metrics.json", reason: "no evaluation on \(set)")
+                throw FileError(path: file, reason: "no evaluation on \(set)")
             }
-            let classes: [(String, Double)]
+            var classes: [(String, Double, Double)] = []
             if case .object(let pairs)? = result["classes"] {
-                classes = pairs.map { ($0.0, $0.1["ap"]?.doubleValue ?? .nan) }
-            } else {
-                classes = []
+                classes = pairs.map { ($0.0, $0.1["ap"]?.doubleValue ?? .nan, $0.1["ap50"]?.doubleValue ?? .nan) }
             }
             return Score(ap: result["ap"]?.doubleValue ?? .nan, ap50: result["ap50"]?.doubleValue ?? .nan, classes: classes)
         }
-        self.name = name
-        self.seed = seed
+        name = run.name
+        seed = run.seed
         real = try score("real")
         synthetic = try score("synthetic")
         steps = metrics["steps"]?.arrayValue?.count ?? 0
         seconds = metrics["timing"]?["seconds"]?.doubleValue ?? 0
+        realImages = run.realImages
+        syntheticImages = run.syntheticImages
+        folder = run.folder
     }
 }
 
-/// Every number of the report, computed from the runs' files.
+/// One claim of the published pattern and what the runs say of it.
+public struct Verdict: Sendable {
+    public enum Outcome: String, Sendable { case holds, doesNotHold = "does not hold", inconclusive }
+    public var claim: String
+    public var outcome: Outcome
+    /// The numbers the rule was applied to (AP ×100, or a rank correlation), by name.
+    public var inputs: [(String, Double)]
+    public var explanation: String
+}
+
+/// Mean, lowest and highest over the seeds of a configuration.
+public struct Spread: Sendable {
+    public var mean: Double, min: Double, max: Double, count: Int
+    init(_ values: [Double]) {
+        count = values.count
+        mean = values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
+        min = values.min() ?? .nan
+        max = values.max() ?? .nan
+    }
+    public var range: Double { max - min }
+}
+
+/// Every number of the report, computed from the runs' metrics.json files, and the verdicts.
 public struct DemoResults: Sendable {
     public var runs: [RunResult]
     public var syntheticCounts: [Int]
+    public var publishedCounts: [Int]
     /// filter-instances' report.md of the synthetic set, and its preview pictures.
     public var filterReport: String
     public var previews: [String]
 
     init(settings: DemoSettings, runs: [TrainingRun], filterReport folder: String) throws {
-        self.runs = try runs.map { try RunResult(folder: $0.folder, name: $0.name, seed: $0.seed) }
+        self.runs = try runs.map(RunResult.init)
         syntheticCounts = settings.syntheticCounts
+        publishedCounts = settings.publishedCounts
         filterReport = (try? String(contentsOfFile: "\(folder)/report.md", encoding: .utf8)) ?? "(no filter report)"
         let previewFolder = "\(folder)/previews"
         previews = Files.list(previewFolder).filter { $0.hasSuffix(".png") }.sorted().map { "\(previewFolder)/\($0)" }
@@ -59,46 +91,143 @@ public struct DemoResults: Sendable {
     /// All seeds of a configuration.
     public func all(_ name: String) -> [RunResult] { runs.filter { $0.name == name } }
 
-    /// Mean over seeds of a score.
-    public func mean(_ name: String, _ value: (RunResult) -> Double) -> Double {
-        let values = all(name).map(value)
-        return values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
-    }
-
-    /// The largest difference between two seeds of one configuration (real val AP), if any ran twice.
-    public var seedSpread: Double? {
-        let spreads = Set(runs.map(\.name)).compactMap { name -> Double? in
-            let values = all(name).map(\.real.ap)
-            return values.count > 1 ? values.max()! - values.min()! : nil
-        }
-        return spreads.max()
-    }
+    /// A score over the seeds of a configuration, ×100.
+    public func spread(_ name: String, _ value: (RunResult) -> Double) -> Spread { Spread(all(name).map { 100 * value($0) }) }
+    public func realAP(_ name: String) -> Spread { spread(name) { $0.real.ap } }
+    public func syntheticAP(_ name: String) -> Spread { spread(name) { $0.synthetic.ap } }
 
     public var largest: Int { syntheticCounts.last! }
 
-    /// The published pattern, checked: each claim with whether it holds.
-    public var checks: [(claim: String, holds: Bool)] {
-        let realOnReal = mean("real-only") { $0.real.ap }, realOnSynthetic = mean("real-only") { $0.synthetic.ap }
-        let synOnSyn = mean("synthetic-only") { $0.synthetic.ap }, synOnReal = mean("synthetic-only") { $0.real.ap }
-        let mixed = mean("share-\(largest)") { $0.real.ap }
-        let bestUniform = syntheticCounts.map { count in mean("uniform-\(count)") { $0.real.ap } }.max() ?? .nan
-        return [
-            (String(format: "in-domain above cross-domain on real val (real-only %.1f > synthetic-only %.1f)", 100 * realOnReal, 100 * synOnReal),
-             realOnReal > synOnReal),
-            (String(format: "in-domain above cross-domain on synthetic val (synthetic-only %.1f > real-only %.1f)", 100 * synOnSyn, 100 * realOnSynthetic),
-             synOnSyn > realOnSynthetic),
-            (String(format: "mixed training (+%d synthetic, 50 %% real per batch) above real-only on real val (%.1f > %.1f)%@",
-                    largest, 100 * mixed, 100 * realOnReal, margin(mixed - realOnReal)), mixed > realOnReal),
-            (String(format: "uniformly mixed shards (the published protocol) above real-only on real val at some count (best %.1f > %.1f)%@",
-                    100 * bestUniform, 100 * realOnReal, margin(bestUniform - realOnReal)), bestUniform > realOnReal),
-        ]
+    /// The noise level of one training: the largest range (max − min, AP ×100 on real val)
+    /// over the configurations trained with several seeds; nil if none was.
+    public var seedSpread: Double? {
+        let ranges = Set(runs.map(\.name)).map { realAP($0) }.filter { $0.count > 1 }.map(\.range)
+        return ranges.max()
     }
 
-    /// Whether a difference exceeds the seed spread, said in words.
-    func margin(_ difference: Double) -> String {
-        guard let spread = seedSpread, difference > 0 else { return "" }
-        return difference > spread
-            ? String(format: "; the margin %.1f exceeds the seed spread %.1f", 100 * difference, 100 * spread)
-            : String(format: "; but the margin %.1f is within the seed spread %.1f, so it may be noise", 100 * difference, 100 * spread)
+    /// The rule every comparison follows, in words (quoted by the report).
+    public static let rule = "a difference of means (AP ×100) **holds** when it exceeds twice the seed spread, **does not hold** when it is "
+        + "below minus twice the seed spread, and is **inconclusive** in between; the seed spread is the largest max − min over the "
+        + "configurations trained with several seeds, and it stands for the noise of single-seed configurations too"
+
+    /// `a` above `b` by the rule.
+    func compare(_ claim: String, _ a: (label: String, value: Double), _ b: (label: String, value: Double)) -> Verdict {
+        let difference = a.value - b.value
+        var inputs: [(String, Double)] = [(a.label, a.value), (b.label, b.value), ("difference", difference)]
+        guard let spread = seedSpread, !difference.isNaN else {
+            return Verdict(claim: claim, outcome: .inconclusive, inputs: inputs, explanation: "no seed spread measured or a run is missing")
+        }
+        inputs.append(("seed spread", spread))
+        let outcome: Verdict.Outcome = difference > 2 * spread ? .holds : difference < -2 * spread ? .doesNotHold : .inconclusive
+        let explanation = String(format: "%.1f − %.1f = %+.1f against twice the seed spread %.1f", a.value, b.value, difference, 2 * spread)
+        return Verdict(claim: claim, outcome: outcome, inputs: inputs, explanation: explanation)
+    }
+
+    /// Real-only with twice the steps gains less than max(1 AP, the seed spread).
+    public var convergence: Verdict {
+        let once = realAP(DemoRun.realOnly).mean, twice = realAP(DemoRun.converged).mean
+        let tolerance = max(1, seedSpread ?? 0), gain = twice - once
+        let claim = "real-only has converged: twice the steps gains less than max(1 AP, the seed spread)"
+        guard !gain.isNaN else { return Verdict(claim: claim, outcome: .inconclusive, inputs: [], explanation: "the control did not run") }
+        return Verdict(claim: claim, outcome: gain < tolerance ? .holds : .doesNotHold,
+                       inputs: [("real-only", once), ("real-only, twice the steps", twice), ("gain", gain), ("tolerance", tolerance)],
+                       explanation: String(format: "%.1f → %.1f (%+.1f) against a tolerance of %.1f", once, twice, gain, tolerance))
+    }
+
+    /// Table 2's points: real val AP (seed means) against the synthetic count, 0 = real-only.
+    public var curve: [(count: Int, ap: Spread)] {
+        [(0, realAP(DemoRun.realOnly))] + syntheticCounts.map { ($0, realAP(DemoRun.mixed($0))) }
+    }
+
+    /// Spearman's rank correlation of real val AP with the synthetic count (ties get mean ranks).
+    public var rankCorrelation: Double {
+        let points = curve.filter { !$0.ap.mean.isNaN }
+        guard points.count > 2 else { return .nan }
+        func ranks(_ values: [Double]) -> [Double] {
+            values.map { value in
+                let below = values.filter { $0 < value }.count, equal = values.filter { $0 == value }.count
+                return Double(below) + Double(equal + 1) / 2
+            }
+        }
+        let a = ranks(points.map { Double($0.count) }), b = ranks(points.map(\.ap.mean))
+        let ma = a.reduce(0, +) / Double(a.count), mb = b.reduce(0, +) / Double(b.count)
+        let cov = zip(a, b).map { ($0 - ma) * ($1 - mb) }.reduce(0, +)
+        let va = a.map { ($0 - ma) * ($0 - ma) }.reduce(0, +), vb = b.map { ($0 - mb) * ($0 - mb) }.reduce(0, +)
+        return va > 0 && vb > 0 ? cov / (va * vb).squareRoot() : .nan
+    }
+
+    /// The published pattern, each claim judged by the rule.
+    public var verdicts: [Verdict] {
+        let realOnly = realAP(DemoRun.realOnly).mean, mixed = realAP(DemoRun.mixed(largest)).mean
+        var list = [
+            convergence,
+            compare("mixed training (+\(largest) synthetic) above real-only at equal steps, on real val",
+                    ("mixed +\(largest)", mixed), ("real-only", realOnly)),
+        ]
+        if syntheticCounts.count > 1 {
+            let rho = rankCorrelation
+            let outcome: Verdict.Outcome = rho.isNaN ? .inconclusive : rho >= 0.8 ? (list[1].outcome == .holds ? .holds : .inconclusive) : .doesNotHold
+            list.append(Verdict(claim: "real val AP rises with the synthetic count (Spearman's ρ over 0, \(syntheticCounts.map(String.init).joined(separator: ", ")) ≥ 0.8, and the largest mix holds above real-only)",
+                                outcome: outcome, inputs: [("rank correlation", rho)], explanation: String(format: "ρ = %.2f", rho)))
+        }
+        list.append(compare("in-domain above cross-domain on real val", ("real-only", realOnly),
+                            ("synthetic-only", realAP(DemoRun.syntheticOnly).mean)))
+        list.append(compare("in-domain above cross-domain on synthetic val", ("synthetic-only", syntheticAP(DemoRun.syntheticOnly).mean),
+                            ("real-only", syntheticAP(DemoRun.realOnly).mean)))
+        if !all(DemoRun.fineTuned).isEmpty {
+            list.append(compare("synthetic pre-training → real fine-tuning (1.5× the steps) above real-only with 2× the steps, on real val",
+                                ("fine-tuned", realAP(DemoRun.fineTuned).mean), ("real-only 2×", realAP(DemoRun.converged).mean)))
+        }
+        if !all(DemoRun.unfiltered).isEmpty {
+            list.append(compare("filtering the synthetic instances helps (mixed +\(largest), on real val)",
+                                ("filtered", mixed), ("unfiltered", realAP(DemoRun.unfiltered).mean)))
+            list.append(compare("splitting rider and two-wheeler helps (mixed +\(largest), on real val)",
+                                ("split", mixed), ("unsplit", realAP(DemoRun.unsplit).mean)))
+        }
+        return list
+    }
+
+    /// report.json: every number the report shows, machine-readable.
+    public func json(settings: DemoSettings, elapsed: Double) -> JSON {
+        func number(_ value: Double) -> JSON { value.isFinite ? .double(value) : .null }
+        func score(_ score: Score) -> JSON {
+            .object([("ap", number(score.ap)), ("ap50", number(score.ap50)),
+                     ("classes", .object(score.classes.map { ($0.name, .object([("ap", number($0.ap)), ("ap50", number($0.ap50))])) }))])
+        }
+        func spread(_ s: Spread) -> JSON {
+            .object([("mean", number(s.mean)), ("min", number(s.min)), ("max", number(s.max)), ("seeds", .int(s.count))])
+        }
+        let names = runs.map(\.name).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        return .object([
+            ("preset", .string(settings.preset)),
+            ("elapsed_seconds", number(elapsed)),
+            ("settings", .object([
+                ("seed", .int(Int(settings.seed))), ("steps", .int(settings.steps)), ("batch", .int(settings.batch)),
+                ("input_size", .array([.int(settings.inputWidth), .int(settings.inputHeight)])), ("width", .int(settings.width)),
+                ("lr", .double(settings.learningRate)), ("real_share", .double(settings.realShare)), ("gap", .double(settings.gap)),
+                ("real_train", .int(settings.realTrain)), ("real_train_classes", .string(settings.realTrainClasses.rawValue)),
+                ("real_val", .int(settings.realVal)), ("synthetic_train", .int(settings.syntheticTrain)), ("synthetic_val", .int(settings.syntheticVal)),
+            ])),
+            ("runs", .array(runs.map { run in
+                .object([("name", .string(run.name)), ("seed", .int(Int(run.seed))), ("steps", .int(run.steps)),
+                         ("train_images", .object([("real", .int(run.realImages)), ("synthetic", .int(run.syntheticImages))])),
+                         ("seconds", number(run.seconds)), ("metrics", .string(run.folder + "/metrics.json")),
+                         ("real", score(run.real)), ("synthetic", score(run.synthetic))])
+            })),
+            ("configurations", .object(names.map { name in
+                (name, .object([("real_ap", spread(realAP(name))), ("synthetic_ap", spread(syntheticAP(name)))]))
+            })),
+            ("table2", .array(zip([0] + syntheticCounts, [0] + publishedCounts).map { count, published in
+                .object([("synthetic_images", .int(count)), ("published_equivalent", .int(published)),
+                         ("real_ap", spread(count == 0 ? realAP(DemoRun.realOnly) : realAP(DemoRun.mixed(count))))])
+            })),
+            ("rank_correlation", number(rankCorrelation)),
+            ("seed_spread", seedSpread.map(number) ?? .null),
+            ("rule", .string(Self.rule.replacingOccurrences(of: "**", with: ""))),
+            ("verdicts", .array(verdicts.map { verdict in
+                .object([("claim", .string(verdict.claim)), ("verdict", .string(verdict.outcome.rawValue)),
+                         ("inputs", .object(verdict.inputs.map { ($0.0, number($0.1)) })), ("explanation", .string(verdict.explanation))])
+            })),
+        ])
     }
 }

@@ -11,6 +11,22 @@ public struct TrainingRun: Sendable {
     /// A run whose model this one starts from (pre-training then fine-tuning).
     public var after: String?
     public var folder: String
+    public var steps: Int
+    /// Training images per domain.
+    public var realImages: Int
+    public var syntheticImages: Int
+}
+
+/// The names of the experiment's trainings (folders runs/NAME-sSEED, keys of report.json).
+public enum DemoRun {
+    public static let realOnly = "real-only"
+    /// Real only with twice the steps: shows whether real-only has converged.
+    public static let converged = "real-only-2x"
+    public static let syntheticOnly = "synthetic-only"
+    public static let fineTuned = "pretrain-finetune"
+    public static let unfiltered = "mixed-unfiltered"
+    public static let unsplit = "mixed-unsplit"
+    public static func mixed(_ count: Int) -> String { "mixed-\(count)" }
 }
 
 /// The experiment behind `make demo`: generate both datasets, harmonize, filter,
@@ -48,18 +64,20 @@ public final class DemoRunner: @unchecked Sendable {
     func generate() throws {
         let s = settings
         let t0 = Date()
-        // Real: Cityscapes layout, train and val cities; synthetic: Synscapes layout, val = the last numbers.
-        try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realTrain, width: s.frameWidth, height: s.frameHeight,
-                                        split: "train", city: "demotrain", seed: s.seed, objects: 5...11, appearance: .demoReal,
-                                        policy: DemoLook.policy(width: s.frameWidth, height: s.frameHeight),
-                                        smallClassScale: DemoLook.smallClassScale, pngLevel: 1, jobs: 2)
-        try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realVal, width: s.frameWidth, height: s.frameHeight,
-                                        split: "val", city: "demoval", seed: s.seed &+ 0xB0B, objects: 5...11, appearance: .demoReal,
-                                        policy: DemoLook.policy(width: s.frameWidth, height: s.frameHeight),
-                                        smallClassScale: DemoLook.smallClassScale, pngLevel: 1, jobs: 2)
-        try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain + s.syntheticVal,
-                                       width: s.frameWidth, height: s.frameHeight, seed: s.seed &+ 0x5E1, objects: 5...11,
-                                       appearance: .demoSynthetic(gap: s.gap), smallClassScale: DemoLook.smallClassScale, pngLevel: 1, jobs: 2)
+        // Real: Cityscapes layout, a long-tailed train city and a class-balanced val city;
+        // synthetic: Synscapes layout, balanced, val = the last numbers.
+        let policy = DemoLook.policy(width: s.frameWidth, height: s.frameHeight)
+        func builder(_ classes: DemoLook.ClassMix) -> StreetSceneBuilder {
+            DemoLook.builder(width: s.frameWidth, height: s.frameHeight, classes: classes)
+        }
+        try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realTrain, builder: builder(s.realTrainClasses),
+                                        split: "train", city: "demotrain", seed: s.seed, appearance: .demoReal, policy: policy,
+                                        pngLevel: 1, jobs: 2)
+        try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realVal, builder: builder(.balanced),
+                                        split: "val", city: "demoval", seed: s.seed &+ 0xB0B, appearance: .demoReal, policy: policy,
+                                        pngLevel: 1, jobs: 2)
+        try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain + s.syntheticVal, builder: builder(.balanced),
+                                       seed: s.seed &+ 0x5E1, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
         log(String(format: "[data] %d real (train %d, val %d) and %d synthetic frames of %dx%d generated in %.1f s",
                    s.realTrain + s.realVal, s.realTrain, s.realVal, s.syntheticTrain + s.syntheticVal, s.frameWidth, s.frameHeight,
                    Date().timeIntervalSince(t0)))
@@ -85,8 +103,7 @@ public final class DemoRunner: @unchecked Sendable {
         try pack("synthetic-val", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all", "--split", "val"])
         try pack("synthetic-all", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all"])
         for count in s.syntheticCounts {
-            // Published protocol: one uniformly shuffled mix. Fixed-share protocol: the synthetic part alone.
-            try pack("mix-\(count)", ["--real", path("real"), "--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
+            // Nested subsets (one seed): each larger set keeps the smaller one's images.
             try pack("synthetic-\(count)", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
         }
         if s.ablations {
@@ -97,7 +114,7 @@ public final class DemoRunner: @unchecked Sendable {
                       logName: "harmonize-unsplit")
             try stage("filter-instances", ["--in", path("synthetic-unsplit"), "--calibrate-from", path("real"),
                                            "--out", path("synthetic-unsplit-filtered")], logName: "filter-instances-unsplit")
-            let largest = s.syntheticCounts.last!
+            let largest = s.largest
             try pack("unfiltered-\(largest)", ["--synthetic", path("synthetic"), "--synthetic-count", String(largest)])
             try pack("unsplit-\(largest)", ["--synthetic", path("synthetic-unsplit-filtered"), "--synthetic-count", String(largest)])
         }
@@ -106,41 +123,47 @@ public final class DemoRunner: @unchecked Sendable {
 
     // MARK: training
 
+    /// Every training of the experiment, in the order the lanes take them (the longest and
+    /// the ones others start from first). All train for `steps` steps (equal compute) except
+    /// the convergence control (twice as many) and the fine-tuning (half as many, after the
+    /// synthetic-only run).
     func trainingRuns() -> [TrainingRun] {
         let s = settings
         func shards(_ name: String) -> String { path("shards/\(name)/mix-*.tar") }
-        let share = ["--share", "real=0.5"]
-        var plan: [(String, [String], String?, Double)] = [
-            ("synthetic-only", ["--train", shards("synthetic-all")], nil, 1),
-            ("real-only", ["--train", shards("real-train")], nil, 1),
+        func mixed(_ synthetic: String) -> [String] {
+            ["--train", "real=\(shards("real-train"))", "--train", "synthetic=\(shards(synthetic))", "--share", "real=\(s.realShare)"]
+        }
+        let largest = s.largest
+        let real = s.realTrain
+        var plan: [(name: String, arguments: [String], after: String?, steps: Double, seeds: Int, images: (Int, Int))] = [
+            (DemoRun.converged, ["--train", shards("real-train")], nil, 2, 1, (real, 0)),
+            (DemoRun.syntheticOnly, ["--train", shards("synthetic-all")], nil, 1, 1, (0, s.syntheticTrain)),
+            (DemoRun.realOnly, ["--train", shards("real-train")], nil, 1, s.seeds, (real, 0)),
+            (DemoRun.mixed(largest), mixed("synthetic-\(largest)"), nil, 1, s.seeds, (real, largest)),
         ]
-        let largest = s.syntheticCounts.last!
-        for count in s.syntheticCounts.reversed() {   // the largest mixes carry the headline: first
-            plan.append(("share-\(count)", ["--train", "real=\(shards("real-train"))", "--train", "synthetic=\(shards("synthetic-\(count)"))"] + share, nil, 1))
-            plan.append(("uniform-\(count)", ["--train", shards("mix-\(count)")], nil, 1))
+        for count in s.syntheticCounts.dropLast().reversed() {
+            plan.append((DemoRun.mixed(count), mixed("synthetic-\(count)"), nil, 1, 1, (real, count)))
         }
         if s.ablations {
-            plan.append(("share-\(largest)-unfiltered", ["--train", "real=\(shards("real-train"))",
-                                                          "--train", "synthetic=\(shards("unfiltered-\(largest)"))"] + share, nil, 1))
-            plan.append(("share-\(largest)-unsplit", ["--train", "real=\(shards("real-train"))",
-                                                       "--train", "synthetic=\(shards("unsplit-\(largest)"))"] + share, nil, 1))
+            plan.append((DemoRun.unfiltered, mixed("unfiltered-\(largest)"), nil, 1, 1, (real, largest)))
+            plan.append((DemoRun.unsplit, mixed("unsplit-\(largest)"), nil, 1, 1, (real, largest)))
         }
         // Fine-tuning: the synthetic-only model, then half the steps on real at half the rate.
-        plan.append(("pretrain-finetune", ["--train", shards("real-train"), "--init", path("runs/synthetic-only-s\(s.seed)/model.safetensors")],
-                     "synthetic-only", 0.5))
+        plan.append((DemoRun.fineTuned, ["--train", shards("real-train"), "--init", path("runs/\(DemoRun.syntheticOnly)-s\(s.seed)/model.safetensors")],
+                     DemoRun.syntheticOnly, 0.5, 1, (real, s.syntheticTrain)))
         var runs: [TrainingRun] = []
-        let repeated: Set<String> = s.secondSeed ? ["real-only", "share-\(largest)"] : []
-        for seed in [s.seed, s.seed + 1] {
-            for (name, arguments, after, fraction) in plan where seed == s.seed || repeated.contains(name) {
+        for (name, arguments, after, stepFactor, seeds, images) in plan where s.only.map({ $0.contains(name) }) ?? true {
+            for seed in (0..<UInt64(seeds)).map({ s.seed + $0 }) {
                 let folder = path("runs/\(name)-s\(seed)")
-                let steps = max(1, Int(Double(s.steps) * fraction))
+                let steps = max(1, Int(Double(s.steps) * stepFactor))
                 let rate = s.learningRate * (after == nil ? 1 : 0.5)
                 runs.append(TrainingRun(name: name, seed: seed, arguments: ["fit"] + arguments + [
                     "--eval", "real=\(shards("real-val"))", "--eval", "synthetic=\(shards("synthetic-val"))",
                     "--out", folder, "--steps", String(steps), "--batch", String(s.batch), "--input-size", "\(s.inputWidth)x\(s.inputHeight)",
-                    "--lr", String(rate), "--seed", String(seed), "--threads", "1", "--log-every", String(max(1, steps / 4)),
-                    "--checkpoint-every", String(steps),
-                ], after: after.map { "\($0)-s\(seed)" }, folder: folder))
+                    "--width", String(s.width), "--lr", String(rate), "--seed", String(seed), "--threads", "1",
+                    "--log-every", String(max(1, steps / 4)), "--checkpoint-every", String(steps),
+                ], after: after.map { "\($0)-s\(seed)" }, folder: folder, steps: steps,
+                                        realImages: images.0, syntheticImages: images.1))
             }
         }
         return runs
@@ -148,6 +171,10 @@ public final class DemoRunner: @unchecked Sendable {
 
     /// Runs the trainings on `lanes` lanes; a run waits for the run it starts from.
     func train(_ runs: [TrainingRun]) throws {
+        let keys = Set(runs.map { "\($0.name)-s\($0.seed)" })
+        if let orphan = runs.first(where: { $0.after.map { !keys.contains($0) } ?? false }) {
+            throw FileError(path: out, reason: "\(orphan.name) starts from \(orphan.after!), which is not among the runs to train")
+        }
         let state = Mutex((next: 0, done: Set<String>(), failure: String?.none))
         let group = DispatchGroup()
         let t0 = Date()
@@ -171,7 +198,7 @@ public final class DemoRunner: @unchecked Sendable {
                     self.log("[train] lane \(lane + 1): \(key) …")
                     do {
                         try self.stage("train-shards", run.arguments, logName: "train-\(key)")
-                        let summary = (try? RunResult(folder: run.folder, name: run.name, seed: run.seed)).map {
+                        let summary = (try? RunResult(run)).map {
                             String(format: "real val AP %.1f, synthetic val AP %.1f", 100 * $0.real.ap, 100 * $0.synthetic.ap)
                         } ?? ""
                         self.log(String(format: "[train] lane %d: %@ done in %.0f s: %@", lane + 1, key, Date().timeIntervalSince(started), summary))

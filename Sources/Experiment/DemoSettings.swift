@@ -1,4 +1,5 @@
 import Foundation
+import SynmixGenerate
 
 /// The mixed-training experiment of `make demo`, sized for a 2-core machine.
 public struct DemoSettings: Sendable {
@@ -7,24 +8,30 @@ public struct DemoSettings: Sendable {
     public var bin: String
     public var mappings: String
     public var preset: String
-    public var realTrain = 100, realVal = 100, syntheticTrain = 576, syntheticVal = 100
+    public var realTrain = 100, realVal = 150, syntheticTrain = 576, syntheticVal = 100
+    /// How often each class appears in the real train set (val and synthetic are balanced).
+    public var realTrainClasses = DemoLook.ClassMix.longTail
     /// Frames are generated at this size (the "original") and packed at the input size.
     public var frameWidth = 512, frameHeight = 256
     public var inputWidth = 256, inputHeight = 128
-    public var steps = 500
+    /// Steps of every run (the convergence control trains twice as many).
+    public var steps = 1500
     public var batch = 8
-    /// Higher than train-shards' default 3e-3, for the short schedule: real-only, 500 steps,
-    /// real val AP 6.2 at 3e-3, 13.8 at 1.2e-2, 11.4 at 2.4e-2.
+    /// The network's base width (train-shards fit --width).
+    public var width = 16
     public var learningRate = 1.2e-2
+    /// Share of real images in every batch of a mixed run (`fit --share real=…`).
+    public var realShare = 0.5
     /// Appearance gap between the generated domains (Appearance.demoSynthetic).
-    public var gap = 0.2
+    public var gap = 0.5
     public var seed: UInt64 = 1
-    /// Repeat the headline runs (real only, and the largest fixed-share mix) with a
-    /// second seed, so that the report can state the seed spread.
-    public var secondSeed = true
+    /// Seeds of real-only and the largest mix (the others run once).
+    public var seeds = 3
     /// Train every synthetic count of Table 2 (else only the largest) and the two ablations.
     public var allCounts = true
     public var ablations = true
+    /// Train only these configurations (DemoRun names), or all.
+    public var only: Set<String>?
     /// Trainings run side by side, one thread each.
     public var lanes = 2
 
@@ -43,38 +50,38 @@ public struct DemoSettings: Sendable {
     public var syntheticCounts: [Int] { countPairs.map(\.count) }
     /// The published count each of `syntheticCounts` stands for.
     public var publishedCounts: [Int] { countPairs.map(\.published) }
+    public var largest: Int { syntheticCounts.last! }
 
-    public static func full(out: String, bin: String, mappings: String) -> DemoSettings {
-        DemoSettings(out: out, bin: bin, mappings: mappings, preset: "full")
+    public enum Preset: String, CaseIterable, Sendable {
+        /// Every table, 3 seeds (about 18 minutes on 2 cores).
+        case full
+        /// Real-only and the largest mix with 2 seeds, fewer steps and val images (under 5 minutes;
+        /// may be inconclusive, and says so).
+        case quick
+        /// A few images and steps: checks that every stage's output feeds the next (tests).
+        case tiny
     }
 
-    /// `make demo QUICK=1`: fewer val images and steps, one seed, only the largest mix and
-    /// no ablations; the same stages and report (too few steps for the pattern to be reliable).
-    public static func quick(out: String, bin: String, mappings: String) -> DemoSettings {
-        var s = DemoSettings(out: out, bin: bin, mappings: mappings, preset: "quick")
-        s.syntheticVal = 60
-        s.realVal = 60
-        s.steps = 300
-        s.secondSeed = false
-        s.allCounts = false
-        s.ablations = false
-        return s
-    }
-
-    /// A few images and steps: checks that every stage's output feeds the next (tests).
-    public static func tiny(out: String, bin: String, mappings: String) -> DemoSettings {
-        var s = DemoSettings(out: out, bin: bin, mappings: mappings, preset: "tiny")
-        (s.realTrain, s.realVal, s.syntheticTrain, s.syntheticVal) = (6, 4, 36, 4)
-        (s.frameWidth, s.frameHeight, s.inputWidth, s.inputHeight) = (128, 64, 64, 32)
-        s.steps = 3
-        s.batch = 2
-        return s
-    }
-
-    init(out: String, bin: String, mappings: String, preset: String) {
+    public init(preset: Preset, out: String, bin: String, mappings: String) {
         self.out = out
         self.bin = bin
         self.mappings = mappings
-        self.preset = preset
+        self.preset = preset.rawValue
+        switch preset {
+        case .full:
+            break
+        case .quick:
+            (realVal, syntheticVal) = (100, 60)
+            steps = 500
+            seeds = 2
+            allCounts = false
+            ablations = false
+        case .tiny:
+            (realTrain, realVal, syntheticTrain, syntheticVal) = (6, 4, 36, 4)
+            (frameWidth, frameHeight, inputWidth, inputHeight) = (128, 64, 64, 32)
+            steps = 4
+            batch = 2
+            seeds = 2
+        }
     }
 }

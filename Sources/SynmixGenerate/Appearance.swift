@@ -22,6 +22,8 @@ public struct Appearance: Sendable {
     /// Per-image exposure drawn from this range, and a per-image colour cast of up to ± this (8-bit levels).
     public var gainRange: ClosedRange<Double> = 1...1
     public var castRange = 0.0
+    /// Colour saturation around each pixel's grey level (1 = unchanged): a renderer's colour statistics.
+    public var saturation = 1.0
 
     public init(palette: [Int: [Double]], brightness: Double, tint: Double, verticalShading: Double, noise: Double,
                 objectColorSpread: Double) {
@@ -46,17 +48,20 @@ public struct Appearance: Sendable {
         31: [40, 100, 110], 32: [60, 60, 220], 33: [130, 40, 50],
     ]
 
-    /// The demo benchmark's colours: one distinct hue per instance class, so that the
-    /// small network can tell classes apart within a few hundred steps at 256×128.
+    /// The demo benchmark's object colours: a typical hue per instance class, varied per
+    /// object by ±`demoColorSpread`/2 levels, the same in both domains: what a class looks
+    /// like transfers from one domain to the other; only the rendering differs.
     static let demoPalette: [Int: [Double]] = basePalette.merging([
-        24: [210, 40, 40], 25: [240, 140, 30], 26: [40, 70, 210], 27: [200, 175, 40], 28: [40, 160, 70],
-        29: [120, 120, 60], 30: [100, 90, 70], 31: [150, 60, 170], 32: [40, 190, 200], 33: [210, 50, 170],
+        24: [190, 70, 70], 25: [200, 120, 60], 26: [70, 90, 180], 27: [170, 160, 80], 28: [80, 150, 90],
+        29: [120, 120, 60], 30: [100, 90, 70], 31: [140, 90, 160], 32: [70, 160, 170], 33: [180, 80, 150],
     ]) { $1 }
+    static let demoColorSpread = 40.0
 
-    /// The demo benchmark's "real" look (reference: demo-prototype.md): textured surfaces,
-    /// a 3×3 blur, sensor noise σ ≈ 13 levels, and exposure and colour varying per image.
+    /// The demo benchmark's "real" look: textured surfaces, a 3×3 blur, sensor noise σ ≈ 13
+    /// levels, and exposure and colour cast varying per image (a camera in daylight).
     public static let demoReal: Appearance = {
-        var a = Appearance(palette: demoPalette, brightness: 1, tint: 0, verticalShading: 0.1, noise: 12.75, objectColorSpread: 30)
+        var a = Appearance(palette: demoPalette, brightness: 1, tint: 0, verticalShading: 0.1, noise: 12.75,
+                           objectColorSpread: demoColorSpread)
         a.texture = 0.12
         a.blur = true
         a.gainRange = 0.6...1.05
@@ -64,22 +69,17 @@ public struct Appearance: Sendable {
         return a
     }()
 
-    /// The demo's "synthetic" look: the same degradations (the renderer is not perfect
-    /// either), its palette moved by `gap` towards another (channels rotated and more
-    /// saturated) and its own fixed lighting: brighter, bluish, a stronger vertical gradient.
-    /// gap 0 is the real palette under fixed lighting; the prototype found 0.2 gives
-    /// cross-domain AP at ~0.4 of in-domain, 0.5 and more nearly none.
+    /// The demo's "synthetic" look: the same scenes and object colours rendered differently.
+    /// `gap` (0...1) moves the rendering away from the real camera globally, never per class:
+    /// fixed brighter, bluish lighting with a stronger vertical gradient, more saturated
+    /// colours, and a cleaner sensor (less noise and texture). gap 0 is the real camera
+    /// under fixed lighting.
     public static func demoSynthetic(gap: Double) -> Appearance {
-        var palette: [Int: [Double]] = [:]
-        for (label, color) in demoPalette {
-            let mean = color.reduce(0, +) / 3
-            let rotated = [color[1], color[2], color[0]].map { max(0, min(255, mean + 1.4 * ($0 - mean))) }
-            palette[label] = zip(color, rotated).map { (1 - gap) * $0 + gap * $1 }
-        }
-        var a = Appearance(palette: palette, brightness: 1 + 0.25 * gap, tint: -20 * gap, verticalShading: 0.1 + 0.3 * gap,
-                           noise: 12.75, objectColorSpread: 30)
-        a.texture = 0.12
+        var a = Appearance(palette: demoPalette, brightness: 1 + 0.25 * gap, tint: -20 * gap, verticalShading: 0.1 + 0.3 * gap,
+                           noise: 12.75 * (1 - 0.6 * gap), objectColorSpread: demoColorSpread)
+        a.texture = 0.12 * (1 - 0.6 * gap)
         a.blur = true
+        a.saturation = 1 + gap
         return a
     }
 
@@ -91,10 +91,10 @@ public struct Appearance: Sendable {
         // One colour per object part, varied per object.
         var partColor: [[Double]] = []
         for (object, part) in painted.parts {
-            let label = scene.objects[object].parts[part].labelId
-            let base = palette[label] ?? [128, 128, 128]
+            let region = scene.objects[object].parts[part]
+            let base = palette[region.labelId] ?? [128, 128, 128]
             var shift = SplitMix64(seed: seed &+ UInt64(object) &* 0x9E37)
-            partColor.append(base.map { max(0, min(255, $0 + (shift.unit() - 0.5) * objectColorSpread)) })
+            partColor.append(base.map { max(0, min(255, ($0 + (shift.unit() - 0.5) * objectColorSpread) * region.tone)) })
         }
         // Flat colour tables: the pixel loop does no dictionary lookups or array copies.
         var labelColor = [Double](repeating: 128, count: 256 * 3)
@@ -125,6 +125,10 @@ public struct Appearance: Sendable {
                             var value = table[base + channel] * shade + (channel == 0 ? tint : channel == 2 ? -tint : 0)
                             value = value * surface * gain + cast[channel]   // exact no-op for flat looks (×1, +0)
                             values[index * 3 + channel] = value
+                        }
+                        if saturation != 1 {
+                            let grey = (values[index * 3] + values[index * 3 + 1] + values[index * 3 + 2]) / 3
+                            for channel in 0..<3 { values[index * 3 + channel] = grey + saturation * (values[index * 3 + channel] - grey) }
                         }
                     }
                 }

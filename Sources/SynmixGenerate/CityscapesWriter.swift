@@ -43,15 +43,22 @@ public struct CityscapesWriter: Sendable {
             }
             return .instance
         }
-        // Instance ids: label * 1000 + a per-label counter in object order.
+        // Instance ids: label * 1000 + a per-label counter in object order; the parts of
+        // one object with one label (an outline and its details) share an id.
         var counters: [Int: Int] = [:]
+        var instanceOfObjectLabel: [Int: UInt16] = [:]
         var partValue: [UInt16] = []
         for (object, part) in painted.parts {
             let label = scene.objects[object].parts[part].labelId
             switch annotation[object] {
             case .instance:
+                if let id = instanceOfObjectLabel[object * 256 + label] {
+                    partValue.append(id)
+                    continue
+                }
                 let k = counters[label, default: 0]
                 counters[label] = k + 1
+                instanceOfObjectLabel[object * 256 + label] = UInt16(label * 1000 + k)
                 partValue.append(UInt16(label * 1000 + k))
             case .group: partValue.append(UInt16(label))
             case .unlabeled: partValue.append(0)
@@ -100,7 +107,7 @@ public struct CityscapesWriter: Sendable {
         }
         var objects = scene.stuff.map { entry(CityscapesLabels.names[$0.labelId] ?? "unlabeled", $0.polygon) }
         for (index, object) in scene.objects.enumerated() where annotation[index] != .unlabeled {
-            for part in object.parts {
+            for part in object.parts where !part.isDetail {
                 let name = CityscapesLabels.names[part.labelId] ?? "unlabeled"
                 objects.append(entry(annotation[index] == .group ? name + "group" : name, part.polygon))
             }

@@ -7,11 +7,46 @@ public enum DemoLook {
     /// People and two-wheelers (with their riders) this much larger, so that they can be
     /// learned at 256×128 (the prototype enlarged them ×1.75; ×1.5 keeps the nearest in frame).
     public static let smallClassScale = 1.5
+    /// Every object this much larger than the camera makes it (at the demo's 256×128
+    /// input, a far truck is otherwise a few pixels).
+    public static let objectScale = 1.25
 
     /// The real set's annotators leave unlabelled what they can hardly see: less than
     /// 1/800 of the frame visible, or less than 30 % of the object.
     public static func policy(width: Int, height: Int) -> AnnotatorPolicy {
         AnnotatorPolicy(minVisiblePixels: width * height / 800, minVisibleFraction: 0.3)
+    }
+
+    /// How often each kind of road user appears in a generated set.
+    public enum ClassMix: String, Sendable, CaseIterable {
+        /// As in Cityscapes' fine train annotations (instances per class, rounded: car 26 900,
+        /// person 17 900, bicycle riders 1 300, motorcycle riders 500, truck 480, bus 380,
+        /// train 170): cars and people everywhere, the other five classes rare.
+        case longTail = "long-tail"
+        /// Every class equally often: what a renderer does when asked, and what a val set
+        /// needs so that every class's AP rests on many instances (as in ImageNet-LT).
+        case balanced
+        /// The generator's general-purpose mix (fixtures, benchmarks).
+        case street
+
+        public var weights: [(metaClass: Int, weight: Double)] {
+            switch self {
+            case .longTail: [(26, 26_900), (24, 17_900), (33, 1_300), (32, 500), (27, 480), (28, 380), (31, 170)]
+            case .balanced: [26, 24, 33, 32, 27, 28, 31].map { ($0, 1) }
+            case .street: StreetSceneBuilder.defaultClassWeights
+            }
+        }
+    }
+
+    /// The scene builder of the demo's frames: people and two-wheelers enlarged, details on
+    /// every object, road users drawn from `classes`.
+    public static func builder(width: Int, height: Int, classes: ClassMix, objects: ClosedRange<Int> = 5...11) -> StreetSceneBuilder {
+        var builder = StreetSceneBuilder(width: width, height: height, extraObjects: objects)
+        builder.smallClassScale = smallClassScale
+        builder.objectScale = objectScale
+        builder.details = true
+        builder.classWeights = classes.weights
+        return builder
     }
 }
 
@@ -31,14 +66,11 @@ public enum DatasetGenerator {
                 Region(labelId: 2, polygon: [Point(w, 0), Point(w * 0.98, 0), Point(w, h * 0.04)])]
     }
 
-    /// A Cityscapes-layout dataset of `count` random frames in one split/city.
-    public static func cityscapes(root: String, count: Int, width: Int, height: Int, split: String, city: String,
-                                  seed: UInt64, objects: ClosedRange<Int> = 4...10, appearance: Appearance,
-                                  policy: AnnotatorPolicy? = nil, smallClassScale: Double = 1,
+    /// A Cityscapes-layout dataset of `count` random frames from `builder` in one split/city.
+    public static func cityscapes(root: String, count: Int, builder: StreetSceneBuilder, split: String, city: String,
+                                  seed: UInt64, appearance: Appearance, policy: AnnotatorPolicy? = nil,
                                   pngLevel: Int, jobs: Int) throws {
-        var configuredBuilder = StreetSceneBuilder(width: width, height: height, extraObjects: objects)
-        configuredBuilder.smallClassScale = smallClassScale
-        let builder = configuredBuilder
+        let (width, height) = (builder.width, builder.height)
         var configured = CityscapesWriter(root: root, appearance: appearance,
                                           policy: policy ?? AnnotatorPolicy(minVisiblePixels: width * height / 20_000, minVisibleFraction: 0.15))
         configured.pngLevel = pngLevel
@@ -50,13 +82,9 @@ public enum DatasetGenerator {
         }
     }
 
-    /// A Synscapes-layout dataset of frames `first ..< first + count`.
-    public static func synscapes(root: String, first: Int = 1, count: Int, width: Int, height: Int, seed: UInt64,
-                                 objects: ClosedRange<Int> = 4...10, appearance: Appearance, smallClassScale: Double = 1,
-                                 pngLevel: Int, jobs: Int) throws {
-        var configuredBuilder = StreetSceneBuilder(width: width, height: height, extraObjects: objects)
-        configuredBuilder.smallClassScale = smallClassScale
-        let builder = configuredBuilder
+    /// A Synscapes-layout dataset of frames `first ..< first + count` from `builder`.
+    public static func synscapes(root: String, first: Int = 1, count: Int, builder: StreetSceneBuilder, seed: UInt64,
+                                 appearance: Appearance, pngLevel: Int, jobs: Int) throws {
         var configured = SynscapesWriter(root: root, appearance: appearance)
         configured.pngLevel = pngLevel
         let writer = configured

@@ -24,10 +24,17 @@ public struct Scene: Sendable {
 public struct Region: Sendable {
     public var labelId: Int
     public var polygon: [Point]
-    public init(labelId: Int, polygon: [Point]) {
+    /// Brightness of this part relative to its object's colour. Parts with a tone other
+    /// than 1 are details (windows, wheels, a head) painted inside an outline part of the
+    /// same label: they belong to the same instance and add no polygon of their own.
+    public var tone: Double
+    public init(labelId: Int, polygon: [Point], tone: Double = 1) {
         self.labelId = labelId
         self.polygon = polygon
+        self.tone = tone
     }
+
+    public var isDetail: Bool { tone != 1 }
 }
 
 public struct Point: Sendable, Equatable {

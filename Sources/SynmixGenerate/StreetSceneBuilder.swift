@@ -15,6 +15,16 @@ public struct StreetSceneBuilder: Sendable {
     public var objectScale = 1.0
     /// And people and two-wheelers (with their riders) by this on top.
     public var smallClassScale = 1.0
+    /// Meta classes of the random objects, with relative weights: how often each kind of
+    /// road user appears (a long tail in a real dataset, as often as asked in a renderer's).
+    public var classWeights: [(metaClass: Int, weight: Double)] = Self.defaultClassWeights
+    /// Windows, wheels and heads: structure inside each outline that tells a bus from a
+    /// train from a truck by shape, whatever its colour.
+    public var details = false
+
+    public static let defaultClassWeights: [(metaClass: Int, weight: Double)] = [
+        (26, 0.36), (24, 0.28), (33, 0.08), (27, 0.05), (28, 0.05), (32, 0.05), (31, 0.03), (29, 0.03), (30, 0.02), (25, 0.0), (26, 0.05),
+    ]
 
     static let cameraHeight = 1.3     // metres
     static let horizonFraction = 0.42
@@ -67,22 +77,20 @@ public struct StreetSceneBuilder: Sendable {
 
         var classes = required
         let count = Int(random.next() % UInt64(extraObjects.count)) + extraObjects.lowerBound
-        let pool: [(Int, Double)] = [(26, 0.36), (24, 0.28), (33, 0.08), (27, 0.05), (28, 0.05), (32, 0.05),
-                                     (31, 0.03), (29, 0.03), (30, 0.02), (25, 0.0), (26, 0.05)]
-        for _ in 0..<count { classes.append(pick(pool, &random)) }
+        for _ in 0..<count { classes.append(pick(classWeights, &random)) }
         var objects = classes.map { makeObject(metaClass: $0, random: &random) }
         objects.sort { $0.depth > $1.depth }
         return Scene(width: width, height: height, stuff: stuff, objects: objects)
     }
 
-    private func pick(_ pool: [(Int, Double)], _ random: inout SplitMix64) -> Int {
-        let total = pool.reduce(0) { $0 + $1.1 }
+    private func pick(_ pool: [(metaClass: Int, weight: Double)], _ random: inout SplitMix64) -> Int {
+        let total = pool.reduce(0) { $0 + $1.weight }
         var draw = random.unit() * total
         for (value, weight) in pool {
             if draw < weight { return value }
             draw -= weight
         }
-        return pool[0].0
+        return pool[0].metaClass
     }
 
     /// Places one object of `metaClass` on the ground with class-typical size and shape.
@@ -100,14 +108,17 @@ public struct StreetSceneBuilder: Sendable {
         var parts: [Region] = []
         switch metaClass {
         case 24, 25:
-            parts = [Region(labelId: metaClass, polygon: place(Self.person(width: 0.5 + 0.15 * random.unit(),
-                                                                           height: 1.6 + 0.3 * random.unit(), base: 0)))]
+            let height = 1.6 + 0.3 * random.unit()
+            parts = [Region(labelId: metaClass, polygon: place(Self.person(width: 0.5 + 0.15 * random.unit(), height: height, base: 0)))]
+            if details { parts.append(Region(labelId: metaClass, polygon: place(Self.head(top: height, base: 0)), tone: 1.3)) }
         case 32, 33:
             let length = metaClass == 33 ? 1.7 : 2.1, tall = metaClass == 33 ? 1.05 : 1.15
             parts = [Region(labelId: metaClass, polygon: place([Point(-length / 2, 0), Point(length / 2, 0),
                                                                 Point(length / 2, tall * 0.7), Point(length * 0.15, tall),
-                                                                Point(-length * 0.2, tall), Point(-length / 2, tall * 0.65)])),
-                     Region(labelId: 25, polygon: place(Self.person(width: 0.55, height: 1.15, base: 0.6)))]
+                                                                Point(-length * 0.2, tall), Point(-length / 2, tall * 0.65)]))]
+            if details { parts += Self.twoWheelerDetails(metaClass: metaClass, length: length).map { $0.placed(place) } }
+            parts.append(Region(labelId: 25, polygon: place(Self.person(width: 0.55, height: 1.15, base: 0.6))))
+            if details { parts.append(Region(labelId: 25, polygon: place(Self.head(top: 1.15, base: 0.6)), tone: 1.3)) }
         default:
             let (minLength, maxLength, tall): (Double, Double, Double) = switch metaClass {
             case 26: (1.8, 4.4, 1.5)
@@ -121,6 +132,7 @@ public struct StreetSceneBuilder: Sendable {
             let sideOn = random.unit() < 0.4
             let length = sideOn ? minLength + (maxLength - minLength) * random.unit() : minLength * (0.95 + 0.1 * random.unit())
             parts = [Region(labelId: metaClass, polygon: place(Self.vehicle(length: length, height: tall, kind: metaClass)))]
+            if details { parts += Self.vehicleDetails(length: length, height: tall, kind: metaClass).map { $0.placed(place) } }
         }
         return SceneObject(metaClass: metaClass, parts: parts, depth: depth)
     }
@@ -131,6 +143,55 @@ public struct StreetSceneBuilder: Sendable {
         return [Point(-half * 0.8, base), Point(half * 0.8, base), Point(half, body - 0.25 * (height - base)),
                 Point(half * 0.5, body), Point(half * 0.4, height), Point(-half * 0.4, height),
                 Point(-half * 0.5, body), Point(-half, body - 0.25 * (height - base))]
+    }
+
+    /// A head, lighter than the clothes, on top of a figure `top` metres tall.
+    static func head(top: Double, base: Double) -> [Point] {
+        let size = (top - base) * 0.13
+        return ellipse(0, top - size, size * 0.45, size, sides: 8)
+    }
+
+    /// Wheels of a bicycle (thin, dark rings' hubs) or a motorcycle (large dark discs and a dark engine block).
+    static func twoWheelerDetails(metaClass: Int, length: Double) -> [Region] {
+        let radius = metaClass == 33 ? 0.3 : 0.34, axle = length / 2 - radius - 0.02
+        var wheels = [-axle, axle].map { x in Region(labelId: metaClass, polygon: ellipse(x, radius, radius, radius, sides: 10), tone: 0.3) }
+        if metaClass == 32 { wheels.append(Region(labelId: metaClass, polygon: rect(-0.35, 0.25, 0.35, 0.6), tone: 0.5)) }
+        return wheels
+    }
+
+    /// Windows and wheels of a vehicle, in its own metres: a car's side windows in the cabin,
+    /// a truck's cab window at the front of a blank cargo box, a bus's one long window band,
+    /// a train's row of separate windows above a dark skirt.
+    static func vehicleDetails(length: Double, height: Double, kind: Int) -> [Region] {
+        let half = length / 2
+        let window = 0.45, tyre = 0.25
+        func part(_ polygon: [Point], _ tone: Double) -> Region { Region(labelId: kind, polygon: polygon, tone: tone) }
+        func wheels(_ radius: Double, at xs: [Double]) -> [Region] {
+            // Inside the outline, whatever the length (a vehicle seen from behind is narrow).
+            xs.map { part(ellipse(min(half - radius, max(-half + radius, $0)), 0.15 + radius * 0.6, radius, radius * 0.6, sides: 10), tyre) }
+        }
+        switch kind {
+        case 26:
+            return [part([Point(-half * 0.62, height * 0.66), Point(half * 0.5, height * 0.66),
+                          Point(half * 0.33, height * 0.94), Point(-half * 0.45, height * 0.94)], window)]
+                + wheels(0.32, at: [-half * 0.62, half * 0.62])
+        case 27:
+            let cab = min(1.6, length * 0.45)
+            return [part(rect(half - cab * 0.9, height * 0.45, half - 0.1, height * 0.7), window),
+                    part(rect(half - cab - 0.12, 0.2, half - cab, height * 0.95), 0.6)]
+                + wheels(0.45, at: [-half * 0.7, half - cab * 0.5])
+        case 28:
+            return [part(rect(-half + 0.2, height * 0.5, half - 0.2, height * 0.82), window)]
+                + wheels(0.5, at: [-half * 0.7, half * 0.7])
+        case 31:
+            let count = max(1, Int(length / 2.2)), pitch = (length - 0.4) / Double(count)
+            return (0..<count).map { k in
+                let x0 = -half + 0.2 + Double(k) * pitch
+                return part(rect(x0 + pitch * 0.2, height * 0.52, x0 + pitch * 0.8, height * 0.8), window)
+            } + [part(rect(-half, 0.15, half, 0.55), 0.35)]
+        default:
+            return wheels(0.35, at: [-half * 0.6, half * 0.6])
+        }
     }
 
     /// A vehicle outline in metres: cars get a cabin, the rest are boxes with a bevelled top.
@@ -145,6 +206,11 @@ public struct StreetSceneBuilder: Sendable {
         return [Point(-half, clearance), Point(half, clearance), Point(half, height - bevel),
                 Point(half - bevel, height), Point(-half + bevel, height), Point(-half, height - bevel)]
     }
+}
+
+extension Region {
+    /// The same part with its polygon mapped from object metres to image pixels.
+    func placed(_ place: ([Point]) -> [Point]) -> Region { Region(labelId: labelId, polygon: place(polygon), tone: tone) }
 }
 
 func rect(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double) -> [Point] {

@@ -3,6 +3,8 @@ import Foundation
 import SynmixCore
 import SynmixGenerate
 
+extension DemoLook.ClassMix: ExpressibleByArgument {}
+
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synmix-generate",
@@ -43,12 +45,23 @@ struct CommonOptions: ParsableArguments {
     var gap = 0.2
     @Option(help: "Scale of people and two-wheelers on top of the perspective (demo default 1.5).")
     var smallScale: Double?
+    @Option(help: "How often each class appears: street (default), long-tail (Cityscapes' frequencies) or balanced (default with the demo look: long-tail for Cityscapes, balanced for Synscapes).")
+    var classes: DemoLook.ClassMix?
 
     func validate() throws {
         guard ["fixture", "demo"].contains(look) else { throw ValidationError("--look must be fixture or demo") }
     }
 
     var demo: Bool { look == "demo" }
+
+    /// The scene builder these options describe; `demoClasses` is the class mix of the demo look.
+    func builder(width: Int, height: Int, demoClasses: DemoLook.ClassMix) throws -> StreetSceneBuilder {
+        var builder = demo ? DemoLook.builder(width: width, height: height, classes: classes ?? demoClasses, objects: try objectRange)
+                           : StreetSceneBuilder(width: width, height: height, extraObjects: try objectRange)
+        if let classes { builder.classWeights = classes.weights }
+        if let smallScale { builder.smallClassScale = smallScale }
+        return builder
+    }
 
     var objectRange: ClosedRange<Int> {
         get throws {
@@ -73,9 +86,9 @@ struct CityscapesCommand: ParsableCommand {
         var appearance = common.demo ? Appearance.demoReal : Appearance.fixtureReal
         if !common.demo { appearance.noise = common.noise }
         let policy = common.demo ? DemoLook.policy(width: width, height: height) : nil
-        try DatasetGenerator.cityscapes(root: common.out, count: common.count, width: width, height: height, split: split,
-                                        city: city, seed: common.seed, objects: try common.objectRange, appearance: appearance,
-                                        policy: policy, smallClassScale: common.smallScale ?? (common.demo ? DemoLook.smallClassScale : 1),
+        try DatasetGenerator.cityscapes(root: common.out, count: common.count,
+                                        builder: try common.builder(width: width, height: height, demoClasses: .longTail), split: split,
+                                        city: city, seed: common.seed, appearance: appearance, policy: policy,
                                         pngLevel: common.pngLevel, jobs: common.jobs)
         print("synmix-generate: \(common.count) Cityscapes frames (\(width)x\(height)) in \(common.out)")
     }
@@ -90,10 +103,9 @@ struct SynscapesCommand: ParsableCommand {
     func run() throws {
         var appearance = common.demo ? Appearance.demoSynthetic(gap: common.gap) : Appearance.fixtureSynthetic
         if !common.demo { appearance.noise = common.noise }
-        try DatasetGenerator.synscapes(root: common.out, count: common.count, width: width, height: height,
-                                       seed: common.seed, objects: try common.objectRange, appearance: appearance,
-                                       smallClassScale: common.smallScale ?? (common.demo ? DemoLook.smallClassScale : 1),
-                                       pngLevel: common.pngLevel, jobs: common.jobs)
+        try DatasetGenerator.synscapes(root: common.out, count: common.count,
+                                       builder: try common.builder(width: width, height: height, demoClasses: .balanced),
+                                       seed: common.seed, appearance: appearance, pngLevel: common.pngLevel, jobs: common.jobs)
         print("synmix-generate: \(common.count) Synscapes frames (\(width)x\(height)) in \(common.out)")
     }
 }

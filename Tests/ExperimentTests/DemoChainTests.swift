@@ -5,7 +5,7 @@ import SynmixCore
 import TestSupport
 
 /// The whole demo chain on a tiny configuration (10 real and 40 synthetic 128×64
-/// frames, 3 training steps per run): each stage's output must feed the next.
+/// frames, 4 training steps per run): each stage's output must feed the next.
 final class DemoChainTests: XCTestCase {
     func testEveryStageFeedsTheNextAndTheReportQuotesTheRuns() throws {
         let bin = "\(repositoryRoot)/.build/debug"
@@ -13,7 +13,7 @@ final class DemoChainTests: XCTestCase {
             return XCTFail("the stage executables are not built in \(bin): run `swift build --build-tests`")
         }
         let out = try temporaryFolder()
-        let settings = DemoSettings.tiny(out: out, bin: bin, mappings: mappingsFolder)
+        let settings = DemoSettings(preset: .tiny, out: out, bin: bin, mappings: mappingsFolder)
         XCTAssertEqual(settings.syntheticCounts, [5, 10, 16, 35])
         let results = try DemoRunner(settings: settings, log: { _ in }).run()
 
@@ -32,31 +32,67 @@ final class DemoChainTests: XCTestCase {
         XCTAssertEqual(try samples("real-train"), 6)
         XCTAssertEqual(try samples("real-val"), 4)
         XCTAssertEqual(try samples("synthetic-val"), 4)
-        XCTAssertEqual(try samples("mix-10"), 16)
+        XCTAssertEqual(try samples("synthetic-10"), 10)
         XCTAssertEqual(try samples("synthetic-35"), 35)
-        // train-shards → every configuration trained and evaluated on both val sets.
-        XCTAssertEqual(results.runs.count, 13 + 2)   // 13 configurations, real-only and share-35 with a second seed
-        for run in results.runs { XCTAssertEqual(run.steps, run.name == "pretrain-finetune" ? 1 : 3, run.name) }
-        let metrics = try JSON.parse(try Files.read("\(out)/runs/share-35-s1/metrics.json"))
+        // train-shards → every configuration trained and evaluated on both val sets: 10 configurations,
+        // real-only and the largest mix with two seeds; equal steps but for the 2× control and the fine-tuning.
+        XCTAssertEqual(results.runs.count, 12)
+        for run in results.runs {
+            XCTAssertEqual(run.steps, run.name == DemoRun.converged ? 8 : run.name == DemoRun.fineTuned ? 2 : 4, run.name)
+        }
+        XCTAssertEqual(results.all(DemoRun.realOnly).map(\.seed), [1, 2])
+        XCTAssertEqual(results.all(DemoRun.mixed(35)).map(\.seed), [1, 2])
+        let metrics = try JSON.parse(try Files.read("\(out)/runs/mixed-35-s1/metrics.json"))
         XCTAssertEqual(metrics["training"]?["shares"]?.arrayValue?.compactMap(\.doubleValue), [0.5, 0.5])
         let evaluation = try XCTUnwrap(metrics["evaluations"]?.arrayValue?.last?["result"])
         XCTAssertEqual(evaluation["images"]?.intValue, 4)
         XCTAssertEqual(evaluation["resolution"]?.arrayValue?.compactMap(\.intValue), [64, 32])
-        XCTAssertTrue(Files.exists("\(out)/runs/pretrain-finetune-s1/model.safetensors"))
         XCTAssertTrue(try String(contentsOfFile: "\(out)/logs/train-pretrain-finetune-s1.log", encoding: .utf8)
             .contains("initialised from \(out)/runs/synthetic-only-s1/model.safetensors"))
-        // The report quotes those runs' numbers.
-        let report = try String(contentsOfFile: "\(out)/report.md", encoding: .utf8)
-        let realOnly = results.all("real-only")
+
+        // report.json holds every run's numbers exactly as its metrics.json has them.
+        let report = try JSON.parse(try Files.read("\(out)/report.json"))
+        let reported = try XCTUnwrap(report["runs"]?.arrayValue)
+        XCTAssertEqual(reported.count, 12)
+        for run in reported {
+            let name = try XCTUnwrap(run["name"]?.stringValue), seed = try XCTUnwrap(run["seed"]?.intValue)
+            let own = try JSON.parse(try Files.read("\(out)/runs/\(name)-s\(seed)/metrics.json"))
+            XCTAssertEqual(run["metrics"]?.stringValue, "\(out)/runs/\(name)-s\(seed)/metrics.json")
+            XCTAssertEqual(run["steps"]?.intValue, own["steps"]?.arrayValue?.count, name)
+            for set in ["real", "synthetic"] {
+                let result = own["evaluations"]?.arrayValue?.last { $0["name"]?.stringValue == set }?["result"]
+                XCTAssertEqual(run[set]?["ap"]?.doubleValue, result?["ap"]?.doubleValue, "\(name) \(set)")
+                XCTAssertEqual(run[set]?["classes"]?["car"]?["ap50"]?.doubleValue, result?["classes"]?["car"]?["ap50"]?.doubleValue)
+            }
+        }
+        let realOnly = reported.filter { $0["name"]?.stringValue == DemoRun.realOnly }.compactMap { $0["real"]?["ap"]?.doubleValue }
         XCTAssertEqual(realOnly.count, 2)
-        let expected = String(format: "%.1f (%.1f, %.1f)", 100 * (realOnly[0].real.ap + realOnly[1].real.ap) / 2,
-                              100 * realOnly[0].real.ap, 100 * realOnly[1].real.ap)
-        XCTAssertTrue(report.contains("| real (6 images) | \(expected) |"), report)
-        XCTAssertTrue(report.contains("## Table 2"))
-        XCTAssertEqual(results.checks.count, 4)
+        let summary = try XCTUnwrap(report["configurations"]?[DemoRun.realOnly]?["real_ap"])
+        XCTAssertEqual(try XCTUnwrap(summary["mean"]?.doubleValue), 100 * (realOnly[0] + realOnly[1]) / 2, accuracy: 1e-9)
+        XCTAssertEqual(summary["min"]?.doubleValue, 100 * realOnly.min()!)
+        XCTAssertEqual(report["table2"]?.arrayValue?.compactMap { $0["synthetic_images"]?.intValue }, [0, 5, 10, 16, 35])
+        let mixedTrain = reported.first { $0["name"]?.stringValue == DemoRun.mixed(16) }?["train_images"]
+        XCTAssertEqual([mixedTrain?["real"]?.intValue, mixedTrain?["synthetic"]?.intValue], [6, 16])
+        // Every verdict is one of the three outcomes, with the rule's inputs.
+        let verdicts = try XCTUnwrap(report["verdicts"]?.arrayValue)
+        XCTAssertEqual(verdicts.count, 8)
+        for verdict in verdicts {
+            XCTAssertTrue(["holds", "does not hold", "inconclusive"].contains(verdict["verdict"]?.stringValue ?? ""))
+        }
+        let spread = try XCTUnwrap(report["seed_spread"]?.doubleValue)
+        let equalSteps = verdicts[1]["inputs"]
+        XCTAssertEqual(equalSteps?["seed spread"]?.doubleValue, spread)
+        XCTAssertEqual(equalSteps?["real-only"]?.doubleValue, summary["mean"]?.doubleValue)
+
+        // The Markdown report quotes the same numbers; the plots are drawn.
+        let markdown = try String(contentsOfFile: "\(out)/report.md", encoding: .utf8)
+        let cell = String(format: "%.1f (%.1f–%.1f, 2 seeds)", 100 * (realOnly[0] + realOnly[1]) / 2, 100 * realOnly.min()!, 100 * realOnly.max()!)
+        XCTAssertTrue(markdown.contains("| real (6 images) | \(cell) |"), markdown)
         let html = try String(contentsOfFile: "\(out)/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("<img src=\"table2.png\""))
         let plot = try PNGCodec.header(of: try Files.read("\(out)/table2.png"), path: "table2.png")
         XCTAssertEqual([plot.width, plot.height], [720, 440])
+        let perClass = try PNGCodec.header(of: try Files.read("\(out)/per-class.png"), path: "per-class.png")
+        XCTAssertEqual([perClass.width, perClass.height], [720, 400])
     }
 }
