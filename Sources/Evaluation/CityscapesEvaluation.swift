@@ -135,18 +135,22 @@ public enum CityscapesEvaluation {
         let folder = (txt as NSString).deletingLastPathComponent
         var order: [String] = []
         var entries: [String: (label: Int, score: Double, line: Int)] = [:]
-        var lines = text.components(separatedBy: "\n")
+        // Line ends as Python's universal newlines read them: LF, CRLF ("\r\n" is one
+        // Character in Swift, so splitting on "\n" alone would keep such a file as one line) or CR.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
         if lines.last == "" { lines.removeLast() }
-        for (index, rawLine) in lines.enumerated() {
-            let line = rawLine.hasSuffix("\r") ? String(rawLine.dropLast()) : rawLine
+        for (index, line) in lines.enumerated() {
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count == 3, let labelValue = Double(parts[1]), let score = Double(parts[2]), !parts[0].isEmpty else {
                 throw InputError(file: txt, line: index + 1, reason: "expected 'mask.png LABELID CONFIDENCE' with single spaces, got '\(line)'")
             }
             guard !parts[0].hasPrefix("/") else { throw InputError(file: txt, line: index + 1, reason: "mask path must be relative to the txt's folder") }
             let path = URL(fileURLWithPath: "\(folder)/\(parts[0])").standardizedFileURL.path
-            guard path.hasPrefix(predictionRoot) else {
+            guard path.hasPrefix(predictionRoot.hasSuffix("/") ? predictionRoot : predictionRoot + "/") else {
                 throw InputError(file: txt, line: index + 1, reason: "mask \(parts[0]) lies outside the prediction folder")
+            }
+            guard score.isFinite, labelValue.isFinite else {
+                throw InputError(file: txt, line: index + 1, reason: "label id and confidence must be finite numbers, got '\(line)'")
             }
             let label = Int(labelValue)
             guard knownLabelIds.contains(label) else { throw InputError(file: txt, line: index + 1, reason: "unknown label id \(parts[1])") }

@@ -338,7 +338,7 @@ public struct DemoReport {
             ("mixed, +\(results.largest) synthetic", DemoRun.mixed(results.largest), (0.84, 0.37, 0.0)),
         ]
         let (width, height) = (720.0, 400.0)
-        let (left, right, top, bottom) = (70.0, width - 20, 60.0, height - 50)
+        let (left, right, top, bottom) = (70.0, width - 20, 70.0, height - 50)
         let means = series.map { s in names.map { name in results.spread(s.run) { $0.real.ap(of: name) }.mean } }
         let high = max(10, ceil((means.flatMap { $0 }.filter { !$0.isNaN }.max() ?? 0) / 10) * 10)
         func y(_ value: Double) -> Double { bottom - (bottom - top) * value / high }
@@ -353,9 +353,9 @@ public struct DemoReport {
                     cairo_set_source_rgb(cr, r, g, b)
                     cairo_rectangle(cr, x0, y(value), groupWidth * 0.33, bottom - y(value)); cairo_fill(cr)
                 }
-                cairo_rectangle(cr, left + 330 + 180 * Double(index), 38, 14, 10); cairo_fill(cr)
+                cairo_rectangle(cr, left + 10 + 160 * Double(index), 38, 14, 10); cairo_fill(cr)
                 cairo_set_source_rgb(cr, 0.1, 0.1, 0.1)
-                text(cr, s.label, left + 350 + 180 * Double(index), 48, size: 12)
+                text(cr, s.label, left + 30 + 160 * Double(index), 48, size: 12)
             }
             cairo_set_source_rgb(cr, 0.1, 0.1, 0.1)
             for (slot, name) in names.enumerated() { text(cr, name, left + groupWidth * (Double(slot) + 0.5), bottom + 18, size: 12, centred: true) }

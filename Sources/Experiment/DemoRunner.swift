@@ -27,6 +27,7 @@ public enum DemoRun {
     public static let unfiltered = "mixed-unfiltered"
     public static let unsplit = "mixed-unsplit"
     public static func mixed(_ count: Int) -> String { "mixed-\(count)" }
+    public static func uniform(_ count: Int) -> String { "uniform-\(count)" }
 }
 
 /// The experiment behind `make demo`: generate both datasets, harmonize, filter,
@@ -103,8 +104,10 @@ public final class DemoRunner: @unchecked Sendable {
         try pack("synthetic-val", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all", "--split", "val"])
         try pack("synthetic-all", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all"])
         for count in s.syntheticCounts {
-            // Nested subsets (one seed): each larger set keeps the smaller one's images.
+            // Nested subsets (one seed): each larger set keeps the smaller one's images. Fixed-share
+            // runs stream them beside the real shards; uniform runs read pack-mix's shuffled union.
             try pack("synthetic-\(count)", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
+            try pack("mix-\(count)", ["--real", path("real"), "--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
         }
         if s.ablations {
             // Ablation: the mapping without the two-wheeler split (a rider stays part of its bicycle/motorcycle).
@@ -143,6 +146,9 @@ public final class DemoRunner: @unchecked Sendable {
         ]
         for count in s.syntheticCounts.dropLast().reversed() {
             plan.append((DemoRun.mixed(count), mixed("synthetic-\(count)"), nil, 1, 1, (real, count)))
+        }
+        for count in s.syntheticCounts.reversed() {
+            plan.append((DemoRun.uniform(count), ["--train", shards("mix-\(count)")], nil, 1, 1, (real, count)))
         }
         if s.ablations {
             plan.append((DemoRun.unfiltered, mixed("unfiltered-\(largest)"), nil, 1, 1, (real, largest)))

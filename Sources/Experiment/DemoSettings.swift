@@ -8,7 +8,7 @@ public struct DemoSettings: Sendable {
     public var bin: String
     public var mappings: String
     public var preset: String
-    public var realTrain = 100, realVal = 150, syntheticTrain = 576, syntheticVal = 100
+    public var realTrain = 100, realVal = 300, syntheticTrain = 576, syntheticVal = 100
     /// How often each class appears in the real train set (val and synthetic are balanced).
     public var realTrainClasses = DemoLook.ClassMix.longTail
     /// Frames are generated at this size (the "original") and packed at the input size.
@@ -23,7 +23,7 @@ public struct DemoSettings: Sendable {
     /// Share of real images in every batch of a mixed run (`fit --share real=…`).
     public var realShare = 0.5
     /// Appearance gap between the generated domains (Appearance.demoSynthetic).
-    public var gap = 0.5
+    public var gap = 0.8
     public var seed: UInt64 = 1
     /// Seeds of real-only and the largest mix (the others run once).
     public var seeds = 3

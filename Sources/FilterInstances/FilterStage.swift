@@ -46,6 +46,7 @@ public enum FilterStage {
         try thresholds.override(options.overrides)
         let inputPath = manifestPath(options.input)
         guard Files.exists(inputPath) else { throw FileError(path: inputPath, reason: "no manifest here") }
+        try Files.checkOutput(options.out, isNotInput: inputPath)
 
         var header = "Thresholds applied by filter-instances (synmix \(synmixVersion)).\n"
         header += "Base: \(Files.absolute(options.thresholdsPath))"
@@ -74,6 +75,7 @@ public enum FilterStage {
         var candidates: [(removed: Int, input: ManifestRecord, outcome: FilterOutcome)] = []
         // Lines are read in order, parsed and filtered in parallel batches, and
         // written in order: memory is bounded by the batch, output independent of --jobs.
+        let instanceClasses = Set(taxonomy.classes.filter(\.hasInstances).map(\.name))
         let reader = try ManifestReader(inputPath)
         let batchSize = max(1, options.jobs) * 64
         var finished = false
@@ -84,6 +86,10 @@ public enum FilterStage {
             let results = parallelMap(batch, jobs: max(1, options.jobs)) { item -> Result<(ManifestRecord, FilterOutcome, String), ManifestError> in
                 do {
                     let record = try ManifestRecord(jsonLine: item.text, file: inputPath, line: item.line)
+                    if let unknown = record.instances.first(where: { !instanceClasses.contains($0.className) }) {
+                        throw ManifestError(file: inputPath, line: item.line,
+                                            reason: "instance \(unknown.id) has class '\(unknown.className)', which is not an instance class of the taxonomy")
+                    }
                     let outcome = filter.apply(record)
                     return .success((record, outcome, outcome.record.jsonLine))
                 } catch let error as ManifestError {

@@ -227,35 +227,46 @@ struct SynscapesMeta {
     var instances: [Int: Entry]
 
     init(path: String) throws(FileError) {
-        let object: Any
+        let top: JSON
         do {
-            object = try JSONSerialization.jsonObject(with: Data(try Files.read(path)))
+            top = try JSON.parse(try Files.read(path))
         } catch let error as FileError {
             throw FileError(path: path, reason: error.reason)
         } catch {
-            throw FileError(path: path, reason: "malformed meta JSON")
+            throw FileError(path: path, reason: "malformed meta JSON: \(error)")
         }
-        guard let top = object as? [String: Any], let instance = top["instance"] as? [String: Any],
-              let classes = instance["class"] as? [String: Any] else {
+        guard case .object(let classes)? = top["instance"]?["class"] else {
             throw FileError(path: path, reason: "meta JSON has no instance.class table")
         }
-        let occluded = instance["occluded"] as? [String: Any] ?? [:]
-        let truncated = instance["truncated"] as? [String: Any] ?? [:]
-        let boxes = instance["bbox2d"] as? [String: Any] ?? [:]
+        /// An optional per-instance table, by instance id key.
+        func table(_ name: String) throws(FileError) -> [String: JSON] {
+            guard let value = top["instance"]?[name], !value.isNull else { return [:] }
+            guard case .object(let pairs) = value else { throw FileError(path: path, reason: "instance.\(name) is not an object") }
+            return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
+        }
+        /// A renderer's occlusion or truncation: a number in [0, 1] when present.
+        func fraction(_ name: String, _ key: String, in table: [String: JSON]) throws(FileError) -> Double? {
+            guard let value = table[key] else { return nil }
+            guard let number = value.doubleValue, (0...1).contains(number) else {
+                throw FileError(path: path, reason: "instance.\(name).\(key) is \(value.compact), not a number in [0, 1]")
+            }
+            return number
+        }
+        let occluded = try table("occluded"), truncated = try table("truncated"), boxes = try table("bbox2d")
         var entries: [Int: Entry] = [:]
         for (key, value) in classes {
-            guard let id = Int(key), id > 0, let classId = (value as? NSNumber)?.intValue else {
+            guard let id = Int(key), id > 0, let classId = value.intValue else {
                 throw FileError(path: path, reason: "instance.class entry '\(key)' is not an instance id with an integer class")
             }
             var entry = Entry(classId: classId)
-            entry.occluded = (occluded[key] as? NSNumber)?.doubleValue
-            entry.truncated = (truncated[key] as? NSNumber)?.doubleValue
-            if let box = boxes[key] as? [String: Any] {
+            entry.occluded = try fraction("occluded", key, in: occluded)
+            entry.truncated = try fraction("truncated", key, in: truncated)
+            if let box = boxes[key] {
                 func coordinate(_ name: String) throws(FileError) -> Double {
-                    guard let number = box[name] as? NSNumber else {
-                        throw FileError(path: path, reason: "instance.bbox2d.\(key) lacks '\(name)'")
+                    guard let number = box[name]?.doubleValue, number.isFinite else {
+                        throw FileError(path: path, reason: "instance.bbox2d.\(key) lacks a numeric '\(name)'")
                     }
-                    return number.doubleValue
+                    return number
                 }
                 entry.bbox2d = Box(xmin: try coordinate("xmin"), xmax: try coordinate("xmax"),
                                    ymin: try coordinate("ymin"), ymax: try coordinate("ymax"))

@@ -140,7 +140,11 @@ struct MixPlan {
     }
 
     static func sha256(ofFile path: String) throws -> String {
-        guard let handle = fopen(path, "rb") else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+        let descriptor = try Files.openRegular(path).descriptor
+        guard let handle = fdopen(descriptor, "rb") else {
+            close(descriptor)
+            throw FileError(path: path, reason: String(cString: strerror(errno)))
+        }
         defer { fclose(handle) }
         let hasher = SHA256Hasher()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)

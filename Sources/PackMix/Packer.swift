@@ -92,6 +92,7 @@ public enum Packer {
     public static func run(_ options: PackOptions) throws -> PackResult {
         guard options.shardBytes > 0, options.shardSamples > 0 else { throw PackError("shard limits must be positive") }
         guard !options.prefix.contains("/"), !options.prefix.isEmpty else { throw PackError("--name must be a plain file-name prefix") }
+        for input in options.inputs { try Files.checkOutput(options.out, isNotInput: input.manifest) }
         let plan = try MixPlan.build(options.inputs, split: options.split, seed: options.seed)
         let planJSON = planDescription(plan, options)
         let planHash = SHA256Hasher.hex(Array(planJSON.compact.utf8))

@@ -2,7 +2,8 @@ import Foundation
 import SynmixCore
 
 /// `pack-mix verify`: re-hash every shard against index.json, parse every
-/// sample, check the schema and that every mask decodes at the declared size.
+/// sample, check the schema, that every mask and image decodes at the declared
+/// size, that member names are safe and keys unique.
 public enum Verifier {
     public struct Problem: Sendable, CustomStringConvertible, Equatable {
         public var shard: String
@@ -35,21 +36,28 @@ public enum Verifier {
             if SHA256Hasher.hex(bytes) != entry["sha256"]?.stringValue {
                 problems.append(Problem(shard: name, key: nil, reason: "sha256 differs from the index"))
             }
-            let members: [Tar.Member]
-            do { members = try Tar.read(bytes) } catch {
-                problems.append(Problem(shard: name, key: nil, reason: "\(error)"))
-                continue
-            }
+            // A damaged shard still has its samples before the damage: they are counted and checked.
+            let (members, damage) = Tar.readMembers(bytes)
+            if let damage { problems.append(Problem(shard: name, key: nil, reason: "\(damage); the \(members.count) members before it are checked")) }
             // Consecutive members sharing a key form a sample (as webdataset groups them).
             var groups: [(key: String, members: [Tar.Member])] = []
+            var seenKeys: Set<String> = []
             for member in members {
-                let base = member.name.split(separator: "/").last.map(String.init) ?? member.name
-                guard let dot = base.firstIndex(of: ".") else {
+                // pack-mix writes flat names; anything else could escape an extraction folder.
+                guard !member.name.contains("/"), !member.name.hasPrefix(".."), !member.name.isEmpty else {
+                    problems.append(Problem(shard: name, key: nil, reason: "member name '\(member.name)' is not a plain file name (unsafe to extract)"))
+                    continue
+                }
+                guard let dot = member.name.firstIndex(of: ".") else {
                     problems.append(Problem(shard: name, key: nil, reason: "member \(member.name) has no extension"))
                     continue
                 }
-                let key = String(base[..<dot])
-                if groups.last?.key == key { groups[groups.count - 1].members.append(member) } else { groups.append((key, [member])) }
+                let key = String(member.name[..<dot])
+                if groups.last?.key == key { groups[groups.count - 1].members.append(member); continue }
+                if !seenKeys.insert(key).inserted {
+                    problems.append(Problem(shard: name, key: key, reason: "the key appears twice in the shard"))
+                }
+                groups.append((key, [member]))
             }
             for group in groups {
                 problems += check(group.key, group.members, shard: name)
@@ -92,14 +100,22 @@ public enum Verifier {
         }
         if value["instances"]?.arrayValue == nil { problems.append(problem("no instances array")) }
         if let ignore = value["ignore"], !ignore.isNull { checkMask(ignore, "ignore") }
-        // The image header must agree with the declared size.
+        // The image must decode whole, at the declared size.
         let image = Array(members[1 - jsonIndex].data)   // the other of the two members
-        if images[0] == "png" {
-            if let header = try? PNGCodec.header(of: Array(image.prefix(33)), path: key), header.width == width, header.height == height {} else {
-                problems.append(problem("png member is not a \(width)x\(height) PNG"))
+        do {
+            let decoded: (width: Int, height: Int)
+            if images[0] == "png" {
+                let pixels = try PNGCodec.decode(image, path: "\(key).png")
+                decoded = (pixels.width, pixels.height)
+            } else {
+                let raster = try JPEGCodec.decode(image, path: "\(key).jpg")
+                decoded = (raster.width, raster.height)
             }
-        } else if !(image.count > 2 && image[0] == 0xFF && image[1] == 0xD8) {
-            problems.append(problem("jpg member is not a JPEG"))
+            if decoded != (width, height) {
+                problems.append(problem("\(images[0]) member is \(decoded.width)x\(decoded.height), the sample is \(width)x\(height)"))
+            }
+        } catch {
+            problems.append(problem("\(images[0]) member does not decode: \(error)"))
         }
         return problems
     }

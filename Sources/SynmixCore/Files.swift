@@ -11,15 +11,30 @@ public struct FileError: Error, Sendable, CustomStringConvertible, Equatable {
 }
 
 public enum Files {
-    /// Reads a whole file with plain POSIX calls (no Data bridging on the hot path).
-    public static func read(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
+    /// Opens a regular file for reading and returns its descriptor and size. Opening is
+    /// non-blocking, so a named pipe or a device in place of a file is refused instead of
+    /// waiting forever for a writer.
+    public static func openRegular(_ path: String) throws -> (descriptor: Int32, size: Int) {
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw FileError(path: path, reason: "not a regular file") }
-        let size = Int(info.st_size)
+        guard fstat(fd, &info) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw FileError(path: path, reason: reason)
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw FileError(path: path, reason: (info.st_mode & S_IFMT) == S_IFDIR ? "is a directory, not a file" : "not a regular file")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return (fd, Int(info.st_size))
+    }
+
+    /// Reads a whole regular file with plain POSIX calls (no Data bridging on the hot path).
+    public static func read(_ path: String) throws -> [UInt8] {
+        let (fd, size) = try openRegular(path)
+        defer { close(fd) }
         var failure: String?
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
             var done = 0
@@ -37,11 +52,28 @@ public enum Files {
 
     /// The first `count` bytes of a file (fewer if it is shorter): enough for a PNG header.
     public static func readPrefix(_ path: String, count: Int) throws -> [UInt8] {
-        guard let handle = fopen(path, "rb") else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
-        defer { fclose(handle) }
-        var bytes = [UInt8](repeating: 0, count: count)
-        let n = fread(&bytes, 1, count, handle)
-        return Array(bytes.prefix(n))
+        let (fd, size) = try openRegular(path)
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: min(count, size))
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            done += n
+        }
+        return Array(bytes.prefix(done))
+    }
+
+    /// Refuses an output folder that is an input's folder (or the input file itself),
+    /// symbolic links resolved: writing there would overwrite the input.
+    public static func checkOutput(_ out: String, isNotInput input: String) throws {
+        func resolved(_ path: String) -> String { URL(fileURLWithPath: absolute(path)).resolvingSymlinksInPath().standardizedFileURL.path }
+        let output = resolved(out), source = resolved(input)
+        let inputFolder = isDirectory(source) ? source : (source as NSString).deletingLastPathComponent
+        guard output != inputFolder, output != source else {
+            throw FileError(path: out, reason: "the output folder is the input's folder (\(input)): it would overwrite the input; choose another --out")
+        }
     }
 
     public static func exists(_ path: String) -> Bool {

@@ -31,7 +31,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .corrupt(path, reason): return "\(path): cannot decode image: \(reason)"
         case let .tooLarge(path, width, height, budget):
-            return "\(path): image is \(width)x\(height) = \(width * height) pixels, above the budget of \(budget) pixels"
+            let pixels = width.multipliedReportingOverflow(by: height)
+            return "\(path): image is \(width)x\(height) = \(pixels.overflow ? "more than \(Int.max)" : String(pixels.partialValue)) pixels, above the budget of \(budget) pixels"
         case let .unexpectedLayout(path, reason): return "\(path): \(reason)"
         case let .encodeFailed(reason): return "cannot encode image: \(reason)"
         }
@@ -114,6 +115,17 @@ private func message(_ buffer: [CChar]) -> String {
 public enum PNGCodec {
     private static let signature: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10]
 
+    /// The size an IHDR declares, against the pixel budget, before anything is allocated.
+    static func checkDeclaredSize(_ declared: PNGHeader, path: String, maxPixels: Int) throws {
+        guard declared.width > 0, declared.height > 0 else {
+            throw ImageError.corrupt(path: path, reason: "IHDR declares \(declared.width)x\(declared.height) pixels")
+        }
+        guard declared.width <= maxPixels, declared.height <= maxPixels,
+              declared.width * declared.height <= maxPixels else {
+            throw ImageError.tooLarge(path: path, width: declared.width, height: declared.height, budget: maxPixels)
+        }
+    }
+
     /// Parses the IHDR chunk (the first 33 bytes suffice).
     public static func header(of bytes: [UInt8], path: String) throws -> PNGHeader {
         guard bytes.count >= 33, Array(bytes[0..<8]) == signature,
@@ -128,6 +140,12 @@ public enum PNGCodec {
 
     public static func decode(_ bytes: [UInt8], path: String,
                               options: PNGDecodeOptions = PNGDecodeOptions()) throws -> PNGPixels {
+        // The declared size is checked before libpng sees the file: libpng sizes its row
+        // buffers from IHDR while reading the header, so a 300-byte file declaring a width
+        // of 2³¹−1 would otherwise allocate gigabytes before the budget applies.
+        if let declared = try? header(of: bytes, path: path) {   // not a PNG at all: libpng names the fault
+            try checkDeclaredSize(declared, path: path, maxPixels: options.maxPixels)
+        }
         var error = [CChar](repeating: 0, count: Int(SYNMIX_ERROR_SIZE))
         var info = synmix_png_info()
         let flags = options.flags

@@ -122,6 +122,11 @@ extension ManifestRecord {
         width = try reader.int("width")
         height = try reader.int("height")
         let (width, height) = (width, height)
+        // Every later stage allocates width × height maps for a record: the same budget as an image's.
+        guard width > 0, height > 0, width <= PNGDecodeOptions.defaultMaxPixels, height <= PNGDecodeOptions.defaultMaxPixels,
+              width * height <= PNGDecodeOptions.defaultMaxPixels else {
+            throw fail("image size \(width)x\(height) is outside 1 … \(PNGDecodeOptions.defaultMaxPixels) pixels")
+        }
         guard let rawInstances = value["instances"]?.arrayValue else { throw fail("missing or non-array field 'instances'") }
         instances = try rawInstances.enumerated().map { index, raw in
             guard case .object = raw else { throw fail("instances[\(index)] is not an object") }
@@ -133,8 +138,8 @@ extension ManifestRecord {
             return InstanceRecord(
                 id: try instance.int("id"), className: try instance.string("class"),
                 isCrowd: try instance.int("iscrowd") != 0, mask: mask, sourceId: try instance.int("source_id"),
-                occlusion: try instance.optionalDouble("occlusion"),
-                truncation: try instance.optionalDouble("truncation"),
+                occlusion: try instance.optionalFraction("occlusion"),
+                truncation: try instance.optionalFraction("truncation"),
                 amodalBBox: try instance.optionalDoubles("amodal_bbox"))
         }
         guard let ignoreValue = value["ignore"] else { throw fail("missing field 'ignore' (null when empty)") }
@@ -163,6 +168,13 @@ struct FieldReader {
     func optionalDouble(_ key: String) throws -> Double? {
         guard let raw = value[key] else { return nil }
         guard let number = raw.doubleValue else { throw fail("field '\(key)' is not a number") }
+        return number
+    }
+
+    /// A share in [0, 1] (occlusion, truncation), if present.
+    func optionalFraction(_ key: String) throws -> Double? {
+        guard let number = try optionalDouble(key) else { return nil }
+        guard (0...1).contains(number) else { throw fail("field '\(key)' is \(number), outside [0, 1]") }
         return number
     }
 

@@ -12,7 +12,9 @@ public final class ManifestReader {
 
     public init(_ path: String) throws {
         self.path = path
-        guard let handle = fopen(path, "rb") else {
+        let descriptor = try Files.openRegular(path).descriptor
+        guard let handle = fdopen(descriptor, "rb") else {
+            close(descriptor)
             throw FileError(path: path, reason: String(cString: strerror(errno)))
         }
         self.handle = handle

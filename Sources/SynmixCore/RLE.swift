@@ -21,6 +21,10 @@ public struct RLE: Hashable, Sendable {
     /// Validates `counts` (canonical, summing to height × width).
     public init(counts: [UInt32], height: Int, width: Int) throws {
         guard height >= 0, width >= 0 else { throw RLEError.invalid("negative size [\(height), \(width)]") }
+        // Counts are 32-bit (as in pycocotools): a larger mask cannot be represented.
+        guard height <= Int(UInt32.max), width <= Int(UInt32.max), height * width <= Int(UInt32.max) else {
+            throw RLEError.invalid("size [\(height), \(width)] exceeds 2³² − 1 pixels")
+        }
         guard !counts.isEmpty else { throw RLEError.invalid("no counts") }
         var total = 0
         for (index, count) in counts.enumerated() {

@@ -111,7 +111,7 @@ public enum Tar {
         }
 
         public init(path: String) throws {
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw FileError(path: path, reason: "cannot open the file") }
+            let handle = FileHandle(fileDescriptor: try Files.openRegular(path).descriptor, closeOnDealloc: true)
             self.handle = handle
             bytes = nil
         }
@@ -140,6 +140,10 @@ public enum Tar {
                 for (i, b) in h.enumerated() { sum += (148..<156).contains(i) ? 0x20 : Int(b) }
                 guard stored == sum else { throw ReadError(offset: offset, reason: "header checksum mismatch") }
                 guard let size = parseOctal(h, from: 124, width: 12) else { throw ReadError(offset: offset, reason: "bad size field") }
+                // Checked before reading: the declared size is what would be allocated.
+                guard size <= maxMemberSize else {
+                    throw ReadError(offset: offset, reason: "member declares \(size) bytes, more than the \(maxMemberSize) a sample file may have")
+                }
                 let type = h[h.startIndex + 156]
                 let data = take(size)
                 guard data.count == size else { throw ReadError(offset: offset, reason: "member data truncated (\(size) bytes declared)") }
@@ -171,10 +175,16 @@ public enum Tar {
         return String(decoding: field.prefix { $0 != 0 }, as: UTF8.self)
     }
 
+    /// A header number: octal digits only (no sign, no base-256 form), so never negative.
     fileprivate static func parseOctal(_ h: ArraySlice<UInt8>, from: Int, width: Int) -> Int? {
         let text = cString(h, from: from, width: width).trimmingCharacters(in: " ")
+        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "7")).contains($0) }) else { return nil }
         return text.isEmpty ? 0 : Int(text, radix: 8)
     }
+
+    /// The largest member a reader accepts: one image or record of a sample (an 8-bit RGB
+    /// PNG at the 64 M pixel budget is under 200 MB).
+    public static let maxMemberSize = 512 << 20
 
     fileprivate static func paxPath(_ data: ArraySlice<UInt8>) -> String? {
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {

@@ -5,8 +5,8 @@ import SynmixCore
 /// shared by `synmix-generate --look demo` and `make demo`.
 public enum DemoLook {
     /// People and two-wheelers (with their riders) this much larger, so that they can be
-    /// learned at 256×128 (the prototype enlarged them ×1.75; ×1.5 keeps the nearest in frame).
-    public static let smallClassScale = 1.5
+    /// learned at 256×128 (the prototype enlarged them ×1.75).
+    public static let smallClassScale = 1.8
     /// Every object this much larger than the camera makes it (at the demo's 256×128
     /// input, a far truck is otherwise a few pixels).
     public static let objectScale = 1.25

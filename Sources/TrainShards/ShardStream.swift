@@ -144,6 +144,9 @@ final class ShardReader {
     private let reader: Tar.Reader
     private var lookahead: Tar.Member?
     private var finished = false
+    /// Keys met so far in this shard: a key that comes again is a different sample under a
+    /// duplicate name, reported and skipped rather than merged into the first.
+    private var seenKeys: Set<String> = []
 
     init(path: String) throws {
         self.path = path
@@ -155,7 +158,9 @@ final class ShardReader {
             var members: [Tar.Member] = []
             if let first = lookahead { members.append(first); lookahead = nil }
             while let member = read(report: report) {
-                if members.isEmpty || ShardStream.key(of: member.name) == ShardStream.key(of: members[0].name) {
+                // A member continues the sample if it has the sample's key and an extension not seen in it yet.
+                if members.isEmpty || (ShardStream.key(of: member.name) == ShardStream.key(of: members[0].name)
+                                       && !members.contains { Self.fileExtension($0.name) == Self.fileExtension(member.name) }) {
                     members.append(member)
                 } else {
                     lookahead = member
@@ -164,6 +169,10 @@ final class ShardReader {
             }
             guard let first = members.first else { return nil }
             let key = ShardStream.key(of: first.name)
+            guard seenKeys.insert(key).inserted else {
+                report(FileError(path: path, reason: "sample \(key) at byte \(first.offset) repeats an earlier sample's key; skipped"))
+                continue
+            }
             guard let json = members.first(where: { $0.name.hasSuffix(".json") }),
                   let image = members.first(where: { $0.name.hasSuffix(".png") || $0.name.hasSuffix(".jpg") }) else {
                 report(FileError(path: path, reason: "sample \(key) at byte \(first.offset) lacks its json or image member; skipped"))
@@ -172,6 +181,11 @@ final class ShardReader {
             return ShardSample(key: key, shard: path, json: Array(json.data), image: Array(image.data),
                                imageFormat: String(image.name.split(separator: ".").last ?? ""))
         }
+    }
+
+    static func fileExtension(_ name: String) -> Substring {
+        let base = name.split(separator: "/").last ?? Substring(name)
+        return base.firstIndex(of: ".").map { base[$0...] } ?? ""
     }
 
     private func read(report: (FileError) -> Void) -> Tar.Member? {

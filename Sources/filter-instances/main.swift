@@ -43,6 +43,15 @@ struct FilterInstancesCommand: ParsableCommand {
         guard RemovalPolicy(rawValue: policy) != nil else { throw ValidationError("--policy must be ignore or drop") }
         guard preview >= 0 else { throw ValidationError("--preview must be 0 or more") }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        for (flag, value) in [("--min-area", minArea), ("--min-height", minHeight), ("--min-width", minWidth)] {
+            if let value, !(value.isFinite && value >= 0) { throw ValidationError("\(flag) must be a number of pixels >= 0, got \(value)") }
+        }
+        guard calibrationPercentile >= 0, calibrationPercentile <= 100 else {
+            throw ValidationError("--calibration-percentile must be in [0, 100], got \(calibrationPercentile)")
+        }
+        for (flag, value) in [("--max-occlusion", maxOcclusion), ("--max-truncation", maxTruncation), ("--min-visible-fraction", minVisibleFraction)] {
+            if let value, !(0...1).contains(value) { throw ValidationError("\(flag) must be in [0, 1], got \(value)") }
+        }
     }
 
     func run() throws {

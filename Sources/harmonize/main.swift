@@ -68,6 +68,8 @@ struct HarmonizeCommand: ParsableCommand {
         _ = try parsedPartition()
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        guard valFraction >= 0, valFraction < 1 else { throw ValidationError("--val-fraction must be in [0, 1), got \(valFraction)") }
+        guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive, got \(maxPixels)") }
     }
 
     func run() throws {

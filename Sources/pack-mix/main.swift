@@ -40,6 +40,18 @@ struct Pack: ParsableCommand {
     @Option(help: "Samples prepared in parallel.") var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Exit with status 1 if more records than this are skipped.") var maxErrors = 0
 
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
+        guard shardSize > 0, shardSamples > 0 else { throw ValidationError("--shard-size and --shard-samples must be positive") }
+        guard (1...100).contains(jpegQuality) else { throw ValidationError("--jpeg-quality must be in 1...100, got \(jpegQuality)") }
+        guard maxErrors >= 0 else { throw ValidationError("--max-errors must be 0 or more, got \(maxErrors)") }
+        if let syntheticFraction, !(syntheticFraction >= 0 && syntheticFraction < 1) {
+            throw ValidationError("--synthetic-fraction must be in [0, 1), got \(syntheticFraction)")
+        }
+        // Above 1 a sample grows; 16× already turns a Cityscapes frame into 537 M pixels.
+        if let scale, !(scale > 0 && scale <= 16) { throw ValidationError("--scale must be in (0, 16], got \(scale)") }
+    }
+
     func pairs(_ values: [String], _ flag: String) throws -> [(String, String)] {
         try values.map { value in
             guard let equal = value.firstIndex(of: "="), equal != value.startIndex else {
@@ -89,7 +101,6 @@ struct Pack: ParsableCommand {
             guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--max-size takes WxH, got '\(maxSize)'") }
             options.sample.maxSize = (parts[0], parts[1])
         }
-        if let scale, !(scale > 0) { throw ValidationError("--scale must be positive") }
         options.sample.rootMap = try pairs(rootMap, "--root-map")
         let started = Date()
         let result = try Packer.run(options)

@@ -69,8 +69,11 @@ struct Fit: ParsableCommand {
 
     func validate() throws {
         guard (steps == nil) != (epochs == nil) else { throw ValidationError("give exactly one of --steps and --epochs") }
-        guard batch > 0, threads > 0, width > 0, checkpointEvery > 0, logEvery > 0 else {
-            throw ValidationError("--batch, --threads, --width, --checkpoint-every and --log-every must be positive")
+        guard batch > 0, threads > 0, width > 0, checkpointEvery > 0, logEvery > 0, (evalEvery ?? 1) > 0, (steps ?? 1) > 0, (epochs ?? 1) > 0 else {
+            throw ValidationError("--steps, --epochs, --batch, --threads, --width, --eval-every, --checkpoint-every and --log-every must be positive")
+        }
+        guard lr.isFinite, lr > 0, centerSigma.isFinite, centerSigma > 0 else {
+            throw ValidationError("--lr and --center-sigma must be positive numbers")
         }
     }
 
@@ -143,6 +146,7 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Also compute COCO-style mask AP (pycocotools COCOeval, segm).") var coco = false
 
     func validate() throws {
+        guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
         guard (model != nil && shards != nil && cityscapesGt == nil && predictions == nil)
                 || (model == nil && shards == nil && cityscapesGt != nil && predictions != nil) else {
             throw ValidationError("give either --model and --shards, or --cityscapes-gt and --predictions")
@@ -199,6 +203,10 @@ struct Predict: ParsableCommand {
     @Option(help: "Output folder (NAME_pred.txt files and masks/).") var out: String
     @Option(help: "Network input WxH.") var inputSize = "256x128"
     @Option(help: "Threads for OpenBLAS and decoding.") var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
+    }
 
     func run() throws {
         openblas_set_num_threads(Int32(threads))

@@ -55,4 +55,29 @@ final class EvaluationBadInputTests: XCTestCase {
         XCTAssertEqual(outcome.result.images, 1)
         XCTAssertEqual(outcome.result.ap[2], [Double](repeating: 1, count: 10))
     }
+
+    func testCRLFLinesAndAFinalLineWithoutNewlineAreReadAsTheOfficialScriptReadsThem() throws {
+        for text in ["masks/fakecity_000000_000019_2.png 26 0.9\r\n", "masks/fakecity_000000_000019_2.png 26 0.9",
+                     "masks/fakecity_000000_000019_2.png 26 0.9\r\nmasks/fakecity_000000_000019_2.png 26 0.8"] {
+            let (root, _) = try scenario(text)
+            let outcome = try CityscapesEvaluation.run(.init(groundTruth: root, predictions: "\(root)/results"))
+            XCTAssertEqual(outcome.result.images, 2, text)
+            XCTAssertEqual(outcome.result.ap[2], [Double](repeating: 1, count: 10), text)
+        }
+    }
+
+    func testAMaskPathThroughASiblingFolderWithTheSamePrefixIsRefused() throws {
+        let (root, txt) = try scenario("../results2/masks/escape.png 26 0.9\n")
+        try Files.createDirectory("\(root)/results2/masks")
+        try Files.writeAtomically(try PNGCodec.encode(Raster<UInt8>(width: 60, height: 40, channels: 1, filling: 255)),
+                                  to: "\(root)/results2/masks/escape.png")
+        XCTAssertEqual(error(root), "\(txt):1: mask ../results2/masks/escape.png lies outside the prediction folder")
+    }
+
+    func testANonFiniteConfidenceIsRefused() throws {
+        for score in ["nan", "inf"] {
+            let (root, txt) = try scenario("masks/fakecity_000000_000019_2.png 26 \(score)\n")
+            XCTAssertEqual(error(root), "\(txt):1: label id and confidence must be finite numbers, got 'masks/fakecity_000000_000019_2.png 26 \(score)'")
+        }
+    }
 }

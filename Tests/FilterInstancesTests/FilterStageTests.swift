@@ -39,6 +39,27 @@ final class FilterStageTests: XCTestCase {
         XCTAssertTrue(markdown.contains("| car | 8 | 2 | 4 | 4 | 2 | 0 | 0 | 2 | 0 | 0 | 560 |"), markdown)
     }
 
+    func testAClassOutsideTheTaxonomyIsAnErrorNamingTheLineAndTheOtherRecordsAreKept() throws {
+        var stranger = probeRecord(id: "synscapes/2")
+        stranger.instances[0].className = "spaceship"
+        let input = try writeManifest([probeRecord(id: "synscapes/1").jsonLine, stranger.jsonLine, probeRecord(id: "synscapes/3").jsonLine])
+        let out = try temporaryFolder()
+        let result = try FilterStage.run(try options(input, out))
+        XCTAssertEqual(result.records, 2)
+        let errors = try String(contentsOfFile: "\(out)/errors.jsonl", encoding: .utf8)
+        XCTAssertTrue(errors.contains("has class 'spaceship', which is not an instance class of the taxonomy"), errors)
+        XCTAssertTrue(errors.contains("\"line\":2"), errors)
+    }
+
+    func testTheInputsFolderAsOutputIsRefusedAndTheInputKept() throws {
+        let input = try writeManifest([probeRecord(id: "synscapes/1").jsonLine])
+        let before = try Files.read("\(input)/manifest.jsonl")
+        XCTAssertThrowsError(try FilterStage.run(try options(input, input))) { error in
+            XCTAssertTrue("\(error)".contains("it would overwrite the input"), "\(error)")
+        }
+        XCTAssertEqual(try Files.read("\(input)/manifest.jsonl"), before)
+    }
+
     func testOutputIsByteIdenticalAcrossRuns() throws {
         let input = try writeManifest((1...3).map { probeRecord(id: "synscapes/\($0)").jsonLine })
         var digests: [[String]] = []

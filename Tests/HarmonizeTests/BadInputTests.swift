@@ -70,11 +70,41 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(errors.count, 5)
         let byFile = Dictionary(uniqueKeysWithValues: errors.map { ($0["file"]!, $0["reason"]!) })
         XCTAssertEqual(byFile["\(root)/img/instance/2.png"], "incomplete sample: missing meta/2.json")
-        XCTAssertEqual(byFile["\(root)/meta/3.json"], "malformed meta JSON")
+        XCTAssertEqual(byFile["\(root)/meta/3.json"], "malformed meta JSON: unexpected end of input at byte 13")
         XCTAssertEqual(byFile["\(root)/img/instance/4.png"].map { $0.hasSuffix("is absent from \(root)/meta/4.json") }, true)
         XCTAssertEqual(byFile["\(root)/img/class/5.png"], "unknown class id 200 not in \(mappingsFolder)/synscapes.yaml")
         XCTAssertEqual(byFile["\(root)/img/instance/6.png"], "incomplete sample: missing img/rgb/6.png")
         XCTAssertEqual(try readManifest(out).map(\.id), ["synscapes/1"])
+    }
+
+    func testSynscapesOcclusionOutsideZeroOneOrOfAnotherTypeIsReportedNotCopied() throws {
+        let root = try temporaryFolder()
+        let writer = SynscapesWriter(root: root, appearance: .fixtureSynthetic)
+        for number in 1...4 { try writer.write(SynscapesReaderTests.handScene(), number: number, seed: 1) }
+        // Every instance's occlusion in meta 2, 3 and 4 replaced by a bad value.
+        func replacingOcclusion(_ meta: JSON, with value: JSON) -> JSON {
+            guard case .object(let top) = meta else { return meta }
+            return .object(top.map { key, section in
+                guard key == "instance", case .object(let tables) = section else { return (key, section) }
+                return (key, .object(tables.map { name, table in
+                    guard name == "occluded", case .object(let entries) = table else { return (name, table) }
+                    return (name, .object(entries.map { ($0.0, value) }))
+                }))
+            })
+        }
+        for (number, value) in [(2, JSON.double(-0.5)), (3, .double(1.5)), (4, .string("high"))] {
+            let path = "\(root)/meta/\(number).json"
+            try Files.writeAtomically(replacingOcclusion(try JSON.parse(try Files.read(path)), with: value).pretty, to: path)
+        }
+        let out = try temporaryFolder()
+        var opts = options(.synscapes, root: root, out: out)
+        opts.maxErrors = 10
+        let result = try Harmonizer.run(opts)
+        XCTAssertEqual(result.written, 1)
+        let reasons = try readErrors(out).map { $0["reason"]! }.sorted()
+        XCTAssertEqual(reasons.count, 3)
+        XCTAssertTrue(reasons.allSatisfy { $0.contains("not a number in [0, 1]") }, "\(reasons)")
+        XCTAssertTrue(reasons.contains { $0.contains("is -0.5,") } && reasons.contains { $0.contains("is 1.5,") } && reasons.contains { $0.contains("is \"high\",") }, "\(reasons)")
     }
 
     func testImagesAbovePixelBudgetAreRefused() throws {

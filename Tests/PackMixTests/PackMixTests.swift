@@ -126,9 +126,39 @@ final class PackMixTests: XCTestCase {
 
         let problems = try Verifier.verify(out).problems.map(\.description)
         XCTAssertTrue(problems.contains("mix-000000.tar: sha256 differs from the index"), "\(problems)")
-        XCTAssertTrue(problems.contains("mix-000001.tar: at byte 0: member data truncated (5455 bytes declared)"), "\(problems)")
+        XCTAssertTrue(problems.contains("mix-000001.tar: at byte 0: member data truncated (5455 bytes declared); the 0 members before it are checked"), "\(problems)")
         XCTAssertTrue(problems.contains { $0.hasPrefix("mix-000002.tar ") && $0.hasSuffix(": expected \($0.split(separator: " ")[1].dropLast()).json and one image, found json") }, "\(problems)")
         XCTAssertFalse(problems.contains { $0.hasPrefix("mix-000003.tar") })
+    }
+
+    func testVerifyCountsTheSamplesBeforeTheDamageAndFlagsUnsafeNamesDuplicateKeysAndBadImages() throws {
+        let out = try temporaryFolder()
+        _ = try Packer.run(options(out))
+        let members = try Tar.read(try Files.read("\(out)/mix-000000.tar"))
+        XCTAssertEqual(members.count, 6)   // three samples
+        let other = try Tar.read(try Files.read("\(out)/mix-000001.tar"))
+        XCTAssertTrue(other[1].name.hasSuffix(".png"))
+        // The shard's own members, then a sample under an unsafe name, the first sample again,
+        // another shard's sample with its PNG cut short; the archive then ends mid-member.
+        var bytes: [UInt8] = []
+        for member in members { bytes += Tar.member(name: member.name, data: Array(member.data)) }
+        bytes += Tar.member(name: "../evil.json", data: Array(members[0].data))
+        for member in members.prefix(2) { bytes += Tar.member(name: member.name, data: Array(member.data)) }
+        bytes += Tar.member(name: other[0].name, data: Array(other[0].data))
+        bytes += Tar.member(name: other[1].name, data: Array(other[1].data.prefix(60)))
+        let damageOffset = bytes.count
+        bytes += Array(Tar.member(name: "late.json", data: [UInt8](repeating: 32, count: 2000)).prefix(1200))
+        try Files.writeAtomically(bytes, to: "\(out)/mix-000000.tar")
+
+        let (samples, problems) = try Verifier.verify(out)
+        let text = problems.map(\.description)
+        XCTAssertEqual(samples, 11 - 3 + 5, "\(text)")   // every sample before the damage is counted, the damage named
+        XCTAssertTrue(text.contains("mix-000000.tar: at byte \(damageOffset): member data truncated (2000 bytes declared); the 11 members before it are checked"), "\(text)")
+        XCTAssertTrue(text.contains("mix-000000.tar: member name '../evil.json' is not a plain file name (unsafe to extract)"), "\(text)")
+        let firstKey = String(members[0].name.prefix { $0 != "." })
+        XCTAssertTrue(text.contains("mix-000000.tar \(firstKey): the key appears twice in the shard"), "\(text)")
+        let cutKey = String(other[0].name.prefix { $0 != "." })
+        XCTAssertTrue(text.contains { $0.hasPrefix("mix-000000.tar \(cutKey): png member does not decode") }, "\(text)")
     }
 
     func testAMissingImageIsSkippedAndReportedNeverAPartialSample() throws {

@@ -38,6 +38,23 @@ final class FitTests: XCTestCase {
         try JSON.parse(try Files.read("\(out)/metrics.json"))["steps"]!.arrayValue!.map { $0["loss"]!.doubleValue! }
     }
 
+    func testZeroOrNegativeCountsAndThreadsAreUsageErrorsNotTrapsOrHangs() throws {
+        let out = try temporaryFolder()
+        let shards = "\(fixtureShards)/mix-*.tar"
+        for (arguments, message) in [
+            (["fit", "--train", shards, "--out", out, "--steps", "2", "--eval-every", "0"], "must be positive"),
+            (["fit", "--train", shards, "--out", out, "--steps", "0"], "must be positive"),
+            (["fit", "--train", shards, "--out", out, "--steps", "2", "--lr", "nan"], "--lr and --center-sigma must be positive numbers"),
+            (["evaluate", "--model", "\(out)/none.safetensors", "--shards", shards, "--threads", "0"], "--threads must be positive, got 0"),
+            (["evaluate", "--model", "\(out)/none.safetensors", "--shards", shards, "--threads=-1"], "--threads must be positive, got -1"),
+            (["predict", "--model", "\(out)/none.safetensors", "--shards", shards, "--out", out, "--threads", "0"], "--threads must be positive, got 0"),
+        ] {
+            let (status, _, errors) = try run(arguments)
+            XCTAssertEqual(status, 64, "\(arguments): \(errors)")   // EX_USAGE, from swift-argument-parser's validation
+            XCTAssertTrue(errors.contains(message), "\(arguments): \(errors)")
+        }
+    }
+
     func testOverfitsAHandfulOfFixtureImages() throws {
         let out = try temporaryFolder()
         let (status, output, errors) = try run(["fit", "--train", "\(fixtureShards)/mix-*.tar", "--eval", "same=\(fixtureShards)/mix-*.tar",

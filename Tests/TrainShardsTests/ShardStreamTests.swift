@@ -76,4 +76,26 @@ final class ShardStreamTests: XCTestCase {
         XCTAssertEqual(keys, ["s1-000", "s1-001"])
         XCTAssertEqual(reports, ["\(path): at byte 4096: archive ends without its two zero blocks (truncated); the samples before it are used"])
     }
+
+    func testASecondSampleUnderAnEarlierKeyIsReportedNotMergedIntoTheFirst() throws {
+        let folder = try temporaryFolder()
+        var bytes: [UInt8] = []
+        for (key, payload) in [("a", 1), ("a", 2), ("b", 3), ("a", 4)] {
+            bytes += Tar.member(name: "\(key).json", data: Array(#"{"key":"\#(key)"}"#.utf8))
+            bytes += Tar.member(name: "\(key).png", data: [UInt8(payload)])
+        }
+        bytes += Tar.trailer(after: bytes.count)
+        let path = "\(folder)/mix-000000.tar"
+        try Files.writeAtomically(bytes, to: path)
+        var reports: [String] = []
+        var samples: [(String, [UInt8])] = []
+        try ShardStream(shards: [path], bufferSize: 1, seed: 0, shuffle: false).forEach(epoch: 0, report: { reports.append("\($0)") }) {
+            samples.append(($0.key, $0.image))
+            return true
+        }
+        XCTAssertEqual(samples.map(\.0), ["a", "b"])
+        XCTAssertEqual(samples.map(\.1), [[1], [3]])
+        XCTAssertEqual(reports, ["\(path): sample a at byte 2048 repeats an earlier sample's key; skipped",
+                                 "\(path): sample a at byte 6144 repeats an earlier sample's key; skipped"])
+    }
 }
