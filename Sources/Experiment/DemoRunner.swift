@@ -104,11 +104,11 @@ public final class DemoRunner: @unchecked Sendable {
         try pack("synthetic-val", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all", "--split", "val"])
         try pack("synthetic-all", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all"])
         for count in s.syntheticCounts {
-            // Nested subsets (one seed): each larger set keeps the smaller one's images. Fixed-share
-            // runs stream them beside the real shards; uniform runs read pack-mix's shuffled union.
+            // Nested subsets (one seed): each larger set keeps the smaller one's images; mixed runs
+            // stream them beside the real shards with a fixed real share per batch.
             try pack("synthetic-\(count)", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
-            try pack("mix-\(count)", ["--real", path("real"), "--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
         }
+        try pack("mix-\(s.largest)", ["--real", path("real"), "--synthetic", path("synthetic-filtered"), "--synthetic-count", String(s.largest)])
         if s.ablations {
             // Ablation: the mapping without the two-wheeler split (a rider stays part of its bicycle/motorcycle).
             try stage("harmonize", ["--dataset", "synscapes", "--root", path("data/synthetic"), "--val-fraction", valFraction,
@@ -147,9 +147,9 @@ public final class DemoRunner: @unchecked Sendable {
         for count in s.syntheticCounts.dropLast().reversed() {
             plan.append((DemoRun.mixed(count), mixed("synthetic-\(count)"), nil, 1, 1, (real, count)))
         }
-        for count in s.syntheticCounts.reversed() {
-            plan.append((DemoRun.uniform(count), ["--train", shards("mix-\(count)")], nil, 1, 1, (real, count)))
-        }
+        // The published mixing (one uniformly shuffled set, so the real share of a batch falls as
+        // synthetic images are added), at the same steps, for the largest count.
+        plan.append((DemoRun.uniform(largest), ["--train", shards("mix-\(largest)")], nil, 1, 1, (real, largest)))
         if s.ablations {
             plan.append((DemoRun.unfiltered, mixed("unfiltered-\(largest)"), nil, 1, 1, (real, largest)))
             plan.append((DemoRun.unsplit, mixed("unsplit-\(largest)"), nil, 1, 1, (real, largest)))

@@ -8,7 +8,7 @@ public struct DemoSettings: Sendable {
     public var bin: String
     public var mappings: String
     public var preset: String
-    public var realTrain = 100, realVal = 300, syntheticTrain = 576, syntheticVal = 100
+    public var realTrain = 30, realVal = 300, syntheticTrain = 576, syntheticVal = 100
     /// How often each class appears in the real train set (val and synthetic are balanced).
     public var realTrainClasses = DemoLook.ClassMix.longTail
     /// Frames are generated at this size (the "original") and packed at the input size.

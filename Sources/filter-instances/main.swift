@@ -10,7 +10,8 @@ struct FilterInstancesCommand: ParsableCommand {
         discussion: """
             Reads IN/manifest.jsonl and writes OUT/manifest.jsonl, thresholds.yaml (what was applied), \
             report.json, report.md and errors.jsonl. Never reads or rewrites images, except to draw --preview.
-            """)
+            """,
+        version: synmixVersion)
 
     @Option(name: .customLong("in"), help: "Input: a harmonize output folder or a manifest.jsonl.")
     var input: String

@@ -11,7 +11,8 @@ struct HarmonizeCommand: ParsableCommand {
             Writes OUT/manifest.jsonl (one image per line, sorted by id), OUT/summary.json and \
             OUT/errors.jsonl. A sample that cannot be read is reported in errors.jsonl and skipped; \
             the exit status is 1 only if there are more errors than --max-errors.
-            """)
+            """,
+        version: synmixVersion)
 
     @Option(help: "Dataset layout: cityscapes or synscapes.")
     var dataset: String

@@ -7,6 +7,7 @@ struct PackMixCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pack-mix",
         abstract: "Mix real and synthetic manifests into shuffled WebDataset shards.",
+        version: synmixVersion,
         subcommands: [Pack.self, Verify.self], defaultSubcommand: Pack.self)
 }
 

@@ -10,7 +10,8 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synmix-demo",
         abstract: "Reproduce the real/synthetic mixed-training experiment on a generated benchmark.",
-        discussion: "Writes OUT/report.md, OUT/report.html and OUT/table2.png; every stage's log is in OUT/logs.")
+        discussion: "Writes OUT/report.md, report.html, report.json, table2.png and per-class.png; every stage's log is in OUT/logs.",
+        version: synmixVersion)
 
     @Option(help: "Output folder (replaced).") var out = "demo-out"
     @Option(help: "full (about 18 minutes on 2 cores), quick (under 5) or tiny (seconds: checks the chain).")

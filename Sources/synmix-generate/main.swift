@@ -9,6 +9,7 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synmix-generate",
         abstract: "Generate street-scene datasets in the original Cityscapes and Synscapes layouts.",
+        version: synmixVersion,
         subcommands: [FixturesCommand.self, CityscapesCommand.self, SynscapesCommand.self])
 }
 
@@ -43,7 +44,7 @@ struct CommonOptions: ParsableArguments {
     var look = "fixture"
     @Option(help: "Demo look: how far the synthetic palette and lighting are from the real ones (0...1).")
     var gap = 0.2
-    @Option(help: "Scale of people and two-wheelers on top of the perspective (demo default 1.5).")
+    @Option(help: "Scale of people and two-wheelers on top of the perspective (default 1, with the demo look \(DemoLook.smallClassScale)).")
     var smallScale: Double?
     @Option(help: "How often each class appears: street (default), long-tail (Cityscapes' frequencies) or balanced (default with the demo look: long-tail for Cityscapes, balanced for Synscapes).")
     var classes: DemoLook.ClassMix?

@@ -9,6 +9,7 @@ struct TrainShardsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-shards",
         abstract: "Train and evaluate bottom-up instance segmentation on synmix shards, on the CPU.",
+        version: synmixVersion,
         subcommands: [Fit.self, Evaluate.self, Predict.self])
 }
 

@@ -34,9 +34,10 @@ final class DemoChainTests: XCTestCase {
         XCTAssertEqual(try samples("synthetic-val"), 4)
         XCTAssertEqual(try samples("synthetic-10"), 10)
         XCTAssertEqual(try samples("synthetic-35"), 35)
-        // train-shards → every configuration trained and evaluated on both val sets: 10 configurations,
+        XCTAssertEqual(try samples("mix-35"), 41)
+        // train-shards → every configuration trained and evaluated on both val sets: 11 configurations,
         // real-only and the largest mix with two seeds; equal steps but for the 2× control and the fine-tuning.
-        XCTAssertEqual(results.runs.count, 12)
+        XCTAssertEqual(results.runs.count, 13)
         for run in results.runs {
             XCTAssertEqual(run.steps, run.name == DemoRun.converged ? 8 : run.name == DemoRun.fineTuned ? 2 : 4, run.name)
         }
@@ -53,7 +54,7 @@ final class DemoChainTests: XCTestCase {
         // report.json holds every run's numbers exactly as its metrics.json has them.
         let report = try JSON.parse(try Files.read("\(out)/report.json"))
         let reported = try XCTUnwrap(report["runs"]?.arrayValue)
-        XCTAssertEqual(reported.count, 12)
+        XCTAssertEqual(reported.count, 13)
         for run in reported {
             let name = try XCTUnwrap(run["name"]?.stringValue), seed = try XCTUnwrap(run["seed"]?.intValue)
             let own = try JSON.parse(try Files.read("\(out)/runs/\(name)-s\(seed)/metrics.json"))
