@@ -8,14 +8,14 @@ public struct DemoSettings: Sendable {
     public var bin: String
     public var mappings: String
     public var preset: String
-    public var realTrain = 30, realVal = 300, syntheticTrain = 576, syntheticVal = 100
+    public var realTrain = 100, realVal = 300, syntheticTrain = 576, syntheticVal = 100
     /// How often each class appears in the real train set (val and synthetic are balanced).
     public var realTrainClasses = DemoLook.ClassMix.longTail
     /// Frames are generated at this size (the "original") and packed at the input size.
     public var frameWidth = 512, frameHeight = 256
-    public var inputWidth = 256, inputHeight = 128
+    public var inputWidth = 192, inputHeight = 96
     /// Steps of every run (the convergence control trains twice as many).
-    public var steps = 1500
+    public var steps = 3000
     public var batch = 8
     /// The network's base width (train-shards fit --width).
     public var width = 16
@@ -71,7 +71,7 @@ public struct DemoSettings: Sendable {
         case .full:
             break
         case .quick:
-            (realVal, syntheticVal) = (100, 60)
+            (realVal, syntheticVal) = (150, 60)
             steps = 500
             seeds = 2
             allCounts = false

@@ -22,6 +22,13 @@ struct Demo: ParsableCommand {
     @Option(help: "Appearance gap between the domains (0...1; default: the preset's).") var gap: Double?
     @Option(help: "Seed of data and training (the seeds of repeated runs follow it).") var seed: UInt64 = 1
     @Option(help: "Train only these configurations, comma-separated (e.g. real-only,mixed-576).") var only: String?
+    @Option(help: "Seeds of real-only and the largest mix (default: the preset's).") var seeds: Int?
+
+    func validate() throws {
+        if let steps, steps < 1 { throw ValidationError("--steps must be positive, got \(steps)") }
+        if let seeds, seeds < 1 { throw ValidationError("--seeds must be positive, got \(seeds)") }
+        if let gap, !(0...1).contains(gap) { throw ValidationError("--gap must be in [0, 1], got \(gap)") }
+    }
 
     func run() throws {
         let binFolder = bin ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
@@ -33,6 +40,7 @@ struct Demo: ParsableCommand {
         var settings = DemoSettings(preset: preset, out: folder, bin: binFolder, mappings: mappingsFolder)
         if let steps { settings.steps = steps }
         if let gap { settings.gap = gap }
+        if let seeds { settings.seeds = seeds }
         if let only { settings.only = Set(only.split(separator: ",").map(String.init)) }
         settings.seed = seed
         let report = DemoReport(results: try DemoRunner(settings: settings, log: say).run(), settings: settings)
