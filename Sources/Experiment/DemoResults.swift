@@ -70,7 +70,6 @@ public struct Spread: Sendable {
         standardDeviation = values.count > 1
             ? (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot() : .nan
     }
-    public var range: Double { max - min }
     /// Sample standard deviation over the seeds (n − 1), NaN below two seeds.
     public var standardDeviation: Double
 }

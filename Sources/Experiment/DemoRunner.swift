@@ -77,7 +77,9 @@ public final class DemoRunner: @unchecked Sendable {
         try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realVal, builder: builder(.balanced),
                                         split: "val", city: "demoval", seed: s.seed &+ 0xB0B, appearance: .demoReal, policy: policy,
                                         pngLevel: 1, jobs: 2)
-        try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain + s.syntheticVal, builder: builder(.balanced),
+        try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain, builder: builder(s.syntheticClasses),
+                                       seed: s.seed &+ 0x5E1, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
+        try DatasetGenerator.synscapes(root: path("data/synthetic"), first: s.syntheticTrain + 1, count: s.syntheticVal, builder: builder(.balanced),
                                        seed: s.seed &+ 0x5E1, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
         log(String(format: "[data] %d real (train %d, val %d) and %d synthetic frames of %dx%d generated in %.1f s",
                    s.realTrain + s.realVal, s.realTrain, s.realVal, s.syntheticTrain + s.syntheticVal, s.frameWidth, s.frameHeight,
@@ -225,7 +227,7 @@ public final class DemoRunner: @unchecked Sendable {
     func stage(_ tool: String, _ arguments: [String], logName: String? = nil) throws {
         let name = logName ?? tool
         let logPath = path("logs/\(name).log")
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         defer { try? handle.close() }
         let process = Process()

@@ -19,12 +19,14 @@ public enum DemoLook {
 
     /// How often each kind of road user appears in a generated set.
     public enum ClassMix: String, Sendable, CaseIterable {
-        /// Cityscapes' fine train annotations (instances per class, rounded: car 26 900, person
-        /// 17 900, bicycle riders 1 300, motorcycle riders 500, truck 480, bus 380, train 170),
-        /// the tail squared: cars and people everywhere, and so few of the other classes that a
-        /// 100-frame set holds each about once. With Cityscapes' own tail, 100 frames hold 3–25
-        /// of each, and the demo's network learns a class from that few given enough steps: the
-        /// real set would be compute-limited, not data-limited.
+        /// As often as in Cityscapes' fine train annotations (instances per class, rounded: car
+        /// 26 900, person 17 900, bicycle riders 1 300, motorcycle riders 500, truck 480, bus 380,
+        /// train 170): what Synscapes' scene generator imitates.
+        case cityscapes
+        /// Cityscapes' frequencies with the tail squared: cars and people everywhere, and so few
+        /// of the other classes that a 100-frame set holds each about once. (With Cityscapes' own
+        /// tail 100 frames hold 3–25 of each, and the demo's network learns a class from that
+        /// few given enough steps: the real set would be compute-limited, not data-limited.)
         case longTail = "long-tail"
         /// Every class equally often: what a renderer does when asked, and what a val set
         /// needs so that every class's AP rests on many instances (as in ImageNet-LT).
@@ -34,7 +36,8 @@ public enum DemoLook {
 
         public var weights: [(metaClass: Int, weight: Double)] {
             switch self {
-            case .longTail: [(26, 26_900), (24, 17_900), (33, 1_300), (32, 500), (27, 480), (28, 380), (31, 170)].map { ($0, $1 * $1 / 26_900) }
+            case .cityscapes: [(26, 26_900), (24, 17_900), (33, 1_300), (32, 500), (27, 480), (28, 380), (31, 170)]
+            case .longTail: Self.cityscapes.weights.map { ($0, $1 * $1 / 26_900) }
             case .balanced: [26, 24, 33, 32, 27, 28, 31].map { ($0, 1) }
             case .street: StreetSceneBuilder.defaultClassWeights
             }

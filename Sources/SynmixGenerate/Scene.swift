@@ -103,13 +103,3 @@ func rasterize(_ polygon: [Point], width: Int, height: Int, _ body: (Int) -> Voi
         }
     }
 }
-
-/// Pixels a polygon would cover on an unbounded canvas (for truncation).
-func unclippedArea(_ polygon: [Point]) -> Double {
-    var twice = 0.0
-    for index in polygon.indices {
-        let a = polygon[index], b = polygon[(index + 1) % polygon.count]
-        twice += a.x * b.y - b.x * a.y
-    }
-    return abs(twice) / 2
-}
