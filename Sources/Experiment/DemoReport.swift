@@ -93,10 +93,10 @@ public struct DemoReport {
     var protocolText: String {
         let s = settings
         return """
-        - Data (generated, deterministic from seed \(s.seed)): \(s.realTrain) real train frames whose classes follow Cityscapes' long tail \
-        (cars and people everywhere; truck, bus, train, motorcycle, bicycle and rider in a few frames each), \(s.realVal) real val frames \
-        (Cityscapes layout) and \(s.syntheticTrain) + \(s.syntheticVal) synthetic frames (Synscapes layout) with every class equally often, \
-        all \(s.frameWidth)×\(s.frameHeight). Classes are told apart by shape (outline, windows, wheels, heads); object colours come from \
+        - Data (generated, deterministic from seed \(s.seed)): \(s.realTrain) real train frames with class mix `\(s.realTrainClasses.rawValue)` \
+        (Cityscapes' frequencies with the tail squared: cars and people everywhere, each other class about once per 100 frames), \
+        \(s.realVal) balanced real val frames (Cityscapes layout), \(s.syntheticTrain) synthetic train frames with class mix \
+        `\(s.syntheticClasses.rawValue)` and \(s.syntheticVal) balanced synthetic val frames (Synscapes layout), all \(s.frameWidth)×\(s.frameHeight). Classes are told apart by shape (outline, windows, wheels, heads); object colours come from \
         the same distribution in both domains; the domains differ only in rendering (appearance gap \(s.gap): lighting, colour \
         saturation, sensor noise and texture) and in the annotation policy. A balanced val set with a long-tailed train set is the \
         protocol of long-tail benchmarks (ImageNet-LT): every class's AP rests on many instances.
