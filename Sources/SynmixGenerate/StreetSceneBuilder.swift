@@ -108,8 +108,17 @@ public struct StreetSceneBuilder: Sendable {
         var parts: [Region] = []
         switch metaClass {
         case 24, 25:
-            let height = 1.6 + 0.3 * random.unit()
-            parts = [Region(labelId: metaClass, polygon: place(Self.person(width: 0.5 + 0.15 * random.unit(), height: height, base: 0)))]
+            // Both orders draw the same distribution; each is kept where it was used: the committed
+            // fixtures (no details) were made width first, the demo's measured numbers height first.
+            var width = 0.0, height = 0.0
+            if details {
+                height = 1.6 + 0.3 * random.unit()
+                width = 0.5 + 0.15 * random.unit()
+            } else {
+                width = 0.5 + 0.15 * random.unit()
+                height = 1.6 + 0.3 * random.unit()
+            }
+            parts = [Region(labelId: metaClass, polygon: place(Self.person(width: width, height: height, base: 0)))]
             if details { parts.append(Region(labelId: metaClass, polygon: place(Self.head(top: height, base: 0)), tone: 1.3)) }
         case 32, 33:
             let length = metaClass == 33 ? 1.7 : 2.1, tall = metaClass == 33 ? 1.05 : 1.15

@@ -23,6 +23,8 @@ struct Demo: ParsableCommand {
     @Option(help: "Seed of data and training (the seeds of repeated runs follow it).") var seed: UInt64 = 1
     @Option(help: "Train only these configurations, comma-separated (e.g. real-only,mixed-576).") var only: String?
     @Option(help: "Seeds of real-only and the largest mix (default: the preset's).") var seeds: Int?
+    @Flag(help: "Rewrite the report from the runs already in --out (same preset, seed and options) instead of running them.")
+    var reportOnly = false
 
     func validate() throws {
         if let steps, steps < 1 { throw ValidationError("--steps must be positive, got \(steps)") }
@@ -36,14 +38,14 @@ struct Demo: ParsableCommand {
             throw ValidationError("no mappings folder found: pass --mappings")
         }
         let folder = Files.absolute(out)
-        try? FileManager.default.removeItem(atPath: folder)
+        if !reportOnly { try? FileManager.default.removeItem(atPath: folder) }
         var settings = DemoSettings(preset: preset, out: folder, bin: binFolder, mappings: mappingsFolder)
         if let steps { settings.steps = steps }
         if let gap { settings.gap = gap }
         if let seeds { settings.seeds = seeds }
         if let only { settings.only = Set(only.split(separator: ",").map(String.init)) }
         settings.seed = seed
-        let report = DemoReport(results: try DemoRunner(settings: settings, log: say).run(), settings: settings)
+        let report = DemoReport(results: try DemoRunner(settings: settings, log: say).run(reportOnly: reportOnly), settings: settings)
         say("\nTable 1 (AP ×100, trained on ↓, evaluated on →)\n" + report.table1)
         say("\nTable 2 (AP on real val ×100)\n" + report.table2)
         say("\n" + report.checksText)
