@@ -5,7 +5,7 @@ let package = Package(
     name: "synmix",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "harmonize", targets: ["harmonize"]),
+        .executable(name: "harmonize", targets: ["harmonize-command"]),
         .executable(name: "filter-instances", targets: ["filter-instances"]),
         .executable(name: "pack-mix", targets: ["pack-mix"]),
         .executable(name: "train-shards", targets: ["train-shards"]),
@@ -51,7 +51,9 @@ let package = Package(
         .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixGenerate", "CCairo"]),
 
         // Thin executables.
-        .executableTarget(name: "harmonize", dependencies: [
+        // Not "harmonize": the folder would collide with Sources/Harmonize on a case-insensitive
+        // file system (macOS). The product, and so the binary, keeps the name users type.
+        .executableTarget(name: "harmonize-command", dependencies: [
             "Harmonize", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "filter-instances", dependencies: [
