@@ -140,11 +140,7 @@ struct MixPlan {
     }
 
     static func sha256(ofFile path: String) throws -> String {
-        let descriptor = try Files.openRegular(path).descriptor
-        guard let handle = fdopen(descriptor, "rb") else {
-            close(descriptor)
-            throw FileError(path: path, reason: String(cString: strerror(errno)))
-        }
+        let handle = try Files.openRegularStream(path)
         defer { fclose(handle) }
         let hasher = SHA256Hasher()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)

@@ -48,11 +48,11 @@ public enum Verifier {
                     problems.append(Problem(shard: name, key: nil, reason: "member name '\(member.name)' is not a plain file name (unsafe to extract)"))
                     continue
                 }
-                guard let dot = member.name.firstIndex(of: ".") else {
+                guard !member.sampleExtension.isEmpty else {
                     problems.append(Problem(shard: name, key: nil, reason: "member \(member.name) has no extension"))
                     continue
                 }
-                let key = String(member.name[..<dot])
+                let key = String(member.sampleKey)
                 if groups.last?.key == key { groups[groups.count - 1].members.append(member); continue }
                 if !seenKeys.insert(key).inserted {
                     problems.append(Problem(shard: name, key: key, reason: "the key appears twice in the shard"))
@@ -72,7 +72,7 @@ public enum Verifier {
 
     static func check(_ key: String, _ members: [Tar.Member], shard: String) -> [Problem] {
         func problem(_ reason: String) -> Problem { Problem(shard: shard, key: key, reason: reason) }
-        let names = members.map { String($0.name.split(separator: "/").last!.dropFirst(key.count + 1)) }
+        let names = members.map { String($0.sampleExtension) }
         guard let jsonIndex = names.firstIndex(of: "json") else { return [problem("no \(key).json member")] }
         let images = names.filter { $0 == "png" || $0 == "jpg" }
         guard images.count == 1, names.count == 2 else { return [problem("expected \(key).json and one image, found \(names.joined(separator: ", "))")] }

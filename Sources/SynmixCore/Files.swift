@@ -31,22 +31,23 @@ public enum Files {
         return (fd, Int(info.st_size))
     }
 
+    /// `openRegular` as a stdio stream (for getline and fread loops).
+    public static func openRegularStream(_ path: String) throws -> UnsafeMutablePointer<FILE> {
+        let descriptor = try openRegular(path).descriptor
+        guard let stream = fdopen(descriptor, "rb") else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw FileError(path: path, reason: reason)
+        }
+        return stream
+    }
+
     /// Reads a whole regular file with plain POSIX calls (no Data bridging on the hot path).
     public static func read(_ path: String) throws -> [UInt8] {
         let (fd, size) = try openRegular(path)
         defer { close(fd) }
-        var failure: String?
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-            var done = 0
-            while done < size {
-                let n = Foundation.read(fd, buffer.baseAddress! + done, size - done)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { failure = n < 0 ? String(cString: strerror(errno)) : "file shrank while reading"; break }
-                done += n
-            }
-            initialized = done
-        }
-        if let failure { throw FileError(path: path, reason: failure) }
+        let bytes = try read(fd, upTo: size, path: path)
+        guard bytes.count == size else { throw FileError(path: path, reason: "file shrank while reading") }
         return bytes
     }
 
@@ -54,15 +55,25 @@ public enum Files {
     public static func readPrefix(_ path: String, count: Int) throws -> [UInt8] {
         let (fd, size) = try openRegular(path)
         defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: min(count, size))
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            done += n
+        return try read(fd, upTo: min(count, size), path: path)
+    }
+
+    /// Up to `count` bytes from a descriptor (fewer at its end).
+    private static func read(_ fd: Int32, upTo count: Int, path: String) throws -> [UInt8] {
+        var failure: String?
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var done = 0
+            while done < count {
+                let n = Foundation.read(fd, buffer.baseAddress! + done, count - done)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { failure = String(cString: strerror(errno)) }
+                if n <= 0 { break }
+                done += n
+            }
+            initialized = done
         }
-        return Array(bytes.prefix(done))
+        if let failure { throw FileError(path: path, reason: failure) }
+        return bytes
     }
 
     /// Refuses an output folder that is an input's folder (or the input file itself),

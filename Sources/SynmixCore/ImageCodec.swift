@@ -143,7 +143,8 @@ public enum PNGCodec {
         // The declared size is checked before libpng sees the file: libpng sizes its row
         // buffers from IHDR while reading the header, so a 300-byte file declaring a width
         // of 2³¹−1 would otherwise allocate gigabytes before the budget applies.
-        if let declared = try? header(of: bytes, path: path) {   // not a PNG at all: libpng names the fault
+        // Without a signature and IHDR libpng refuses the file below and names the fault.
+        if let declared = try? header(of: bytes, path: path) {
             try checkDeclaredSize(declared, path: path, maxPixels: options.maxPixels)
         }
         var error = [CChar](repeating: 0, count: Int(SYNMIX_ERROR_SIZE))
@@ -154,9 +155,6 @@ public enum PNGCodec {
         }
         guard rc == 0 else { throw ImageError.corrupt(path: path, reason: message(error)) }
         let width = Int(info.width), height = Int(info.height), channels = Int(info.channels)
-        guard width * height <= options.maxPixels else {
-            throw ImageError.tooLarge(path: path, width: width, height: height, budget: options.maxPixels)
-        }
         let count = width * height * channels
         if info.bit_depth == 16 {
             var failed = false

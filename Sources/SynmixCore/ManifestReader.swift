@@ -12,12 +12,7 @@ public final class ManifestReader {
 
     public init(_ path: String) throws {
         self.path = path
-        let descriptor = try Files.openRegular(path).descriptor
-        guard let handle = fdopen(descriptor, "rb") else {
-            close(descriptor)
-            throw FileError(path: path, reason: String(cString: strerror(errno)))
-        }
-        self.handle = handle
+        handle = try Files.openRegularStream(path)
     }
 
     deinit {

@@ -67,6 +67,17 @@ public enum Tar {
         public var name: String
         public var offset: Int      // of its (first) header
         public var data: ArraySlice<UInt8>
+
+        /// WebDataset's grouping rule: a sample's key is the file name up to its first dot,
+        /// its extension the rest ("a/b.seg.png" → key "b", extension "seg.png").
+        public var sampleKey: Substring {
+            let base = name.split(separator: "/").last ?? Substring(name)
+            return base.prefix { $0 != "." }
+        }
+        public var sampleExtension: Substring {
+            let base = name.split(separator: "/").last ?? Substring(name)
+            return base.firstIndex(of: ".").map { base[base.index(after: $0)...] } ?? ""
+        }
     }
 
     public struct ReadError: Error, CustomStringConvertible, Equatable {

@@ -130,10 +130,6 @@ public struct ShardStream: Sendable {
         }
     }
 
-    static func key(of name: String) -> String {
-        let base = name.split(separator: "/").last.map(String.init) ?? name
-        return String(base.prefix { $0 != "." })
-    }
 }
 
 /// One shard's samples in archive order: the members of one key grouped, a sample
@@ -159,8 +155,8 @@ final class ShardReader {
             if let first = lookahead { members.append(first); lookahead = nil }
             while let member = read(report: report) {
                 // A member continues the sample if it has the sample's key and an extension not seen in it yet.
-                if members.isEmpty || (ShardStream.key(of: member.name) == ShardStream.key(of: members[0].name)
-                                       && !members.contains { Self.fileExtension($0.name) == Self.fileExtension(member.name) }) {
+                if members.isEmpty || (member.sampleKey == members[0].sampleKey
+                                       && !members.contains { $0.sampleExtension == member.sampleExtension }) {
                     members.append(member)
                 } else {
                     lookahead = member
@@ -168,7 +164,7 @@ final class ShardReader {
                 }
             }
             guard let first = members.first else { return nil }
-            let key = ShardStream.key(of: first.name)
+            let key = String(first.sampleKey)
             guard seenKeys.insert(key).inserted else {
                 report(FileError(path: path, reason: "sample \(key) at byte \(first.offset) repeats an earlier sample's key; skipped"))
                 continue
@@ -181,11 +177,6 @@ final class ShardReader {
             return ShardSample(key: key, shard: path, json: Array(json.data), image: Array(image.data),
                                imageFormat: String(image.name.split(separator: ".").last ?? ""))
         }
-    }
-
-    static func fileExtension(_ name: String) -> Substring {
-        let base = name.split(separator: "/").last ?? Substring(name)
-        return base.firstIndex(of: ".").map { base[$0...] } ?? ""
     }
 
     private func read(report: (FileError) -> Void) -> Tar.Member? {
