@@ -38,17 +38,19 @@ let package = Package(
             "CImageShim", "CCrypto", .product(name: "Yams", package: "Yams"),
         ]),
         // Stage libraries: the only code that knows Cityscapes and Synscapes exist.
-        .target(name: "Harmonize", dependencies: ["SynmixCore"]),
+        // Cityscapes' label table (cityscapesScripts' labels.py), for the readers, the evaluator and the generator.
+        .target(name: "CityscapesLabels"),
+        .target(name: "Harmonize", dependencies: ["SynmixCore", "CityscapesLabels"]),
         .target(name: "FilterInstances", dependencies: [
             "SynmixCore", "CCairo", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "PackMix", dependencies: ["SynmixCore"]),
-        .target(name: "Evaluation", dependencies: ["SynmixCore"]),
+        .target(name: "Evaluation", dependencies: ["SynmixCore", "CityscapesLabels"]),
         // The trainer: layers over OpenBLAS, shard streaming, checkpoints; scored by Evaluation.
         .target(name: "TrainShards", dependencies: ["SynmixCore", "COpenBLAS", "Evaluation"]),
-        .target(name: "SynmixGenerate", dependencies: ["SynmixCore"]),
+        .target(name: "SynmixGenerate", dependencies: ["SynmixCore", "CityscapesLabels"]),
         // The demo experiment: runs the stage executables on generated data and writes the report.
-        .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixGenerate", "CCairo"]),
+        .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixGenerate", "Evaluation", "TrainShards", "CCairo"]),
 
         // Thin executables.
         // Not "harmonize": the folder would collide with Sources/Harmonize on a case-insensitive

@@ -1,4 +1,5 @@
 import Foundation
+import CityscapesLabels
 import SynmixCore
 
 /// Ground truth in Cityscapes' own layout (`gtFine/SPLIT/CITY/*_gtFine_instanceIds.png`)
@@ -6,12 +7,11 @@ import SynmixCore
 /// inputs of the official script, so any system's predictions can be scored.
 public enum CityscapesEvaluation {
     /// The 8 evaluated classes in label-table order: (name, label id).
-    public static let classes: [(name: String, id: Int)] = [("person", 24), ("rider", 25), ("car", 26), ("truck", 27),
-                                                             ("bus", 28), ("train", 31), ("motorcycle", 32), ("bicycle", 33)]
+    public static let classes: [(name: String, id: Int)] = CityscapesLabel.evaluated.map { ($0.name, $0.id) }
     /// Raw instanceIds values that are void (ignoreInEval labels); 29000+/30000+ instances are not.
-    static let voidValues: Set<Int> = [0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18, 29, 30]
+    static let voidValues = Set(CityscapesLabel.all.filter(\.ignoreInEval).map(\.id).filter { $0 >= 0 })
     /// Every id of the label table (an unknown id is an error, as in the official script).
-    static let knownLabelIds = Set(Array(0...33) + [-1])
+    static let knownLabelIds = Set(CityscapesLabel.all.map(\.id))
 
     public struct InputError: Error, CustomStringConvertible, Equatable {
         public var file: String
@@ -165,6 +165,23 @@ public enum CityscapesEvaluation {
             predictions.append(InstanceEvaluator.Prediction(classIndex: c, score: entry.score, mask: mask))
         }
         return predictions
+    }
+
+    /// Writes one image's predictions in the results format `readPredictions` reads:
+    /// `NAME_pred.txt` with lines `masks/NAME_I.png LABELID SCORE` and 8-bit 0/255
+    /// masks. Classes the evaluation does not score are left out.
+    public static func writePredictions(image name: String, _ predictions: [(className: String, score: Double, mask: RLE)],
+                                        to folder: String) throws {
+        var lines: [String] = []
+        for (i, prediction) in predictions.enumerated() {
+            guard let labelId = classes.first(where: { $0.name == prediction.className })?.id else { continue }
+            let mask = Raster<UInt8>(width: prediction.mask.width, height: prediction.mask.height, channels: 1,
+                                     samples: prediction.mask.decode().map { $0 * 255 })
+            let file = "masks/\(name)_\(i).png"
+            try Files.writeAtomically(try PNGCodec.encode(mask, level: 1), to: "\(folder)/\(file)")
+            lines.append("\(file) \(labelId) \(prediction.score)")
+        }
+        try Files.writeAtomically(lines.map { $0 + "\n" }.joined(), to: "\(folder)/\(name)_pred.txt")
     }
 
     /// A mask PNG as PIL's convert("L") sees it: gray as is, colour by luma; nonzero is the instance.

@@ -172,13 +172,13 @@ public struct InstanceEvaluator: Sendable {
 extension InstanceEvaluator.Image {
     /// Ground truth from a manifest record or shard sample (unified taxonomy):
     /// crowd instances are groups, the ignore region is void.
-    public init(record: ManifestRecord, classNames: [String], predictions: [InstanceEvaluator.Prediction]) {
-        self.init(groundTruth: record.instances.compactMap { instance in
+    public init(instances: [InstanceRecord], ignore: RLE?, classNames: [String], predictions: [InstanceEvaluator.Prediction]) {
+        self.init(groundTruth: instances.compactMap { instance in
                       classNames.firstIndex(of: instance.className).map {
                           InstanceEvaluator.GroundTruth(classIndex: $0, isGroup: instance.isCrowd, mask: instance.mask)
                       }
                   },
-                  void: record.ignore, predictions: predictions)
+                  void: ignore, predictions: predictions)
     }
 }
 

@@ -36,3 +36,40 @@ extension InstanceEvaluator.Result {
         ] + extra)
     }
 }
+
+/// The numbers of an evaluation result as `json(extra:)` writes them, read
+/// back (by the demo and anyone scoring runs): mean and per-class AP and AP50,
+/// NaN where the file has null.
+public struct EvaluationSummary: Sendable, Equatable {
+    public struct ClassScore: Sendable, Equatable {
+        public var name: String
+        public var ap: Double
+        public var ap50: Double
+    }
+    public var images: Int
+    public var ap: Double
+    public var ap50: Double
+    public var classes: [ClassScore]
+
+    public init(json value: JSON, file: String) throws {
+        func fail(_ reason: String) -> FileError { FileError(path: file, reason: "evaluation result: \(reason)") }
+        func number(_ raw: JSON?, _ what: String) throws -> Double {
+            guard let raw else { throw fail("missing '\(what)'") }
+            if raw.isNull { return .nan }
+            guard let x = raw.doubleValue else { throw fail("'\(what)' is not a number") }
+            return x
+        }
+        guard value["metric"]?.stringValue == "cityscapes-instance-ap", let images = value["images"]?.intValue else {
+            throw fail("not a cityscapes-instance-ap result")
+        }
+        guard case .object(let pairs)? = value["classes"] else { throw fail("missing 'classes'") }
+        self.images = images
+        ap = try number(value["ap"], "ap")
+        ap50 = try number(value["ap50"], "ap50")
+        classes = try pairs.map { name, scores in
+            ClassScore(name: name, ap: try number(scores["ap"], "\(name).ap"), ap50: try number(scores["ap50"], "\(name).ap50"))
+        }
+    }
+
+    public func ap(of className: String) -> Double { classes.first { $0.name == className }?.ap ?? .nan }
+}

@@ -1,14 +1,10 @@
 import Foundation
+import Evaluation
 import SynmixCore
+import TrainShards
 
 /// AP of one model on one val set, read back from its metrics.json.
-public struct Score: Sendable {
-    public var ap: Double
-    public var ap50: Double
-    public var classes: [(name: String, ap: Double, ap50: Double)]
-
-    public func ap(of className: String) -> Double { classes.first { $0.name == className }?.ap ?? .nan }
-}
+public typealias Score = EvaluationSummary
 
 /// The final evaluations of one training run.
 public struct RunResult: Sendable {
@@ -24,24 +20,14 @@ public struct RunResult: Sendable {
     public var folder: String
 
     init(_ run: TrainingRun) throws {
-        let file = "\(run.folder)/metrics.json"
-        let metrics = try JSON.parse(try Files.read(file))
-        func score(_ set: String) throws -> Score {
-            guard let result = metrics["evaluations"]?.arrayValue?.last(where: { $0["name"]?.stringValue == set })?["result"] else {
-                throw FileError(path: file, reason: "no evaluation on \(set)")
-            }
-            var classes: [(String, Double, Double)] = []
-            if case .object(let pairs)? = result["classes"] {
-                classes = pairs.map { ($0.0, $0.1["ap"]?.doubleValue ?? .nan, $0.1["ap50"]?.doubleValue ?? .nan) }
-            }
-            return Score(ap: result["ap"]?.doubleValue ?? .nan, ap50: result["ap50"]?.doubleValue ?? .nan, classes: classes)
-        }
+        let metrics = try TrainingMetrics.read(folder: run.folder)
+        let file = "\(run.folder)/\(TrainingMetrics.fileName)"
         name = run.name
         seed = run.seed
-        real = try score("real")
-        synthetic = try score("synthetic")
-        steps = metrics["steps"]?.arrayValue?.count ?? 0
-        seconds = metrics["timing"]?["seconds"]?.doubleValue ?? 0
+        real = try metrics.lastEvaluation("real", file: file)
+        synthetic = try metrics.lastEvaluation("synthetic", file: file)
+        steps = metrics.steps.count
+        seconds = metrics.timing.seconds
         realImages = run.realImages
         syntheticImages = run.syntheticImages
         folder = run.folder
@@ -220,7 +206,7 @@ public struct DemoResults: Sendable {
             ("runs", .array(runs.map { run in
                 .object([("name", .string(run.name)), ("seed", .int(Int(run.seed))), ("steps", .int(run.steps)),
                          ("train_images", .object([("real", .int(run.realImages)), ("synthetic", .int(run.syntheticImages))])),
-                         ("seconds", number(run.seconds)), ("metrics", .string(run.folder + "/metrics.json")),
+                         ("seconds", number(run.seconds)), ("metrics", .string("\(run.folder)/\(TrainingMetrics.fileName)")),
                          ("real", score(run.real)), ("synthetic", score(run.synthetic))])
             })),
             ("configurations", .object(names.map { name in

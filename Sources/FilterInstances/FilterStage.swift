@@ -119,7 +119,7 @@ public enum FilterStage {
         if options.previews > 0 {
             try Files.createDirectory("\(options.out)/previews")
             for candidate in candidates {
-                let name = String(candidate.input.id.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "-" })
+                let name = Files.safeName(candidate.input.id)
                 let path = "\(options.out)/previews/\(name).png"
                 try Preview.render(input: candidate.input, outcome: candidate.outcome, taxonomy: taxonomy, to: path)
                 previews.append(path)

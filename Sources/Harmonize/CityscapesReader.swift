@@ -1,3 +1,4 @@
+import CityscapesLabels
 import SynmixCore
 
 /// Cityscapes in its original layout (FORMATS.md §1.1):
@@ -8,7 +9,7 @@ import SynmixCore
 public struct CityscapesReader: DatasetReader {
     public static let splits = ["train", "val", "test"]
     /// cityscapesScripts' label table (the license plate, -1, is never drawn in the PNGs).
-    public static let sourceLabelIds = Array(0...33)
+    public static let sourceLabelIds = CityscapesLabel.pixelIds
     public static let sourceInstanceClassIds: [Int] = []
     static let imageSuffix = "_leftImg8bit.png"
     static let labelSuffix = "_gtFine_instanceIds.png"

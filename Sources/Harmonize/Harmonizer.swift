@@ -114,7 +114,7 @@ public enum Harmonizer {
         }
 
         errors.sort { ($0.path, $0.reason) < ($1.path, $1.reason) }
-        let errorLines = errors.map { JSON.object([("file", .string($0.path)), ("reason", .string($0.reason))]).compact + "\n" }
+        let errorLines = errors.map { $0.json.compact + "\n" }
         let summaryJSON = summary.json(options: options, root: root, taxonomy: taxonomy, mapping: mapping,
                                        discovered: discovered.count, selected: selected.count, errors: errors.count)
         try Files.writeAtomically(errorLines.joined(), to: "\(options.out)/errors.jsonl")

@@ -1,4 +1,5 @@
 import Foundation
+import CityscapesLabels
 import SynmixCore
 
 /// Synscapes in its original layout (FORMATS.md §1.2): `img/rgb/N.png`,
@@ -27,9 +28,9 @@ public struct SynscapesReader: DatasetReader {
     }
 
     /// The class PNG holds Cityscapes label ids.
-    public static let sourceLabelIds = Array(0...33)
+    public static let sourceLabelIds = CityscapesLabel.pixelIds
     /// Meta classes: the Cityscapes instance labels (32/33 = motorcyclist/bicyclist units).
-    public static let sourceInstanceClassIds = Array(24...33)
+    public static let sourceInstanceClassIds = CityscapesLabel.instanceIds
 
     private static let folders = [("img/rgb", "png"), ("img/class", "png"), ("img/instance", "png"), ("meta", "json")]
 

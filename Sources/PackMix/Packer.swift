@@ -34,53 +34,30 @@ public struct PackResult: Sendable {
 /// the result is byte-identical to an uninterrupted run.
 public enum Packer {
     static let journalName = ".pack-mix-journal.json"
-    static let formatVersion = "synmix-shards-1"
 
+    /// A written shard as the journal keeps it: its index entry, where the plan
+    /// continues after it, and the samples skipped while writing it.
     struct ShardRecord {
-        var name: String
-        var samples = 0
-        var bytes = 0
-        var sha256 = ""
-        var firstKey = ""
-        var lastKey = ""
-        var domains: [String: Int] = [:]
-        var classes: [String: Int] = [:]
-        var nextSample = 0        // the plan position after this shard's last sample
+        var entry: ShardIndex.Entry
+        var nextSample = 0
         var errors: [FileError] = []
 
-        var json: JSON {
-            .object([("name", .string(name)), ("samples", .int(samples)), ("bytes", .int(bytes)), ("sha256", .string(sha256)),
-                     ("first_key", .string(firstKey)), ("last_key", .string(lastKey)),
-                     ("domains", .object(domains.keys.sorted().map { ($0, .int(domains[$0]!)) })),
-                     ("classes", .object(classes.keys.sorted().map { ($0, .int(classes[$0]!)) }))])
-        }
+        init(name: String) { entry = ShardIndex.Entry(name: name) }
 
         var journalJSON: JSON {
-            guard case .object(var fields) = json else { return json }
+            guard case .object(var fields) = entry.json else { return entry.json }
             fields.append(("next_sample", .int(nextSample)))
-            fields.append(("errors", .array(errors.map { .object([("file", .string($0.path)), ("reason", .string($0.reason))]) })))
+            fields.append(("errors", .array(errors.map(\.json))))
             return .object(fields)
         }
 
-        init(name: String) { self.name = name }
-
-        init?(journal value: JSON) {
-            guard let name = value["name"]?.stringValue, let samples = value["samples"]?.intValue,
-                  let bytes = value["bytes"]?.intValue, let sha = value["sha256"]?.stringValue,
-                  let next = value["next_sample"]?.intValue else { return nil }
-            self.name = name
-            self.samples = samples
-            self.bytes = bytes
-            sha256 = sha
-            firstKey = value["first_key"]?.stringValue ?? ""
-            lastKey = value["last_key"]?.stringValue ?? ""
-            if case .object(let d)? = value["domains"] { for (k, v) in d { domains[k] = v.intValue ?? 0 } }
-            if case .object(let c)? = value["classes"] { for (k, v) in c { classes[k] = v.intValue ?? 0 } }
-            nextSample = next
-            errors = (value["errors"]?.arrayValue ?? []).compactMap { e in
-                guard let file = e["file"]?.stringValue, let reason = e["reason"]?.stringValue else { return nil }
-                return FileError(path: file, reason: reason)
+        init(journal value: JSON, file: String) throws {
+            entry = try ShardIndex.Entry(json: value, file: file)
+            guard let next = value["next_sample"]?.intValue, let errors = value["errors"]?.arrayValue else {
+                throw ManifestError(file: file, line: 1, reason: "journal entry lacks next_sample or errors")
             }
+            nextSample = next
+            self.errors = try errors.map { try FileError(json: $0, file: file) }
         }
     }
 
@@ -103,15 +80,15 @@ public enum Packer {
         let journalPath = "\(options.out)/\(journalName)"
         if let journal = try? JSON.parse(try Files.read(journalPath)), journal["plan_sha256"]?.stringValue == planHash {
             for entry in journal["shards"]?.arrayValue ?? [] {
-                guard let shard = ShardRecord(journal: entry), shard.name == shardName(options.prefix, shards.count),
-                      let bytes = try? Files.read("\(options.out)/\(shard.name)"), SHA256Hasher.hex(bytes) == shard.sha256 else { break }
+                guard let shard = try? ShardRecord(journal: entry, file: journalPath), shard.entry.name == shardName(options.prefix, shards.count),
+                      let bytes = try? Files.read("\(options.out)/\(shard.entry.name)"), SHA256Hasher.hex(bytes) == shard.entry.sha256 else { break }
                 shards.append(shard)
             }
         }
         let resumed = shards.count
         // Anything after the kept shards is stale: remove it so the listing matches the index.
         for name in Files.list(options.out) where name.hasPrefix("\(options.prefix)-") &&
-            (name.hasSuffix(".tar") || name.hasSuffix(".tar.tmp")) && !shards.contains(where: { $0.name == name }) {
+            (name.hasSuffix(".tar") || name.hasSuffix(".tar.tmp")) && !shards.contains(where: { $0.entry.name == name }) {
             unlink("\(options.out)/\(name)")
         }
         try writeJournal(journalPath, planHash, shards)
@@ -121,21 +98,21 @@ public enum Packer {
         }
         let delay = ProcessInfo.processInfo.environment["SYNMIX_PACK_SAMPLE_DELAY_MS"].flatMap(Int.init) ?? 0
         var position = shards.last?.nextSample ?? 0
-        var current: (file: AtomicFile, hasher: BackgroundSHA256, record: ShardRecord)?
+        var current: (file: AtomicFile, hasher: BackgroundSHA256, shard: ShardRecord)?
         var pendingErrors: [FileError] = []
 
         func closeShard(nextSample: Int) throws {
             guard var open = current else { return }
-            let trailer = Tar.trailer(after: open.record.bytes)
+            let trailer = Tar.trailer(after: open.shard.entry.bytes)
             try open.file.write(trailer)
             open.hasher.update(trailer)
-            open.record.bytes += trailer.count
-            open.record.sha256 = open.hasher.finalize()
-            open.record.nextSample = nextSample
-            open.record.errors = pendingErrors
+            open.shard.entry.bytes += trailer.count
+            open.shard.entry.sha256 = open.hasher.finalize()
+            open.shard.nextSample = nextSample
+            open.shard.errors = pendingErrors
             pendingErrors = []
             try open.file.commit()
-            shards.append(open.record)
+            shards.append(open.shard)
             current = nil
             try writeJournal(journalPath, planHash, shards)
         }
@@ -161,23 +138,23 @@ public enum Packer {
                 case .failure(let failure):
                     pendingErrors.append(failure)
                 case .success(let sample):
-                    if let open = current, open.record.samples >= options.shardSamples || open.record.bytes >= options.shardBytes {
+                    if let open = current, open.shard.entry.samples >= options.shardSamples || open.shard.entry.bytes >= options.shardBytes {
                         try closeShard(nextSample: position + offset)
                     }
                     if current == nil {
                         let name = shardName(options.prefix, shards.count)
                         current = (try AtomicFile("\(options.out)/\(name)"), BackgroundSHA256(), ShardRecord(name: name))
-                        current!.record.firstKey = sample.key
+                        current!.shard.entry.firstKey = sample.key
                     }
                     for piece in sample.pieces where !piece.isEmpty {
                         try current!.file.write(piece)
                         current!.hasher.update(piece)
                     }
-                    current!.record.bytes += sample.byteCount
-                    current!.record.samples += 1
-                    current!.record.lastKey = sample.key
-                    current!.record.domains[sample.domain, default: 0] += 1
-                    for name in sample.classes { current!.record.classes[name, default: 0] += 1 }
+                    current!.shard.entry.bytes += sample.byteCount
+                    current!.shard.entry.samples += 1
+                    current!.shard.entry.lastKey = sample.key
+                    current!.shard.entry.domains[sample.domain, default: 0] += 1
+                    for name in sample.classes { current!.shard.entry.classes[name, default: 0] += 1 }
                 }
             }
             position += batch.count
@@ -185,20 +162,12 @@ public enum Packer {
         try closeShard(nextSample: position)
         let errors = shards.flatMap(\.errors) + pendingErrors
 
-        let index = JSON.object([
-            ("format", .string(formatVersion)),
-            ("synmix_version", .string(synmixVersion)),
-            ("plan", planJSON),
-            ("samples", .int(shards.reduce(0) { $0 + $1.samples })),
-            ("skipped", .int(errors.count)),
-            ("shards", .array(shards.map(\.json))),
-        ])
-        try Files.writeAtomically(errors.map { JSON.object([("file", .string($0.path)), ("reason", .string($0.reason))]).compact + "\n" }.joined(),
-                                  to: "\(options.out)/errors.jsonl")
-        try Files.writeAtomically(index.pretty, to: "\(options.out)/index.json")
+        let index = ShardIndex(synmixVersion: synmixVersion, plan: planJSON, skipped: errors.count, shards: shards.map(\.entry))
+        try Files.writeAtomically(errors.map { $0.json.compact + "\n" }.joined(), to: "\(options.out)/errors.jsonl")
+        try Files.writeAtomically(index.json.pretty, to: "\(options.out)/\(ShardIndex.fileName)")
         unlink(journalPath)
-        return PackResult(samples: shards.reduce(0) { $0 + $1.samples }, shards: shards.map(\.name),
-                          bytes: shards.reduce(0) { $0 + $1.bytes }, errors: errors, resumedShards: resumed,
+        return PackResult(samples: index.samples, shards: shards.map(\.entry.name),
+                          bytes: shards.reduce(0) { $0 + $1.entry.bytes }, errors: errors, resumedShards: resumed,
                           exceededMaxErrors: errors.count > options.maxErrors)
     }
 

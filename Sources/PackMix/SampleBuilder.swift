@@ -1,8 +1,18 @@
 import Foundation
 import SynmixCore
 
+/// `--image-format`: keep each image's own encoding, or re-encode all.
 public enum ImageFormat: String, Sendable, CaseIterable {
     case keep, jpg, png
+
+    /// The encoding an image stored as `source` gets in the shard.
+    func encoding(of source: SampleRecord.ImageFormat) -> SampleRecord.ImageFormat {
+        switch self {
+        case .keep: source
+        case .jpg: .jpg
+        case .png: .png
+        }
+    }
 }
 
 /// How samples are written: image encoding and resolution.
@@ -37,14 +47,6 @@ struct BuiltSample: Sendable {
 }
 
 enum SampleBuilder {
-    /// KEY = the record id with every character outside [A-Za-z0-9_-] replaced by '-' (keys contain no dot).
-    static func key(for id: String) -> String {
-        String(id.unicodeScalars.map { scalar -> Character in
-            let c = Character(scalar)
-            return (c.isASCII && (c.isLetter || c.isNumber)) || c == "_" || c == "-" ? c : "-"
-        })
-    }
-
     static func build(_ record: ManifestRecord, options: SampleOptions) throws(FileError) -> BuiltSample {
         var root = record.root
         for (old, new) in options.rootMap where root.hasPrefix(old) { root = new + root.dropFirst(old.count) }
@@ -52,11 +54,11 @@ enum SampleBuilder {
         let bytes: [UInt8]
         do { bytes = try Files.read(imagePath) } catch { throw FileError(path: imagePath, reason: "image unreadable: \(error)") }
         let extensionName = (record.image as NSString).pathExtension.lowercased()
-        let sourceFormat: ImageFormat = ["jpg", "jpeg"].contains(extensionName) ? .jpg : .png
+        let sourceFormat: SampleRecord.ImageFormat = ["jpg", "jpeg"].contains(extensionName) ? .jpg : .png
         let target = options.targetSize(width: record.width, height: record.height)
 
         var imageBytes: [UInt8]
-        var format = options.imageFormat == .keep ? sourceFormat : options.imageFormat
+        let format = options.imageFormat.encoding(of: sourceFormat)
         if options.imageFormat == .keep && !options.resizes {
             // The fast path copies the encoded bytes; only the header is checked.
             let size: (Int, Int)
@@ -93,7 +95,6 @@ enum SampleBuilder {
                     throw ImageError.unexpectedLayout(path: imagePath, reason: "image is \(pixels.width)x\(pixels.height), the record says \(record.width)x\(record.height)")
                 }
                 pixels = Resize.image(pixels, width: target.width, height: target.height)
-                if format == .keep { format = sourceFormat }
                 imageBytes = format == .jpg ? try JPEGCodec.encode(pixels, quality: options.jpegQuality)
                     : try PNGCodec.encode(pixels, level: options.pngLevel, filter: .sub)
             } catch {
@@ -120,16 +121,10 @@ enum SampleBuilder {
             }
             ignore = resized.ignore
         }
-        let key = key(for: record.id)
-        let json = JSON.object([
-            ("id", .string(record.id)), ("key", .string(key)), ("source", .string(record.source)),
-            ("domain", .string(record.domain)), ("split", .string(record.split)),
-            ("width", .int(target.width)), ("height", .int(target.height)),
-            ("original_size", .array([.int(record.width), .int(record.height)])),
-            ("image_format", .string(format.rawValue)),
-            ("instances", .array(instances.map(\.json))),
-            ("ignore", ignore.map(\.json) ?? .null),
-        ])
+        let key = Files.safeName(record.id)
+        let json = SampleRecord(id: record.id, key: key, source: record.source, domain: record.domain, split: record.split,
+                                width: target.width, height: target.height, originalWidth: record.width,
+                                originalHeight: record.height, imageFormat: format, instances: instances, ignore: ignore).json
         let pieces = [Tar.member(name: "\(key).json", data: Array(json.compact.utf8)),
                       Tar.headers(name: "\(key).\(format.rawValue)", size: imageBytes.count), imageBytes,
                       [UInt8](repeating: 0, count: Tar.padding(imageBytes.count))]

@@ -13,27 +13,21 @@ public enum Verifier {
     }
 
     public static func verify(_ folder: String) throws -> (samples: Int, problems: [Problem]) {
-        let indexPath = "\(folder)/index.json"
-        let index: JSON
-        do { index = try JSON.parse(try Files.read(indexPath)) } catch {
-            throw PackError("\(indexPath): cannot read the index: \(error)")
-        }
-        guard index["format"]?.stringValue == Packer.formatVersion, let shards = index["shards"]?.arrayValue else {
-            throw PackError("\(indexPath): not a synmix shard index (format \(Packer.formatVersion))")
-        }
+        let index: ShardIndex
+        do { index = try ShardIndex.read(folder: folder) } catch { throw PackError("\(error)") }
         var problems: [Problem] = []
         var samples = 0
-        for entry in shards {
-            let name = entry["name"]?.stringValue ?? "?"
+        for entry in index.shards {
+            let name = entry.name
             let bytes: [UInt8]
             do { bytes = try Files.read("\(folder)/\(name)") } catch {
                 problems.append(Problem(shard: name, key: nil, reason: "missing: \(error)"))
                 continue
             }
-            if bytes.count != entry["bytes"]?.intValue {
-                problems.append(Problem(shard: name, key: nil, reason: "\(bytes.count) bytes, the index says \(entry["bytes"]?.intValue ?? -1)"))
+            if bytes.count != entry.bytes {
+                problems.append(Problem(shard: name, key: nil, reason: "\(bytes.count) bytes, the index says \(entry.bytes)"))
             }
-            if SHA256Hasher.hex(bytes) != entry["sha256"]?.stringValue {
+            if SHA256Hasher.hex(bytes) != entry.sha256 {
                 problems.append(Problem(shard: name, key: nil, reason: "sha256 differs from the index"))
             }
             // A damaged shard still has its samples before the damage: they are counted and checked.
@@ -62,8 +56,8 @@ public enum Verifier {
             for group in groups {
                 problems += check(group.key, group.members, shard: name)
             }
-            if groups.count != entry["samples"]?.intValue {
-                problems.append(Problem(shard: name, key: nil, reason: "\(groups.count) samples, the index says \(entry["samples"]?.intValue ?? -1)"))
+            if groups.count != entry.samples {
+                problems.append(Problem(shard: name, key: nil, reason: "\(groups.count) samples, the index says \(entry.samples)"))
             }
             samples += groups.count
         }
@@ -76,30 +70,13 @@ public enum Verifier {
         guard let jsonIndex = names.firstIndex(of: "json") else { return [problem("no \(key).json member")] }
         let images = names.filter { $0 == "png" || $0 == "jpg" }
         guard images.count == 1, names.count == 2 else { return [problem("expected \(key).json and one image, found \(names.joined(separator: ", "))")] }
-        let value: JSON
-        do { value = try JSON.parse(Array(members[jsonIndex].data)) } catch { return [problem("json: \(error)")] }
-        guard value["key"]?.stringValue == key else { return [problem("json key is '\(value["key"]?.stringValue ?? "")'")] }
-        guard let width = value["width"]?.intValue, let height = value["height"]?.intValue, width > 0, height > 0 else {
-            return [problem("json lacks width/height")]
-        }
-        guard value["image_format"]?.stringValue == images[0] else { return [problem("image_format does not match the \(images[0]) member")] }
-        guard let original = value["original_size"]?.arrayValue, original.count == 2, value["id"]?.stringValue != nil,
-              value["domain"]?.stringValue != nil else { return [problem("json lacks id, domain or original_size")] }
+        // The record parses as the trainer parses it: every field, mask size and range.
+        let record: SampleRecord
+        do { record = try SampleRecord(bytes: Array(members[jsonIndex].data), file: "\(key).json") } catch { return [problem("\(error)")] }
+        guard record.key == key else { return [problem("json key is '\(record.key)'")] }
+        guard record.imageFormat.rawValue == images[0] else { return [problem("image_format does not match the \(images[0]) member")] }
+        let (width, height) = (record.width, record.height)
         var problems: [Problem] = []
-        func checkMask(_ mask: JSON?, _ what: String) {
-            guard let mask, let size = mask["size"]?.arrayValue?.compactMap(\.intValue), let counts = mask["counts"]?.stringValue else {
-                problems.append(problem("\(what): not an RLE object"))
-                return
-            }
-            guard size == [height, width] else { problems.append(problem("\(what): size \(size), the sample is [\(height), \(width)]")); return }
-            do { _ = try RLE(string: counts, height: height, width: width) } catch { problems.append(problem("\(what): \(error)")) }
-        }
-        for (index, instance) in (value["instances"]?.arrayValue ?? []).enumerated() {
-            checkMask(instance["mask"], "instances[\(index)].mask")
-            if instance["class"]?.stringValue == nil { problems.append(problem("instances[\(index)] has no class")) }
-        }
-        if value["instances"]?.arrayValue == nil { problems.append(problem("no instances array")) }
-        if let ignore = value["ignore"], !ignore.isNull { checkMask(ignore, "ignore") }
         // The image must decode whole, at the declared size.
         let image = Array(members[1 - jsonIndex].data)   // the other of the two members
         do {

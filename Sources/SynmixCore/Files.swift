@@ -8,9 +8,26 @@ public struct FileError: Error, Sendable, CustomStringConvertible, Equatable {
         self.reason = reason
     }
     public var description: String { "\(path): \(reason)" }
+
+    /// A skipped input as errors.jsonl and metrics.json list it.
+    public var json: JSON { .object([("file", .string(path)), ("reason", .string(reason))]) }
+
+    public init(json value: JSON, file: String) throws {
+        let reader = FieldReader(value: value) { ManifestError(file: file, line: 1, reason: "error entry: \($0)") }
+        self.init(path: try reader.string("file"), reason: try reader.string("reason"))
+    }
 }
 
 public enum Files {
+    /// A record id as a file-name stem: every character outside ASCII [A-Za-z0-9_-]
+    /// becomes '-' (no dot, no slash). Shard keys, previews and prediction files use it.
+    public static func safeName(_ id: String) -> String {
+        String(id.unicodeScalars.map { scalar -> Character in
+            let c = Character(scalar)
+            return (c.isASCII && (c.isLetter || c.isNumber)) || c == "_" || c == "-" ? c : "-"
+        })
+    }
+
     /// Opens a regular file for reading and returns its descriptor and size. Opening is
     /// non-blocking, so a named pipe or a device in place of a file is refused instead of
     /// waiting forever for a writer.

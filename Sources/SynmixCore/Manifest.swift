@@ -101,34 +101,35 @@ extension ManifestRecord {
         } catch {
             throw fail("not valid JSON: \(error)")
         }
-        try self.init(value: value, fail: fail, located: true)
+        try self.init(value: value, fail: fail)
     }
 
-    /// Reads a shard sample's JSON (FORMATS §2.3): a record without `root` and `image`,
-    /// which are left empty.
-    public init(sampleJSON value: JSON, file: String) throws {
-        try self.init(value: value, fail: { ManifestError(file: file, line: 1, reason: $0) }, located: false)
-    }
-
-    private init(value: JSON, fail: @escaping (String) -> ManifestError, located: Bool) throws {
+    private init(value: JSON, fail: @escaping (String) -> ManifestError) throws {
         guard case .object = value else { throw fail("a manifest line must be a JSON object") }
         let reader = FieldReader(value: value, fail: fail)
         id = try reader.string("id")
         source = try reader.string("source")
         domain = try reader.string("domain")
         split = try reader.string("split")
-        root = located ? try reader.string("root") : ""
-        image = located ? try reader.string("image") : ""
+        root = try reader.string("root")
+        image = try reader.string("image")
         width = try reader.int("width")
         height = try reader.int("height")
-        let (width, height) = (width, height)
+        (instances, ignore) = try reader.annotations(width: width, height: height)
+    }
+}
+
+extension FieldReader {
+    /// `instances` and `ignore` of a record of `width` × `height` pixels (the
+    /// manifest's and the shard sample's rule), after checking that size.
+    func annotations(width: Int, height: Int) throws -> (instances: [InstanceRecord], ignore: RLE?) {
         // Every later stage allocates width × height maps for a record: the same budget as an image's.
         guard width > 0, height > 0, width <= PNGDecodeOptions.defaultMaxPixels, height <= PNGDecodeOptions.defaultMaxPixels,
               width * height <= PNGDecodeOptions.defaultMaxPixels else {
             throw fail("image size \(width)x\(height) is outside 1 … \(PNGDecodeOptions.defaultMaxPixels) pixels")
         }
         guard let rawInstances = value["instances"]?.arrayValue else { throw fail("missing or non-array field 'instances'") }
-        instances = try rawInstances.enumerated().map { index, raw in
+        let instances = try rawInstances.enumerated().map { index, raw in
             guard case .object = raw else { throw fail("instances[\(index)] is not an object") }
             let instance = FieldReader(value: raw) { fail("instances[\(index)]: \($0)") }
             let mask = try instance.rle("mask")
@@ -143,10 +144,11 @@ extension ManifestRecord {
                 amodalBBox: try instance.optionalDoubles("amodal_bbox"))
         }
         guard let ignoreValue = value["ignore"] else { throw fail("missing field 'ignore' (null when empty)") }
-        ignore = ignoreValue.isNull ? nil : try reader.rle("ignore")
+        let ignore = ignoreValue.isNull ? nil : try rle("ignore")
         if let ignore, ignore.height != height || ignore.width != width {
             throw fail("ignore size [\(ignore.height), \(ignore.width)] is not the image's [\(height), \(width)]")
         }
+        return (instances, ignore)
     }
 }
 

@@ -1,3 +1,4 @@
+import CityscapesLabels
 import Foundation
 import SynmixCore
 
@@ -79,7 +80,7 @@ public struct CityscapesWriter: Sendable {
             ids.samples[index] = value
             let label = value >= 1000 ? Int(value) / 1000 : Int(value)
             labels.samples[index] = UInt8(label)
-            let color = CityscapesLabels.colors[label] ?? [0, 0, 0]
+            let color = CityscapesLabel.byId[label]?.color ?? [0, 0, 0]
             colors.samples[index * 4] = color[0]
             colors.samples[index * 4 + 1] = color[1]
             colors.samples[index * 4 + 2] = color[2]
@@ -105,14 +106,14 @@ public struct CityscapesWriter: Sendable {
             .object([("label", .string(label)),
                       ("polygon", .array(polygon.map { .array([.int(Int($0.x.rounded())), .int(Int($0.y.rounded()))]) }))])
         }
-        var objects = scene.stuff.map { entry(CityscapesLabels.names[$0.labelId] ?? "unlabeled", $0.polygon) }
+        var objects = scene.stuff.map { entry(CityscapesLabel.byId[$0.labelId]?.name ?? "unlabeled", $0.polygon) }
         for (index, object) in scene.objects.enumerated() where annotation[index] != .unlabeled {
             for part in object.parts where !part.isDetail {
-                let name = CityscapesLabels.names[part.labelId] ?? "unlabeled"
+                let name = CityscapesLabel.byId[part.labelId]?.name ?? "unlabeled"
                 objects.append(entry(annotation[index] == .group ? name + "group" : name, part.polygon))
             }
         }
-        objects += scene.overlays.map { entry(CityscapesLabels.names[$0.labelId] ?? "unlabeled", $0.polygon) }
+        objects += scene.overlays.map { entry(CityscapesLabel.byId[$0.labelId]?.name ?? "unlabeled", $0.polygon) }
         return .object([("imgHeight", .int(scene.height)), ("imgWidth", .int(scene.width)), ("objects", .array(objects))])
     }
 

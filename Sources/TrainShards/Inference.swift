@@ -70,9 +70,9 @@ public enum ShardEvaluation {
             let predictions = predictor.predict(sample).map {
                 InstanceEvaluator.Prediction(classIndex: $0.classIndex, score: $0.score, mask: $0.mask)
             }
-            var image = InstanceEvaluator.Image(record: sample.record, classNames: classes, predictions: predictions)
+            var image = InstanceEvaluator.Image(instances: sample.record.instances, ignore: sample.record.ignore, classNames: classes, predictions: predictions)
             image.minRegionSize = InstanceEvaluator.minRegionSize(width: sample.record.width, height: sample.record.height,
-                                                                  originalWidth: sample.originalWidth, originalHeight: sample.originalHeight)
+                                                                  originalWidth: sample.record.originalWidth, originalHeight: sample.record.originalHeight)
             images.append(image)
         }
         let result = InstanceEvaluator(classNames: classes).evaluate(images)
@@ -86,23 +86,14 @@ public enum ShardEvaluation {
     @discardableResult
     public static func writePredictions(_ predictor: Predictor, shards: [String], to folder: String, jobs: Int,
                                         report: (FileError) -> Void) throws -> Int {
-        let labelIds = Dictionary(uniqueKeysWithValues: CityscapesEvaluation.classes.map { ($0.name, $0.id) })
         try Files.createDirectory("\(folder)/masks")
         var written = 0
         try forEachSample(shards, jobs: jobs, report: report) { sample in
-            let name = String(sample.record.id.split(separator: "/").last ?? Substring(sample.key))
-                .map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? String($0) : "-" }.joined()
-            let (w, h) = (sample.originalWidth, sample.originalHeight)
-            var lines: [String] = []
-            for (i, instance) in predictor.predict(sample, width: w, height: h).enumerated() {
-                let className = predictor.model.config.classes[instance.classIndex]
-                guard let labelId = labelIds[className] else { continue }
-                let mask = Raster<UInt8>(width: w, height: h, channels: 1, samples: instance.mask.decode().map { $0 * 255 })
-                let file = "masks/\(name)_\(i).png"
-                try Files.writeAtomically(try PNGCodec.encode(mask, level: 1), to: "\(folder)/\(file)")
-                lines.append("\(file) \(labelId) \(instance.score)")
-            }
-            try Files.writeAtomically(lines.map { $0 + "\n" }.joined(), to: "\(folder)/\(name)_pred.txt")
+            let name = Files.safeName(String(sample.record.id.split(separator: "/").last ?? Substring(sample.key)))
+            let instances = predictor.predict(sample, width: sample.record.originalWidth, height: sample.record.originalHeight)
+            try CityscapesEvaluation.writePredictions(image: name, instances.map {
+                (predictor.model.config.classes[$0.classIndex], $0.score, $0.mask)
+            }, to: folder)
             written += 1
         }
         return written

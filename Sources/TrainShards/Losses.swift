@@ -78,7 +78,7 @@ public struct LossWeights: Sendable, Equatable {
     public init() {}
 }
 
-public struct LossBreakdown: Sendable {
+public struct LossBreakdown: Sendable, Equatable {
     public var total: Float
     public var semantic: Float
     public var center: Float

@@ -3,20 +3,17 @@ import SynmixCore
 
 /// A shard sample decoded: its record (masks at the sample's resolution) and RGB pixels.
 public struct DecodedSample: Sendable {
-    public var record: ManifestRecord
-    public var key: String
-    public var originalWidth: Int, originalHeight: Int
+    public var record: SampleRecord
+    public var key: String { record.key }
     public var pixels: Raster<UInt8>   // 3 channels, record.width × record.height
 
     /// Parses the JSON and decodes the image; errors name the shard and the sample.
     public init(_ sample: ShardSample) throws {
         func fail(_ reason: String) -> FileError { FileError(path: sample.shard, reason: "sample \(sample.key): \(reason)") }
-        let value: JSON
-        do { value = try JSON.parse(sample.json) } catch { throw fail("json: \(error)") }
-        do { record = try ManifestRecord(sampleJSON: value, file: "\(sample.key).json") } catch { throw fail("\(error)") }
-        key = sample.key
-        let original = value["original_size"]?.arrayValue?.compactMap(\.intValue) ?? []
-        (originalWidth, originalHeight) = original.count == 2 ? (original[0], original[1]) : (record.width, record.height)
+        do { record = try SampleRecord(bytes: sample.json, file: "\(sample.key).json") } catch { throw fail("\(error)") }
+        guard record.key == sample.key, record.imageFormat.rawValue == sample.imageFormat else {
+            throw fail("the json names sample \(record.key).\(record.imageFormat.rawValue), the members are \(sample.key).\(sample.imageFormat)")
+        }
         let name = "\(sample.shard):\(sample.key).\(sample.imageFormat)"
         let raster: Raster<UInt8>
         do {

@@ -25,6 +25,7 @@ public struct FitOptions: Sendable {
     public var checkpointEvery = 100
     public var augment = true
     public var centerSigma = Targets.defaultSigma
+    public var lossWeights = LossWeights()
     public var logEvery = 10
 
     public init(sources: [TrainingSource], out: String, config: ModelConfig) {
@@ -41,8 +42,8 @@ public struct FitOptions: Sendable {
             ("batch", .int(batch)), ("input_size", .array([.int(inputWidth), .int(inputHeight)])),
             ("lr", .double(Double(learningRate))), ("warmup_fraction", .double(warmupFraction)), ("schedule", .string("linear warm-up, cosine")),
             ("seed", .int(Int(seed))), ("threads", .int(threads)), ("init", initFrom.map { .string($0) } ?? .null),
-            ("augment", .bool(augment)), ("center_sigma", .double(Double(centerSigma))), ("loss_weights", .object([("semantic", .double(Double(LossWeights().semantic))), ("center", .double(Double(LossWeights().center))),
-                                      ("offset", .double(Double(LossWeights().offset)))])),
+            ("augment", .bool(augment)), ("center_sigma", .double(Double(centerSigma))), ("loss_weights", .object([("semantic", .double(Double(lossWeights.semantic))), ("center", .double(Double(lossWeights.center))),
+                                      ("offset", .double(Double(lossWeights.offset)))])),
         ])
     }
 }
@@ -74,7 +75,7 @@ public enum Trainer {
         var optimizer = AdamW(parameterCount: model.parameterTotal, learningRate: options.learningRate, totalSteps: totalSteps)
         optimizer.warmupSteps = Int(Double(totalSteps) * options.warmupFraction)
 
-        var metrics = MetricsLog(out: options.out)
+        var metrics = TrainingMetrics(model: options.config.json, training: options.json)
         var startStep = 0, cursor: LoaderCursor?
         if options.resume && latestCheckpoint(in: "\(options.out)/checkpoints") == nil {
             log("--resume: no checkpoint in \(options.out)/checkpoints yet, starting from the beginning")
@@ -86,7 +87,11 @@ public enum Trainer {
             optimizer.restore(step: state.optimizerStep, m: state.m, v: state.v)
             startStep = state.step
             cursor = state.cursor
-            try metrics.load(upTo: startStep)
+            if Files.exists("\(options.out)/\(TrainingMetrics.fileName)") {
+                let earlier = try TrainingMetrics.read(folder: options.out)
+                (metrics.steps, metrics.evaluations) = (earlier.steps, earlier.evaluations)
+                metrics.truncate(after: startStep)
+            }
             log("resumed from \(latest) at step \(startStep)")
         } else if let initFrom = options.initFrom {
             try Checkpoint.load(initFrom, into: model)
@@ -103,7 +108,7 @@ public enum Trainer {
         defer { loader.stop() }
         let workspace = Workspace(model: model, batch: options.batch, height: options.inputHeight, width: options.inputWidth,
                                   threads: options.threads)
-        let objective = Objective(workspace: workspace)
+        let objective = Objective(workspace: workspace, weights: options.lossWeights)
         let predictor = Predictor(model: model, inputWidth: options.inputWidth, inputHeight: options.inputHeight)
         let evaluateEvery = options.evaluateEvery ?? totalSteps
         log("model \(options.config) with \(model.parameterTotal) parameters; \(totalSteps) steps of \(options.batch) at "
@@ -117,7 +122,7 @@ public enum Trainer {
             for evaluation in options.evaluations {
                 let outcome = try ShardEvaluation.evaluate(predictor, shards: evaluation.shards, jobs: options.threads) { errors.add($0) }
                 summary.evaluations.append((evaluation.name, step, outcome))
-                metrics.evaluations.append((step, evaluation.name, outcome.json))
+                metrics.evaluations.append(TrainingMetrics.Evaluation(step: step, name: evaluation.name, result: outcome.json))
                 log(String(format: "eval %@ at step %d: AP %.2f AP50 %.2f (%d images at %dx%d)", evaluation.name, step,
                            100 * outcome.result.meanAP, 100 * outcome.result.meanAP50, outcome.result.images, outcome.width, outcome.height))
             }
@@ -137,7 +142,7 @@ public enum Trainer {
             computing += t2.timeIntervalSince(t1)
             lastCursor = batch.cursor
             guard loss.total.isFinite else { throw FileError(path: options.out, reason: "the loss diverged at step \(step + 1)") }
-            metrics.steps.append((step + 1, loss, optimizer.rate(at: step + 1)))
+            metrics.steps.append(TrainingMetrics.Step(step: step + 1, loss: loss, learningRate: optimizer.rate(at: step + 1)))
             summary.finalLoss = loss.total
             let done = step + 1
             if done % options.logEvery == 0 || done == totalSteps {
@@ -150,16 +155,19 @@ public enum Trainer {
             if done % evaluateEvery == 0 && done != totalSteps { try evaluateAll(step: done) }
             if done % options.checkpointEvery == 0 || done == totalSteps {
                 // Metrics first: whenever a checkpoint exists, the losses up to its step are on disk.
-                try metrics.write(options: options, summary: timing(done - startStep, options.batch, waiting, computing), errors: errors.all)
+                metrics.timing = timing(done - startStep, options.batch, waiting, computing)
+                metrics.skipped = errors.all
+                try metrics.write(folder: options.out)
                 try saveCheckpoint(model, optimizer: optimizer, step: done, cursor: lastCursor, out: options.out)
             }
         }
         try evaluateAll(step: totalSteps)
         try Checkpoint.save(model, to: "\(options.out)/model.safetensors")
-        let timing = timing(totalSteps - startStep, options.batch, waiting, computing)
-        try metrics.write(options: options, summary: timing, errors: errors.all)
-        summary.imagesPerSecond = timing.imagesPerSecond
-        summary.dataWaitShare = timing.waitShare
+        metrics.timing = timing(totalSteps - startStep, options.batch, waiting, computing)
+        metrics.skipped = errors.all
+        try metrics.write(folder: options.out)
+        summary.imagesPerSecond = metrics.timing.imagesPerSecond
+        summary.dataWaitShare = metrics.timing.dataWaitShare
         return summary
     }
 
@@ -177,10 +185,8 @@ public enum Trainer {
         for shard in options.sources.flatMap(\.shards) {
             let folder = (shard as NSString).deletingLastPathComponent, name = (shard as NSString).lastPathComponent
             if indexes[folder] == nil {
-                let entries = (try? JSON.parse(try Files.read("\(folder.isEmpty ? "." : folder)/index.json")))?["shards"]?.arrayValue ?? []
-                indexes[folder] = Dictionary(entries.compactMap { entry in
-                    entry["name"]?.stringValue.flatMap { n in entry["samples"]?.intValue.map { (n, $0) } }
-                }, uniquingKeysWith: { a, _ in a })
+                let entries = (try? ShardIndex.read(folder: folder))?.shards ?? []
+                indexes[folder] = Dictionary(entries.map { ($0.name, $0.samples) }, uniquingKeysWith: { a, _ in a })
             }
             if let count = indexes[folder]?[name] {
                 samples += count
@@ -205,16 +211,10 @@ public enum Trainer {
         for old in all.dropLast(2) { try? FileManager.default.removeItem(atPath: "\(folder)/\(old)") }
     }
 
-    struct Timing {
-        var imagesPerSecond: Double
-        var waitShare: Double
-        var seconds: Double
-    }
-
-    static func timing(_ steps: Int, _ batch: Int, _ waiting: Double, _ computing: Double) -> Timing {
+    static func timing(_ steps: Int, _ batch: Int, _ waiting: Double, _ computing: Double) -> TrainingMetrics.Timing {
         let seconds = waiting + computing
-        return Timing(imagesPerSecond: seconds > 0 ? Double(steps * batch) / seconds : 0,
-                      waitShare: seconds > 0 ? waiting / seconds : 0, seconds: seconds)
+        return TrainingMetrics.Timing(imagesPerSecond: seconds > 0 ? Double(steps * batch) / seconds : 0,
+                                      dataWaitShare: seconds > 0 ? waiting / seconds : 0, seconds: seconds)
     }
 
     static func duration(_ seconds: Double) -> String {
@@ -236,44 +236,4 @@ final class ErrorLog: @unchecked Sendable {
         log("skipped: \(error)")
     }
     var all: [FileError] { lock.lock(); defer { lock.unlock() }; return errors }
-}
-
-/// `metrics.json`: losses per step, evaluations, timing, skipped samples.
-struct MetricsLog {
-    let out: String
-    var steps: [(step: Int, loss: LossBreakdown, rate: Float)] = []
-    var evaluations: [(step: Int, name: String, json: JSON)] = []
-
-    /// Keeps the entries of an interrupted run up to `step`.
-    mutating func load(upTo step: Int) throws {
-        let path = "\(out)/metrics.json"
-        guard Files.exists(path) else { return }
-        let value = try JSON.parse(try Files.read(path))
-        for entry in value["steps"]?.arrayValue ?? [] {
-            guard let s = entry["step"]?.intValue, s <= step else { continue }
-            func number(_ key: String) -> Float { Float(entry[key]?.doubleValue ?? .nan) }
-            steps.append((s, LossBreakdown(total: number("loss"), semantic: number("semantic"), center: number("center"),
-                                           offset: number("offset")), number("lr")))
-        }
-        for entry in value["evaluations"]?.arrayValue ?? [] {
-            guard let s = entry["step"]?.intValue, s <= step, let name = entry["name"]?.stringValue, let result = entry["result"] else { continue }
-            evaluations.append((s, name, result))
-        }
-    }
-
-    func write(options: FitOptions, summary timing: Trainer.Timing, errors: [FileError]) throws {
-        let json = JSON.object([
-            ("model", options.config.json),
-            ("training", options.json),
-            ("steps", .array(steps.map {
-                .object([("step", .int($0.step)), ("loss", .double(Double($0.loss.total))), ("semantic", .double(Double($0.loss.semantic))),
-                         ("center", .double(Double($0.loss.center))), ("offset", .double(Double($0.loss.offset))), ("lr", .double(Double($0.rate)))])
-            })),
-            ("evaluations", .array(evaluations.map { .object([("step", .int($0.step)), ("name", .string($0.name)), ("result", $0.json)]) })),
-            ("timing", .object([("images_per_second", .double(timing.imagesPerSecond)), ("data_wait_share", .double(timing.waitShare)),
-                                ("seconds", .double(timing.seconds))])),
-            ("skipped", .array(errors.map { .object([("file", .string($0.path)), ("reason", .string($0.reason))]) })),
-        ])
-        try Files.writeAtomically(json.pretty, to: "\(out)/metrics.json")
-    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import COpenBLAS
+import Evaluation
 import Foundation
 import SynmixCore
 import TrainShards
@@ -22,7 +23,7 @@ struct TrainStep: ParsableCommand {
     @Option(help: "Write model.safetensors and io.safetensors (input, our outputs) here.") var export: String?
 
     func run() throws {
-        let classes = ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"]
+        let classes = CityscapesEvaluation.classes.map(\.name)
         let model = Model(config: ModelConfig(width: channels, classes: classes), seed: 0)
         openblas_set_num_threads(1)
         let workspace = Workspace(model: model, batch: batch, height: height, width: width, threads: threads)
@@ -80,10 +81,11 @@ struct TrainStep: ParsableCommand {
 
         // Inference as predict runs it: one image, forward + grouping at the input size.
         let predictor = Predictor(model: model, inputWidth: width, inputHeight: height)
-        let sampleJSON = #"{"id":"b/1","source":"b","domain":"real","split":"val","width":\#(width),"height":\#(height),"instances":[],"ignore":null}"#
+        let record = SampleRecord(id: "b/1", key: "b", source: "b", domain: "real", split: "val", width: width, height: height,
+                                  originalWidth: width, originalHeight: height, imageFormat: .png, instances: [], ignore: nil)
         var raster = Raster<UInt8>(width: width, height: height, channels: 3)
         for i in raster.samples.indices { raster.samples[i] = UInt8(truncatingIfNeeded: random.next()) }
-        let sample = try DecodedSample(ShardSample(key: "b", shard: "bench", json: Array(sampleJSON.utf8),
+        let sample = try DecodedSample(ShardSample(key: "b", shard: "bench", json: Array(record.json.compact.utf8),
                                                    image: try PNGCodec.encode(raster, level: 1), imageFormat: "png"))
         let predictTimes = (0..<steps).map { _ in time { _ = predictor.predict(sample) } }
 

@@ -69,7 +69,7 @@ final class EdgeCaseTests: XCTestCase {
                                     instances: [InstanceRecord(id: 0, className: "car", isCrowd: true, mask: rect(0, 20, 0, 20), sourceId: 26),
                                                 InstanceRecord(id: 1, className: "car", isCrowd: false, mask: rect(20, 40, 30, 50), sourceId: 26000)],
                                     ignore: rect(0, 10, 40, 60))
-        let image = InstanceEvaluator.Image(record: record, classNames: ["person", "car"],
+        let image = InstanceEvaluator.Image(instances: record.instances, ignore: record.ignore, classNames: ["person", "car"],
                                             predictions: [pred(1, 0.9, rect(0, 20, 0, 20)), pred(1, 0.8, rect(20, 40, 30, 50)),
                                                           pred(1, 0.7, rect(0, 10, 40, 60))])
         let result = evaluator.evaluate([image])

@@ -1,0 +1,109 @@
+import Evaluation
+import Foundation
+import SynmixCore
+
+/// `fit`'s `metrics.json`: the model and training settings, the losses of
+/// every step, every evaluation, timing and the skipped samples. Rewritten at
+/// every checkpoint, so a resumed run continues its own log.
+public struct TrainingMetrics: Sendable {
+    public static let fileName = "metrics.json"
+
+    public struct Step: Sendable, Equatable {
+        public var step: Int
+        public var loss: LossBreakdown
+        public var learningRate: Float
+    }
+
+    public struct Evaluation: Sendable {
+        public var step: Int
+        public var name: String
+        /// As `InstanceEvaluator.Result.json` writes it (read with `EvaluationSummary`).
+        public var result: JSON
+    }
+
+    public struct Timing: Sendable, Equatable {
+        public var imagesPerSecond: Double
+        public var dataWaitShare: Double
+        public var seconds: Double
+    }
+
+    /// `ModelConfig.json` and `FitOptions.json` of the run.
+    public var model: JSON
+    public var training: JSON
+    public var steps: [Step] = []
+    public var evaluations: [Evaluation] = []
+    public var timing = Timing(imagesPerSecond: 0, dataWaitShare: 0, seconds: 0)
+    public var skipped: [FileError] = []
+
+    public init(model: JSON, training: JSON) {
+        self.model = model
+        self.training = training
+    }
+
+    public var json: JSON {
+        .object([
+            ("model", model),
+            ("training", training),
+            ("steps", .array(steps.map {
+                .object([("step", .int($0.step)), ("loss", .double(Double($0.loss.total))), ("semantic", .double(Double($0.loss.semantic))),
+                         ("center", .double(Double($0.loss.center))), ("offset", .double(Double($0.loss.offset))),
+                         ("lr", .double(Double($0.learningRate)))])
+            })),
+            ("evaluations", .array(evaluations.map { .object([("step", .int($0.step)), ("name", .string($0.name)), ("result", $0.result)]) })),
+            ("timing", .object([("images_per_second", .double(timing.imagesPerSecond)), ("data_wait_share", .double(timing.dataWaitShare)),
+                                ("seconds", .double(timing.seconds))])),
+            ("skipped", .array(skipped.map(\.json))),
+        ])
+    }
+
+    public init(json value: JSON, file: String) throws {
+        func fail(_ reason: String) -> FileError { FileError(path: file, reason: reason) }
+        guard let model = value["model"], let training = value["training"], let steps = value["steps"]?.arrayValue,
+              let evaluations = value["evaluations"]?.arrayValue, let timing = value["timing"],
+              let skipped = value["skipped"]?.arrayValue else {
+            throw fail("not a training metrics.json (needs model, training, steps, evaluations, timing, skipped)")
+        }
+        self.model = model
+        self.training = training
+        self.steps = try steps.map { entry in
+            guard let step = entry["step"]?.intValue else { throw fail("a step entry has no step") }
+            func number(_ key: String) -> Float { Float(entry[key]?.doubleValue ?? .nan) }
+            return Step(step: step, loss: LossBreakdown(total: number("loss"), semantic: number("semantic"), center: number("center"),
+                                                        offset: number("offset")), learningRate: number("lr"))
+        }
+        self.evaluations = try evaluations.map { entry in
+            guard let step = entry["step"]?.intValue, let name = entry["name"]?.stringValue, let result = entry["result"] else {
+                throw fail("an evaluation entry lacks step, name or result")
+            }
+            return Evaluation(step: step, name: name, result: result)
+        }
+        self.timing = Timing(imagesPerSecond: timing["images_per_second"]?.doubleValue ?? 0,
+                             dataWaitShare: timing["data_wait_share"]?.doubleValue ?? 0, seconds: timing["seconds"]?.doubleValue ?? 0)
+        self.skipped = try skipped.map { try FileError(json: $0, file: file) }
+    }
+
+    public static func read(folder: String) throws -> TrainingMetrics {
+        let path = "\(folder)/\(fileName)"
+        let value: JSON
+        do { value = try JSON.parse(try Files.read(path)) } catch { throw FileError(path: path, reason: "\(error)") }
+        return try TrainingMetrics(json: value, file: path)
+    }
+
+    public func write(folder: String) throws {
+        try Files.writeAtomically(json.pretty, to: "\(folder)/\(Self.fileName)")
+    }
+
+    /// The last evaluation on the set `name`, summarised.
+    public func lastEvaluation(_ name: String, file: String) throws -> EvaluationSummary {
+        guard let result = evaluations.last(where: { $0.name == name })?.result else {
+            throw FileError(path: file, reason: "no evaluation on \(name)")
+        }
+        return try EvaluationSummary(json: result, file: file)
+    }
+
+    /// Keeps the entries of an interrupted run up to `step` (a resume continues from its checkpoint).
+    mutating func truncate(after step: Int) {
+        steps.removeAll { $0.step > step }
+        evaluations.removeAll { $0.step > step }
+    }
+}
