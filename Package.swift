@@ -46,8 +46,12 @@ let package = Package(
         ]),
         .target(name: "PackMix", dependencies: ["SynmixCore"]),
         .target(name: "Evaluation", dependencies: ["SynmixCore", "CityscapesLabels"]),
-        // The trainer: layers over OpenBLAS, shard streaming, checkpoints; scored by Evaluation.
-        .target(name: "TrainShards", dependencies: ["SynmixCore", "COpenBLAS", "Evaluation"]),
+        // The network: layers (forward/backward pairs over OpenBLAS), model, workspace, losses, AdamW, safetensors.
+        .target(name: "Network", dependencies: ["SynmixCore", "COpenBLAS"]),
+        // Training data from shards: streaming and shuffling, decoding, targets, augmentation, batches.
+        .target(name: "ShardData", dependencies: ["SynmixCore"]),
+        // The trainer: the loop, checkpoints, metrics.json, inference and scoring through Evaluation.
+        .target(name: "TrainShards", dependencies: ["SynmixCore", "Network", "ShardData", "COpenBLAS", "Evaluation"]),
         .target(name: "SynmixGenerate", dependencies: ["SynmixCore", "CityscapesLabels"]),
         // The demo experiment: runs the stage executables on generated data and writes the report.
         .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixGenerate", "Evaluation", "TrainShards", "CCairo"]),
@@ -65,7 +69,7 @@ let package = Package(
             "PackMix", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "train-shards", dependencies: [
-            "TrainShards", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TrainShards", "Network", "ShardData", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synmix-generate", dependencies: [
             "SynmixGenerate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -75,7 +79,7 @@ let package = Package(
             "Experiment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synmix-bench", dependencies: [
-            "SynmixCore", "CImageShim", "Evaluation", "TrainShards", "COpenBLAS",
+            "SynmixCore", "CImageShim", "Evaluation", "Network", "ShardData", "TrainShards", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -83,8 +87,10 @@ let package = Package(
         .testTarget(name: "SynmixCoreTests", dependencies: ["SynmixCore", "TestSupport"]),
         .testTarget(name: "HarmonizeTests", dependencies: ["TestSupport", "Harmonize", "SynmixGenerate"]),
         .testTarget(name: "PackMixTests", dependencies: ["TestSupport", "PackMix", "Harmonize", "SynmixGenerate"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation"]),
-        .testTarget(name: "TrainShardsTests", dependencies: ["TestSupport", "TrainShards", "Harmonize", "PackMix"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "CityscapesLabels"]),
+        .testTarget(name: "NetworkTests", dependencies: ["TestSupport", "Network"]),
+        .testTarget(name: "ShardDataTests", dependencies: ["TestSupport", "ShardData"]),
+        .testTarget(name: "TrainShardsTests", dependencies: ["TestSupport", "Network", "ShardData", "TrainShards", "Harmonize", "PackMix"]),
         .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment"]),
         .testTarget(name: "FilterInstancesTests", dependencies: ["TestSupport", "FilterInstances", "Harmonize", "SynmixGenerate"]),
     ]

@@ -27,6 +27,7 @@ extension JSON {
     }
 
     public var stringValue: String? { if case .string(let value) = self { value } else { nil } }
+    public var boolValue: Bool? { if case .bool(let value) = self { value } else { nil } }
     public var intValue: Int? {
         switch self {
         case .int(let value): value

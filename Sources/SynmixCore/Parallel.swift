@@ -16,3 +16,10 @@ public func parallelMap<Item: Sendable, Output: Sendable>(_ items: [Item], jobs:
     }
     return results.withLock { $0.map { $0! } }
 }
+
+/// Hands a value to another thread where the caller guarantees the access is safe
+/// (each thread touches its own part, or the value is only read).
+public struct UncheckedBox<Value>: @unchecked Sendable {
+    public var value: Value
+    public init(_ value: Value) { self.value = value }
+}

@@ -1,4 +1,6 @@
 import Foundation
+import Network
+import ShardData
 import SynmixCore
 
 /// Checkpoints as `.safetensors` (FORMATS.md §2.5): the model's tensors under
@@ -21,7 +23,7 @@ public enum Checkpoint {
         for slot in model.bufferSlots {
             tensors[slot.name] = Safetensors.Tensor(Array(model.buffers[slot.offset..<slot.offset + slot.count]), shape: slot.shape)
         }
-        for spec in model.convs { tensors["\(spec.name).bn.num_batches_tracked"] = Safetensors.Tensor([model.batchesTracked], shape: []) }
+        for name in model.blockNames { tensors["\(name).bn.num_batches_tracked"] = Safetensors.Tensor([model.batchesTracked], shape: []) }
         var metadata = ["synmix.config": model.config.json.compact, "synmix.version": synmixVersion]
         if let training {
             for slot in model.parameterSlots {

@@ -1,5 +1,7 @@
 import Evaluation
 import Foundation
+import Network
+import ShardData
 import SynmixCore
 
 /// Runs a model on decoded samples: the image is resized to fill the input,

@@ -1,4 +1,6 @@
 import Foundation
+import Network
+import ShardData
 import SynmixCore
 
 /// One predicted instance at the requested output size.

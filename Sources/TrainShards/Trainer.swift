@@ -1,6 +1,8 @@
 import COpenBLAS
 import Evaluation
 import Foundation
+import Network
+import ShardData
 import SynmixCore
 
 /// Everything `train-shards fit` takes.
@@ -236,4 +238,11 @@ final class ErrorLog: @unchecked Sendable {
         log("skipped: \(error)")
     }
     var all: [FileError] { lock.lock(); defer { lock.unlock() }; return errors }
+}
+
+extension Objective {
+    /// Losses of the last forward pass against a loaded batch's targets.
+    public func evaluate(_ batch: Batch) -> LossBreakdown {
+        evaluate(semantic: batch.semantic, center: batch.center, offset: batch.offset, offsetWeight: batch.offsetWeight)
+    }
 }

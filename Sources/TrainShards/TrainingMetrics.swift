@@ -1,5 +1,7 @@
 import Evaluation
 import Foundation
+import Network
+import ShardData
 import SynmixCore
 
 /// `fit`'s `metrics.json`: the model and training settings, the losses of

@@ -2,6 +2,8 @@ import ArgumentParser
 import COpenBLAS
 import Evaluation
 import Foundation
+import Network
+import ShardData
 import SynmixCore
 import TrainShards
 

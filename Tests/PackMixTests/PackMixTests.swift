@@ -48,6 +48,27 @@ final class PackMixTests: XCTestCase {
         XCTAssertEqual(try files(a).count, 6)   // 4 shards, index.json, errors.jsonl
     }
 
+    func testTheIndexAndEverySampleReadBackThroughTheirOwnerTypesToTheSameBytes() throws {
+        let out = try temporaryFolder()
+        _ = try Packer.run(options(out))
+        let indexText = String(decoding: try Files.read("\(out)/index.json"), as: UTF8.self)
+        let index = try ShardIndex.read(folder: out)
+        XCTAssertEqual(index.json.pretty, indexText)
+        XCTAssertEqual(index.samples, 11)
+        var keys: [String] = []
+        for entry in index.shards {
+            for member in try Tar.read(try Files.read("\(out)/\(entry.name)")) where member.sampleExtension == "json" {
+                let record = try SampleRecord(bytes: Array(member.data), file: member.name)
+                XCTAssertEqual(Array(record.json.compact.utf8), Array(member.data))
+                XCTAssertEqual(record.key, String(member.sampleKey))
+                keys.append(record.key)
+            }
+            XCTAssertEqual(entry.firstKey, keys[keys.count - entry.samples])
+            XCTAssertEqual(entry.lastKey, keys.last)
+        }
+        XCTAssertEqual(keys.count, 11)
+    }
+
     func testSyntheticCountsAreExactAndNestedAcrossSizes() throws {
         var chosen: [Set<String>] = []
         for n in [1, 2, 4] {

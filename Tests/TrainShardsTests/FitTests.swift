@@ -2,6 +2,8 @@ import Foundation
 import XCTest
 import Harmonize
 import PackMix
+@testable import Network
+@testable import ShardData
 @testable import TrainShards
 import SynmixCore
 import TestSupport
@@ -74,6 +76,20 @@ final class FitTests: XCTestCase {
         XCTAssertEqual(steps.count, 400)
         XCTAssertLessThan(steps.last!, steps.first! / 10)
         XCTAssertTrue(Files.exists("\(out)/model.safetensors"))
+
+        // metrics.json reads back through its owner type to the same bytes; the summary reader agrees with the file.
+        let typed = try TrainingMetrics.read(folder: out)
+        XCTAssertEqual(typed.json.pretty, String(decoding: try Files.read("\(out)/metrics.json"), as: UTF8.self))
+        XCTAssertEqual(typed.steps.count, 400)
+        XCTAssertEqual(typed.training["loss_weights"]?["center"]?.doubleValue, 200)
+        let summary = try typed.lastEvaluation("same", file: "metrics.json")
+        XCTAssertEqual(summary.images, 6)
+        XCTAssertEqual(summary.ap50, ap50)
+        XCTAssertEqual(summary.classes.map(\.name), ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"])
+        XCTAssertEqual(summary.ap(of: "car"), result["classes"]?["car"]?["ap"]?.doubleValue)
+        XCTAssertThrowsError(try typed.lastEvaluation("other", file: "metrics.json")) {
+            XCTAssertEqual("\($0)", "metrics.json: no evaluation on other")
+        }
     }
 
     func testTheSameSeedAndThreadsGiveTheSameLossesStepForStep() throws {

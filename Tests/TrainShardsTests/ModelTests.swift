@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+@testable import Network
+@testable import ShardData
 @testable import TrainShards
 import SynmixCore
 import TestSupport

@@ -248,8 +248,3 @@ struct SourceStream {
         return try next(report: report, seed: seed)
     }
 }
-
-struct UncheckedBox<Value>: @unchecked Sendable {
-    var value: Value
-    init(_ value: Value) { self.value = value }
-}

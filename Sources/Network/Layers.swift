@@ -1,5 +1,6 @@
 import COpenBLAS
 import Dispatch
+import SynmixCore
 
 // Layers of the train-shards network as forward/backward function pairs over
 // flat Float buffers (karpathy/llm.c style). Shapes are NCHW and written next
@@ -283,7 +284,7 @@ public func upsampleBackward(_ dInput: UnsafeMutablePointer<Float>, _ dOut: Unsa
     }
 }
 
-func bilinearTaps(input: Int, output: Int) -> [(Int, Int, Float)] {
+public func bilinearTaps(input: Int, output: Int) -> [(Int, Int, Float)] {
     let scale = Float(input) / Float(output)
     return (0..<output).map { o in
         let source = max(0, (Float(o) + 0.5) * scale - 0.5)

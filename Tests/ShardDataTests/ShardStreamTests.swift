@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import TrainShards
+@testable import ShardData
 import SynmixCore
 import TestSupport
 

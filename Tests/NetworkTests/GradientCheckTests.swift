@@ -1,5 +1,5 @@
 import XCTest
-@testable import TrainShards
+@testable import Network
 import SynmixCore
 
 /// Finite-difference gradient checks for every layer and loss. The network runs

@@ -135,7 +135,7 @@ public struct ShardStream: Sendable {
 /// One shard's samples in archive order: the members of one key grouped, a sample
 /// without its json or image reported and skipped, damage reported with its offset
 /// (the samples before it are used).
-final class ShardReader {
+public final class ShardReader {
     let path: String
     private let reader: Tar.Reader
     private var lookahead: Tar.Member?
@@ -144,12 +144,12 @@ final class ShardReader {
     /// duplicate name, reported and skipped rather than merged into the first.
     private var seenKeys: Set<String> = []
 
-    init(path: String) throws {
+    public init(path: String) throws {
         self.path = path
         reader = try Tar.Reader(path: path)
     }
 
-    func next(report: (FileError) -> Void) -> ShardSample? {
+    public func next(report: (FileError) -> Void) -> ShardSample? {
         while true {
             var members: [Tar.Member] = []
             if let first = lookahead { members.append(first); lookahead = nil }

@@ -83,6 +83,13 @@ public struct LossBreakdown: Sendable, Equatable {
     public var semantic: Float
     public var center: Float
     public var offset: Float
+
+    public init(total: Float, semantic: Float, center: Float, offset: Float) {
+        self.total = total
+        self.semantic = semantic
+        self.center = center
+        self.offset = offset
+    }
 }
 
 /// The three losses over a workspace's head output; writes the workspace's
@@ -105,8 +112,10 @@ public final class Objective: @unchecked Sendable {
         dOffset = offset
     }
 
-    /// Losses of the last forward pass against `batch`; sets `workspace.dHeads`.
-    public func evaluate(_ batch: Batch) -> LossBreakdown {
+    /// Losses of the last forward pass against the targets of the batch (per image
+    /// [P] class indices, [P] centre heat, [2, P] offsets and their [P] weights); sets `workspace.dHeads`.
+    public func evaluate(semantic semanticTarget: [Int32], center centerTarget: [Float], offset offsetTarget: [Float],
+                         offsetWeight: [Float]) -> LossBreakdown {
         let w = workspace, pixels = w.headHeight * w.headWidth, n = w.batch
         let classes = w.model.config.semanticChannels, channels = w.model.config.headChannels
         // Split [N, classes+3, P] into the three heads' [N, ·, P] buffers.
@@ -118,9 +127,9 @@ public final class Objective: @unchecked Sendable {
                 $0.baseAddress!.advanced(by: i * 2 * pixels).update(from: head + (classes + 1) * pixels, count: 2 * pixels)
             }
         }
-        let ce = crossEntropyLoss(&dSemantic, semantic, batch.semantic, batch: n, classes: classes, pixels: pixels)
-        let mse = mseLoss(&dCenter, center, batch.center, count: n * pixels)
-        let l1 = maskedL1Loss(&dOffset, offset, batch.offset, batch.offsetWeight, batch: n, channels: 2, pixels: pixels)
+        let ce = crossEntropyLoss(&dSemantic, semantic, semanticTarget, batch: n, classes: classes, pixels: pixels)
+        let mse = mseLoss(&dCenter, center, centerTarget, count: n * pixels)
+        let l1 = maskedL1Loss(&dOffset, offset, offsetTarget, offsetWeight, batch: n, channels: 2, pixels: pixels)
         for i in 0..<n {
             let d = w.dHeads + i * channels * pixels
             for j in 0..<classes * pixels { d[j] = weights.semantic * dSemantic[i * classes * pixels + j] }

@@ -79,6 +79,8 @@ public final class Model: @unchecked Sendable {
     public var batchesTracked: Int64 = 0
 
     private(set) var convs: [ConvBNSpec] = []
+    /// The conv + batch-norm blocks' names (a checkpoint stores each one's `num_batches_tracked`).
+    public var blockNames: [String] { convs.map(\.name) }
     /// Indices into `convs`.
     let stem: Int, downs: [Int], blocks: [(Int, Int)], reduce: Int, skip: Int, fuse: Int
     /// Head weights [headChannels, c] and biases [headChannels] are contiguous (one GEMM).
