@@ -36,15 +36,15 @@ public struct FilterResult: Sendable {
 /// thresholds reject, and writes manifest.jsonl, thresholds.yaml,
 /// report.json, report.md, errors.jsonl and optional preview PNGs.
 public enum FilterStage {
-    static func manifestPath(_ path: String) -> String {
-        Files.isDirectory(path) ? "\(path)/manifest.jsonl" : path
-    }
+    /// Records parsed and filtered at once per job: a record is a few kB of run lengths.
+    static let recordsInFlightPerJob = 64
+
 
     public static func run(_ options: FilterOptions) throws -> FilterResult {
         let taxonomy = try Taxonomy(contentsOf: options.taxonomyPath)
         var thresholds = try ThresholdTable(contentsOf: options.thresholdsPath, taxonomy: taxonomy)
         try thresholds.override(options.overrides)
-        let inputPath = manifestPath(options.input)
+        let inputPath = ManifestReader.file(options.input)
         guard Files.exists(inputPath) else { throw FileError(path: inputPath, reason: "no manifest here") }
         try Files.checkOutput(options.out, isNotInput: inputPath)
 
@@ -55,11 +55,11 @@ public enum FilterStage {
         }
         if let calibrateFrom = options.calibrateFrom {
             // Calibrated thresholds are in the filtered manifest's pixels: take its first record's size.
-            let calibration = try Calibration(manifest: manifestPath(calibrateFrom), percentile: options.calibrationPercentile)
+            let calibration = try Calibration(manifest: ManifestReader.file(calibrateFrom), percentile: options.calibrationPercentile)
             let size = try firstRecordSize(inputPath)
             thresholds = calibration.apply(to: thresholds, width: size.width, height: size.height)
             header += "\nmin_area and min_height per class: the \(calibration.percentile.description)th percentile (nearest rank) of the non-crowd instances in"
-            header += "\n\(Files.absolute(manifestPath(calibrateFrom))), relative to image size, scaled to \(size.width)x\(size.height):"
+            header += "\n\(Files.absolute(ManifestReader.file(calibrateFrom))), relative to image size, scaled to \(size.width)x\(size.height):"
             for name in taxonomy.classes.map(\.name) where calibration.perClass[name] != nil {
                 let s = calibration.perClass[name]!
                 header += String(format: "\n  %@: %d instances, area %.3g of the image, height %.3g of the image", name, s.instances, s.areaFraction, s.heightFraction)
@@ -69,7 +69,7 @@ public enum FilterStage {
 
         try Files.createDirectory(options.out)
         let filter = InstanceFilter(thresholds: thresholds, policy: options.policy)
-        let output = try AtomicFile("\(options.out)/manifest.jsonl")
+        let output = try AtomicFile("\(options.out)/\(ManifestReader.fileName)")
         var report = FilterReport(taxonomy: taxonomy)
         var errors: [ManifestError] = []
         var candidates: [(removed: Int, input: ManifestRecord, outcome: FilterOutcome)] = []
@@ -77,43 +77,37 @@ public enum FilterStage {
         // written in order: memory is bounded by the batch, output independent of --jobs.
         let instanceClasses = Set(taxonomy.classes.filter(\.hasInstances).map(\.name))
         let reader = try ManifestReader(inputPath)
-        let batchSize = max(1, options.jobs) * 64
-        var finished = false
-        while !finished {
-            var batch: [(line: Int, text: Substring)] = []
-            while batch.count < batchSize, let text = reader.nextLine() { batch.append((reader.lineNumber, text)) }
-            finished = batch.count < batchSize
-            let results = parallelMap(batch, jobs: max(1, options.jobs)) { item -> Result<(ManifestRecord, FilterOutcome, String), ManifestError> in
-                do {
-                    let record = try ManifestRecord(jsonLine: item.text, file: inputPath, line: item.line)
-                    if let unknown = record.instances.first(where: { !instanceClasses.contains($0.className) }) {
-                        throw ManifestError(file: inputPath, line: item.line,
-                                            reason: "instance \(unknown.id) has class '\(unknown.className)', which is not an instance class of the taxonomy")
-                    }
-                    let outcome = filter.apply(record)
-                    return .success((record, outcome, outcome.record.jsonLine))
-                } catch let error as ManifestError {
-                    return .failure(error)
-                } catch {
-                    return .failure(ManifestError(file: inputPath, line: item.line, reason: "\(error)"))
+        try orderedParallelMap(jobs: options.jobs, perJob: Self.recordsInFlightPerJob, next: { () -> (line: Int, text: Substring)? in
+            reader.nextLine().map { (reader.lineNumber, $0) }
+        }, { item -> Result<(ManifestRecord, FilterOutcome, String), ManifestError> in
+            do {
+                let record = try ManifestRecord(jsonLine: item.text, file: inputPath, line: item.line)
+                if let unknown = record.instances.first(where: { !instanceClasses.contains($0.className) }) {
+                    throw ManifestError(file: inputPath, line: item.line,
+                                        reason: "instance \(unknown.id) has class '\(unknown.className)', which is not an instance class of the taxonomy")
+                }
+                let outcome = filter.apply(record)
+                return .success((record, outcome, outcome.record.jsonLine))
+            } catch let error as ManifestError {
+                return .failure(error)
+            } catch {
+                return .failure(ManifestError(file: inputPath, line: item.line, reason: "\(error)"))
+            }
+        }, consume: { result in
+            switch result {
+            case .failure(let error):
+                errors.append(error)
+            case .success(let (record, outcome, line)):
+                try output.write(line + "\n")
+                report.add(record, outcome)
+                // Keep the records with the most removals for previews (at most K in memory).
+                if options.previews > 0 && !outcome.removed.isEmpty {
+                    candidates.append((outcome.removed.count, record, outcome))
+                    candidates.sort { ($0.removed, $1.input.id) > ($1.removed, $0.input.id) }
+                    if candidates.count > options.previews { candidates.removeLast() }
                 }
             }
-            for result in results {
-                switch result {
-                case .failure(let error):
-                    errors.append(error)
-                case .success(let (record, outcome, line)):
-                    try output.write(line + "\n")
-                    report.add(record, outcome)
-                    // Keep the records with the most removals for previews (at most K in memory).
-                    if options.previews > 0 && !outcome.removed.isEmpty {
-                        candidates.append((outcome.removed.count, record, outcome))
-                        candidates.sort { ($0.removed, $1.input.id) > ($1.removed, $0.input.id) }
-                        if candidates.count > options.previews { candidates.removeLast() }
-                    }
-                }
-            }
-        }
+        })
 
         var previews: [String] = []
         if options.previews > 0 {

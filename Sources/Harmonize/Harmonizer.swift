@@ -57,6 +57,10 @@ public struct HarmonizeResult: Sendable {
 /// `harmonize`: one dataset in its original layout -> manifest.jsonl,
 /// summary.json and errors.jsonl in the unified taxonomy.
 public enum Harmonizer {
+    /// Frames decoded at once per job: a few full-size frames (2048×1024 image and labels)
+    /// per thread keep every thread busy while memory stays at tens of MB per job.
+    static let framesInFlightPerJob = 16
+
     public static func run(_ options: HarmonizeOptions,
                            progress: @Sendable (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> HarmonizeResult {
         guard options.jobs >= 1 else { throw HarmonizeError.badOption("--jobs must be at least 1") }
@@ -87,31 +91,23 @@ public enum Harmonizer {
         let selected = select(discovered, limit: options.limit, partition: options.partition)
 
         try Files.createDirectory(options.out)
-        let manifest = try AtomicFile("\(options.out)/manifest.jsonl")
+        let manifest = try AtomicFile("\(options.out)/\(ManifestReader.fileName)")
         var summary = SummaryBuilder(taxonomy: taxonomy)
         var errors: [FileError] = []
 
-        // Batches keep memory bounded and output in id order whatever --jobs is.
-        let batchSize = options.jobs * 16
-        var start = 0
-        while start < selected.count {
-            let batch = Array(selected[start..<min(selected.count, start + batchSize)])
-            let results = parallelMap(batch, jobs: options.jobs) { sample in
-                Result { () throws(FileError) in try reader.read(sample) }
-                    .map { record, stats in (record.jsonLine, record, stats) }
+        // Output in id order whatever --jobs is.
+        var pending = selected.makeIterator()
+        try orderedParallelMap(jobs: options.jobs, perJob: Self.framesInFlightPerJob, next: { pending.next() }, { sample in
+            Result { () throws(FileError) in try reader.read(sample) }.map { record, stats in (record.jsonLine, record, stats) }
+        }, consume: { result in
+            switch result {
+            case .success(let (line, record, stats)):
+                try manifest.write(line + "\n")
+                summary.add(record, stats)
+            case .failure(let error):
+                errors.append(error)
             }
-            for result in results {
-                switch result {
-                case .success(let (line, record, stats)):
-                    try manifest.write(line + "\n")
-                    summary.add(record, stats)
-                case .failure(let error):
-                    errors.append(error)
-                }
-            }
-            start += batch.count
-            progress(start, selected.count)
-        }
+        }, afterBatch: { progress($0, selected.count) })
 
         errors.sort { ($0.path, $0.reason) < ($1.path, $1.reason) }
         let errorLines = errors.map { $0.json.compact + "\n" }

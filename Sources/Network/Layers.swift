@@ -235,16 +235,6 @@ public func conv2dBackward(_ dInput: UnsafeMutablePointer<Float>?, _ dWeight: Un
     }
 }
 
-/// out = max(0, input), elementwise.
-public func reluForward(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { out[i] = max(0, input[i]) }
-}
-
-/// dInput = dOut where the forward input was positive.
-public func reluBackward(_ dInput: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>, _ input: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { dInput[i] = input[i] > 0 ? dOut[i] : 0 }
-}
-
 /// Bilinear resize [N·C, H, W] -> [N·C, outH, outW] with PyTorch's
 /// align_corners=False sampling (source = (dst + 0.5)·in/out − 0.5, clamped at 0).
 public func upsampleForward(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,

@@ -69,8 +69,8 @@ public final class Model: @unchecked Sendable {
     public let config: ModelConfig
     public private(set) var parameterSlots: [TensorSlot] = []
     public private(set) var bufferSlots: [TensorSlot] = []
-    let parameterCount: Int
-    let bufferCount: Int
+    /// Floats in `parameters` (and in `gradients`).
+    public let parameterTotal: Int
     /// Parameters, then gradients with the same layout.
     public let parameters: UnsafeMutableBufferPointer<Float>
     public let gradients: UnsafeMutableBufferPointer<Float>
@@ -135,8 +135,7 @@ public final class Model: @unchecked Sendable {
         convs = specs
         self.parameterSlots = parameterSlots
         self.bufferSlots = bufferSlots
-        parameterCount = parameterTotal
-        bufferCount = bufferTotal
+        self.parameterTotal = parameterTotal
         parameters = .allocate(capacity: parameterTotal)
         gradients = .allocate(capacity: parameterTotal)
         buffers = .allocate(capacity: bufferTotal)
@@ -172,7 +171,6 @@ public final class Model: @unchecked Sendable {
         batchesTracked = 0
     }
 
-    public var parameterTotal: Int { parameterCount }
 
     public func zeroGradients() { gradients.update(repeating: 0) }
 }

@@ -58,7 +58,7 @@ struct MixPlan {
         var summaries: [InputSummary] = []
         var eligibleByInput: [[PlannedSample]] = []
         for (index, input) in inputs.enumerated() {
-            let path = Files.isDirectory(input.manifest) ? "\(input.manifest)/manifest.jsonl" : input.manifest
+            let path = ManifestReader.file(input.manifest)
             guard Files.exists(path) else { throw PackError("\(path): no manifest for input '\(input.name)'") }
             let reader = try ManifestReader(path)
             var eligible: [PlannedSample] = []

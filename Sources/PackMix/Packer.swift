@@ -33,6 +33,9 @@ public struct PackResult: Sendable {
 /// lets a rerun keep them (when their hashes match the plan) and continue;
 /// the result is byte-identical to an uninterrupted run.
 public enum Packer {
+    /// Samples built at once per job: a sample can hold a photo-sized image several MB
+    /// large, so fewer are in flight than records in the other stages.
+    static let samplesInFlightPerJob = 8
     static let journalName = ".pack-mix-journal.json"
 
     /// A written shard as the journal keeps it: its index entry, where the plan
@@ -94,10 +97,9 @@ public enum Packer {
         try writeJournal(journalPath, planHash, shards)
 
         let readers = try options.inputs.map { input in
-            try ManifestReader(Files.isDirectory(input.manifest) ? "\(input.manifest)/manifest.jsonl" : input.manifest)
+            try ManifestReader(ManifestReader.file(input.manifest))
         }
-        let delay = ProcessInfo.processInfo.environment["SYNMIX_PACK_SAMPLE_DELAY_MS"].flatMap(Int.init) ?? 0
-        var position = shards.last?.nextSample ?? 0
+        let resumeAt = shards.last?.nextSample ?? 0
         var current: (file: AtomicFile, hasher: BackgroundSHA256, shard: ShardRecord)?
         var pendingErrors: [FileError] = []
 
@@ -117,49 +119,46 @@ public enum Packer {
             try writeJournal(journalPath, planHash, shards)
         }
 
-        let batchSize = max(1, options.jobs) * 8
-        while position < plan.order.count {
-            let batch = Array(plan.order[position..<min(plan.order.count, position + batchSize)])
-            let lines = try batch.map { try readers[$0.input].line(at: $0.offset, length: $0.length) }
-            let paths = batch.map { readers[$0.input].path }
-            let indexed = Array(zip(lines, paths).enumerated())
-            let built = parallelMap(indexed, jobs: max(1, options.jobs)) { item -> Result<BuiltSample, FileError> in
-                let (offset, (line, path)) = item
-                if delay > 0 { usleep(useconds_t(delay * 1000)) }
-                do {
-                    let record = try ManifestRecord(jsonLine: line, file: path, line: 0)
-                    return Result { () throws(FileError) in try SampleBuilder.build(record, options: options.sample) }
-                } catch {
-                    return .failure(FileError(path: path, reason: "record \(batch[offset].id): \(error)"))
-                }
+        // Manifest lines are read in plan order here; samples are built in parallel and written in plan order.
+        var position = resumeAt
+        try orderedParallelMap(jobs: options.jobs, perJob: Self.samplesInFlightPerJob, next: {
+            () -> (position: Int, id: String, line: Substring, path: String)? in
+            guard position < plan.order.count else { return nil }
+            let planned = plan.order[position], reader = readers[planned.input]
+            defer { position += 1 }
+            return (position, planned.id, try reader.line(at: planned.offset, length: planned.length), reader.path)
+        }, { item -> (position: Int, sample: Result<BuiltSample, FileError>) in
+            do {
+                let record = try ManifestRecord(jsonLine: item.line, file: item.path, line: 0)
+                return (item.position, Result { () throws(FileError) in try SampleBuilder.build(record, options: options.sample) })
+            } catch {
+                return (item.position, .failure(FileError(path: item.path, reason: "record \(item.id): \(error)")))
             }
-            for (offset, result) in built.enumerated() {
-                switch result {
-                case .failure(let failure):
-                    pendingErrors.append(failure)
-                case .success(let sample):
-                    if let open = current, open.shard.entry.samples >= options.shardSamples || open.shard.entry.bytes >= options.shardBytes {
-                        try closeShard(nextSample: position + offset)
-                    }
-                    if current == nil {
-                        let name = shardName(options.prefix, shards.count)
-                        current = (try AtomicFile("\(options.out)/\(name)"), BackgroundSHA256(), ShardRecord(name: name))
-                        current!.shard.entry.firstKey = sample.key
-                    }
-                    for piece in sample.pieces where !piece.isEmpty {
-                        try current!.file.write(piece)
-                        current!.hasher.update(piece)
-                    }
-                    current!.shard.entry.bytes += sample.byteCount
-                    current!.shard.entry.samples += 1
-                    current!.shard.entry.lastKey = sample.key
-                    current!.shard.entry.domains[sample.domain, default: 0] += 1
-                    for name in sample.classes { current!.shard.entry.classes[name, default: 0] += 1 }
+        }, consume: { built in
+            switch built.sample {
+            case .failure(let failure):
+                pendingErrors.append(failure)
+            case .success(let sample):
+                if let open = current, open.shard.entry.samples >= options.shardSamples || open.shard.entry.bytes >= options.shardBytes {
+                    try closeShard(nextSample: built.position)
                 }
+                if current == nil {
+                    let name = shardName(options.prefix, shards.count)
+                    current = (try AtomicFile("\(options.out)/\(name)"), BackgroundSHA256(), ShardRecord(name: name))
+                    current!.shard.entry.firstKey = sample.key
+                }
+                for piece in sample.pieces where !piece.isEmpty {
+                    try current!.file.write(piece)
+                    current!.hasher.update(piece)
+                }
+                current!.shard.entry.bytes += sample.byteCount
+                current!.shard.entry.samples += 1
+                current!.shard.entry.lastKey = sample.key
+                current!.shard.entry.domains[sample.domain, default: 0] += 1
+                for name in sample.classes { current!.shard.entry.classes[name, default: 0] += 1 }
             }
-            position += batch.count
-        }
-        try closeShard(nextSample: position)
+        })
+        try closeShard(nextSample: plan.order.count)
         let errors = shards.flatMap(\.errors) + pendingErrors
 
         let index = ShardIndex(synmixVersion: synmixVersion, plan: planJSON, skipped: errors.count, shards: shards.map(\.entry))

@@ -10,6 +10,14 @@ public final class ManifestReader {
     /// Byte offset of the line `nextLine()` returned last (for random access later).
     public private(set) var lineOffset = 0
 
+    /// A stage folder's manifest file.
+    public static let fileName = "manifest.jsonl"
+
+    /// The manifest a user names: a stage's output folder, or the file itself.
+    public static func file(_ folderOrFile: String) -> String {
+        Files.isDirectory(folderOrFile) ? "\(folderOrFile)/\(fileName)" : folderOrFile
+    }
+
     public init(_ path: String) throws {
         self.path = path
         handle = try Files.openRegularStream(path)

@@ -43,22 +43,21 @@ public enum ShardEvaluation {
         }
     }
 
+    /// Samples decoded ahead per job while the model runs on the previous ones (decoded images are small).
+    static let samplesInFlightPerJob = 4
+
     /// Visits every sample of `shards` in order, decoding `jobs` at a time.
     public static func forEachSample(_ shards: [String], jobs: Int, report: (FileError) -> Void,
                                      _ body: (DecodedSample) throws -> Void) throws {
         var iterator = ShardStream(shards: shards, bufferSize: 1, seed: 0, shuffle: false).makeIterator(epoch: 0)
         var decoded = 0
-        while true {
-            var chunk: [ShardSample] = []
-            while chunk.count < 4 * max(1, jobs), let sample = iterator.next(report: report) { chunk.append(sample) }
-            if chunk.isEmpty { break }
-            for outcome in parallelMap(chunk, jobs: jobs, { sample in Result { try DecodedSample(sample) } }) {
-                switch outcome {
-                case .success(let sample): try body(sample); decoded += 1
-                case .failure(let error): report(error as? FileError ?? FileError(path: "shard", reason: "\(error)"))
-                }
+        try orderedParallelMap(jobs: jobs, perJob: samplesInFlightPerJob, next: { iterator.next(report: report) },
+                               { sample in Result { try DecodedSample(sample) } }, consume: { outcome in
+            switch outcome {
+            case .success(let sample): try body(sample); decoded += 1
+            case .failure(let error): report(error as? FileError ?? FileError(path: "shard", reason: "\(error)"))
             }
-        }
+        })
         guard decoded > 0 else { throw FileError(path: shards.first ?? "shards", reason: "no readable sample to evaluate") }
     }
 

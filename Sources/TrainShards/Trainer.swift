@@ -50,6 +50,12 @@ public struct FitOptions: Sendable {
     }
 }
 
+/// A fit that cannot start: the options contradict each other (not a file's fault).
+public struct FitError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// What a finished run measured.
 public struct FitSummary: Sendable {
     public var steps: Int
@@ -64,10 +70,10 @@ public struct FitSummary: Sendable {
 public enum Trainer {
     public static func fit(_ options: FitOptions, log: @escaping @Sendable (String) -> Void) throws -> FitSummary {
         guard !options.sources.isEmpty, options.sources.allSatisfy({ !$0.shards.isEmpty }) else {
-            throw FileError(path: "--train", reason: "no training shards given")
+            throw FitError("no training shards given (--train)")
         }
         guard options.inputWidth % 16 == 0, options.inputHeight % 16 == 0 else {
-            throw FileError(path: "--input-size", reason: "\(options.inputWidth)x\(options.inputHeight) is not a multiple of 16")
+            throw FitError("--input-size \(options.inputWidth)x\(options.inputHeight) is not a multiple of 16")
         }
         // The layers split each batch over threads themselves; OpenBLAS runs inside one.
         openblas_set_num_threads(1)
@@ -176,11 +182,11 @@ public enum Trainer {
     /// Steps from --steps, or from --epochs over the counted samples of the union.
     static func stepCount(_ options: FitOptions) throws -> Int {
         if let steps = options.steps {
-            guard steps > 0 else { throw FileError(path: "--steps", reason: "must be positive") }
+            guard steps > 0 else { throw FitError("--steps must be positive") }
             return steps
         }
-        guard let epochs = options.epochs, epochs > 0 else { throw FileError(path: "--steps", reason: "give --steps or --epochs") }
-        guard options.shares == nil else { throw FileError(path: "--epochs", reason: "with --share, give --steps (an epoch of which source?)") }
+        guard let epochs = options.epochs, epochs > 0 else { throw FitError("give --steps or --epochs") }
+        guard options.shares == nil else { throw FitError("with --share, give --steps (an epoch of which source?)") }
         // pack-mix's index.json beside the shards has each one's sample count; shards without one are read.
         var indexes: [String: [String: Int]] = [:]
         var samples = 0

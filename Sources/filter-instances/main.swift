@@ -3,6 +3,8 @@ import FilterInstances
 import Foundation
 import SynmixCore
 
+extension RemovalPolicy: ExpressibleByArgument {}
+
 struct FilterInstancesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filter-instances",
@@ -28,7 +30,7 @@ struct FilterInstancesCommand: ParsableCommand {
     @Option(help: "Replace the default maximum truncation fraction.") var maxTruncation: Double?
     @Option(help: "Replace the default minimum visible fraction of the amodal box.") var minVisibleFraction: Double?
     @Option(help: "ignore: removed pixels join the ignore region; drop: they become background.")
-    var policy = "ignore"
+    var policy: RemovalPolicy = .ignore
     @Option(help: "Derive per-class min_area/min_height from this real manifest (folder or file).")
     var calibrateFrom: String?
     @Option(help: "Percentile of the real instances used by --calibrate-from.")
@@ -41,7 +43,6 @@ struct FilterInstancesCommand: ParsableCommand {
     var jobs = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
-        guard RemovalPolicy(rawValue: policy) != nil else { throw ValidationError("--policy must be ignore or drop") }
         guard preview >= 0 else { throw ValidationError("--preview must be 0 or more") }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         for (flag, value) in [("--min-area", minArea), ("--min-height", minHeight), ("--min-width", minWidth)] {
@@ -66,7 +67,7 @@ struct FilterInstancesCommand: ParsableCommand {
                                               (.maxOcclusion, maxOcclusion), (.maxTruncation, maxTruncation),
                                               (.minVisibleFraction, minVisibleFraction)]
         for case let (rule, value?) in flags { options.overrides[rule] = value }
-        options.policy = RemovalPolicy(rawValue: policy)!
+        options.policy = policy
         options.calibrateFrom = calibrateFrom
         options.calibrationPercentile = calibrationPercentile
         options.previews = preview

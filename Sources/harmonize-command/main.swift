@@ -3,6 +3,9 @@ import Foundation
 import Harmonize
 import SynmixCore
 
+extension Dataset: ExpressibleByArgument {}
+extension Partition: ExpressibleByArgument {}
+
 struct HarmonizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "harmonize",
@@ -14,8 +17,8 @@ struct HarmonizeCommand: ParsableCommand {
             """,
         version: synmixVersion)
 
-    @Option(help: "Dataset layout: cityscapes or synscapes.")
-    var dataset: String
+    @Option(help: "Dataset layout.")
+    var dataset: Dataset
 
     @Option(help: "Dataset root (the folder holding leftImg8bit/ and gtFine/, or img/ and meta/).")
     var root: String
@@ -39,7 +42,7 @@ struct HarmonizeCommand: ParsableCommand {
     var limit: Int?
 
     @Option(help: "Process part I of N (1-based, e.g. 2/8); the parts' manifests concatenate to the whole.")
-    var partition: String?
+    var partition: Partition?
 
     @Option(help: "Synscapes: the highest-numbered fraction of images that form the val split.")
     var valFraction = 0.04
@@ -53,20 +56,7 @@ struct HarmonizeCommand: ParsableCommand {
     @Option(help: "Refuse images with more pixels than this.")
     var maxPixels = PNGDecodeOptions.defaultMaxPixels
 
-    func parsedPartition() throws -> (index: Int, count: Int)? {
-        guard let partition else { return nil }
-        let parts = partition.split(separator: "/")
-        guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1, (1...count).contains(index) else {
-            throw ValidationError("--partition must be I/N with 1 <= I <= N, got '\(partition)'")
-        }
-        return (index, count)
-    }
-
     func validate() throws {
-        guard Dataset(rawValue: dataset) != nil else {
-            throw ValidationError("--dataset must be one of: \(Dataset.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        _ = try parsedPartition()
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         guard valFraction >= 0, valFraction < 1 else { throw ValidationError("--val-fraction must be in [0, 1), got \(valFraction)") }
@@ -74,7 +64,6 @@ struct HarmonizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let dataset = Dataset(rawValue: dataset)!
         guard let mappingPath = mapping ?? Files.defaultMappingsDirectory().map({ "\($0)/\(dataset.rawValue).yaml" }) else {
             throw ValidationError("no mappings/ folder found; name one with --mapping or SYNMIX_MAPPINGS")
         }
@@ -85,7 +74,7 @@ struct HarmonizeCommand: ParsableCommand {
         options.split = split
         options.jobs = jobs
         options.limit = limit
-        options.partition = try parsedPartition()
+        options.partition = partition.map { ($0.index, $0.count) }
         options.valFraction = valFraction
         options.maxErrors = maxErrors
         options.verifyImages = verifyImages

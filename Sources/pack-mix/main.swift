@@ -3,6 +3,10 @@ import Foundation
 import PackMix
 import SynmixCore
 
+extension ImageFormat: ExpressibleByArgument {}
+extension NamedValue: ExpressibleByArgument {}
+extension PixelSize: ExpressibleByArgument {}
+
 struct PackMixCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pack-mix",
@@ -25,19 +29,19 @@ struct Pack: ParsableCommand {
     @Option(help: "Synthetic manifest (folder or file).") var synthetic: String?
     @Option(help: "Synthetic samples: a number or all.") var syntheticCount: String?
     @Option(help: "Synthetic share of the whole set, 0 <= F < 1 (instead of --synthetic-count).") var syntheticFraction: Double?
-    @Option(help: "More inputs, NAME=DIR (repeatable); all their records unless --count NAME=N.") var input: [String] = []
-    @Option(help: "Records taken from a named input, NAME=N|all (repeatable).") var count: [String] = []
+    @Option(help: "More inputs, NAME=DIR (repeatable); all their records unless --count NAME=N.") var input: [NamedValue] = []
+    @Option(help: "Records taken from a named input, NAME=N|all (repeatable).") var count: [NamedValue] = []
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Output folder.") var out: String
     @Option(help: "Shard file prefix.") var name = "mix"
     @Option(help: "Start a new shard after this many bytes.") var shardSize = 1_000_000_000
     @Option(help: "Start a new shard after this many samples.") var shardSamples = 100_000
-    @Option(help: "keep (copy the encoded image), jpg or png.") var imageFormat = "keep"
+    @Option(help: "keep (copy the encoded image), jpg or png.") var imageFormat: ImageFormat = .keep
     @Option(help: "JPEG quality for --image-format jpg.") var jpegQuality = 95
     @Option(help: "Scale images and masks by this factor.") var scale: Double?
-    @Option(help: "Shrink images and masks to fit WxH.") var maxSize: String?
+    @Option(help: "Shrink images and masks to fit WxH.") var maxSize: PixelSize?
     @Option(help: "Records of this split only: train, val or all.") var split = "train"
-    @Option(help: "Rewrite a dataset root, OLD=NEW (repeatable).") var rootMap: [String] = []
+    @Option(help: "Rewrite a dataset root, OLD=NEW (repeatable).") var rootMap: [NamedValue] = []
     @Option(help: "Samples prepared in parallel.") var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Exit with status 1 if more records than this are skipped.") var maxErrors = 0
 
@@ -51,15 +55,6 @@ struct Pack: ParsableCommand {
         }
         // Above 1 a sample grows; 16× already turns a Cityscapes frame into 537 M pixels.
         if let scale, !(scale > 0 && scale <= 16) { throw ValidationError("--scale must be in (0, 16], got \(scale)") }
-    }
-
-    func pairs(_ values: [String], _ flag: String) throws -> [(String, String)] {
-        try values.map { value in
-            guard let equal = value.firstIndex(of: "="), equal != value.startIndex else {
-                throw ValidationError("\(flag) takes NAME=VALUE, got '\(value)'")
-            }
-            return (String(value[..<equal]), String(value[value.index(after: equal)...]))
-        }
     }
 
     func parseCount(_ text: String, _ flag: String) throws -> SampleCount {
@@ -79,13 +74,14 @@ struct Pack: ParsableCommand {
             }
             inputs.append(PackInput(name: "synthetic", manifest: synthetic, count: count))
         }
-        for (name, folder) in try pairs(input, "--input") { inputs.append(PackInput(name: name, manifest: folder)) }
-        for (name, value) in try pairs(count, "--count") {
-            guard let index = inputs.firstIndex(where: { $0.name == name }) else { throw ValidationError("--count names no input '\(name)'") }
-            inputs[index].count = try parseCount(value, "--count")
+        for named in input { inputs.append(PackInput(name: named.name, manifest: named.value)) }
+        for named in count {
+            guard let index = inputs.firstIndex(where: { $0.name == named.name }) else {
+                throw ValidationError("--count names no input '\(named.name)'")
+            }
+            inputs[index].count = try parseCount(named.value, "--count")
         }
         guard Set(inputs.map(\.name)).count == inputs.count else { throw ValidationError("input names must be unique") }
-        guard let format = ImageFormat(rawValue: imageFormat) else { throw ValidationError("--image-format must be keep, jpg or png") }
         var options = PackOptions(inputs: inputs, out: out)
         options.seed = seed
         options.prefix = name
@@ -94,15 +90,11 @@ struct Pack: ParsableCommand {
         options.shardSamples = shardSamples
         options.jobs = jobs
         options.maxErrors = maxErrors
-        options.sample.imageFormat = format
+        options.sample.imageFormat = imageFormat
         options.sample.jpegQuality = jpegQuality
         options.sample.scale = scale
-        if let maxSize {
-            let parts = maxSize.lowercased().split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--max-size takes WxH, got '\(maxSize)'") }
-            options.sample.maxSize = (parts[0], parts[1])
-        }
-        options.sample.rootMap = try pairs(rootMap, "--root-map")
+        options.sample.maxSize = maxSize.map { ($0.width, $0.height) }
+        options.sample.rootMap = rootMap.map { ($0.name, $0.value) }
         let started = Date()
         let result = try Packer.run(options)
         let seconds = Date().timeIntervalSince(started)

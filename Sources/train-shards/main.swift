@@ -19,19 +19,20 @@ func printError(_ text: String) { FileHandle.standardError.write(Data((text + "\
 /// Unbuffered, so progress lines appear as they happen, also in a pipe.
 func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
 
+extension PixelSize: ExpressibleByArgument {}
+extension NamedValue: ExpressibleByArgument {}
+
 /// `NAME=SHARDS` or just `SHARDS` (named after its position).
 func namedShards(_ argument: String, fallback: String) throws -> (name: String, shards: [String]) {
-    let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
-    let (name, pattern) = parts.count == 2 && !parts[0].contains("/") ? (parts[0], parts[1]) : (fallback, argument)
-    return (name, try ShardList.expand(pattern))
+    if let named = NamedValue(argument), !named.name.contains("/") { return (named.name, try ShardList.expand(named.value)) }
+    return (fallback, try ShardList.expand(argument))
 }
 
-func parseInputSize(_ text: String) throws -> (Int, Int) {
-    let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
-    guard parts.count == 2, parts[0] > 0, parts[1] > 0, parts[0] % 16 == 0, parts[1] % 16 == 0 else {
-        throw ValidationError("--input-size must be WxH with both multiples of 16, got '\(text)'")
+/// The network's input: both sides multiples of 16 (the output stride).
+func checkInputSize(_ size: PixelSize) throws {
+    guard size.width % 16 == 0, size.height % 16 == 0 else {
+        throw ValidationError("--input-size must be WxH with both multiples of 16, got '\(size)'")
     }
-    return (parts[0], parts[1])
 }
 
 func instanceClasses(_ taxonomy: String?) throws -> [String] {
@@ -50,13 +51,13 @@ struct Fit: ParsableCommand {
             """)
 
     @Option(help: "Training shards, [NAME=]SHARDS; repeatable.") var train: [String]
-    @Option(help: "Share of a named source per batch, NAME=F; repeatable.") var share: [String] = []
+    @Option(help: "Share of a named source per batch, NAME=F; repeatable.") var share: [NamedValue] = []
     @Option(help: "Evaluation shards, NAME=SHARDS; repeatable.") var eval: [String] = []
     @Option(help: "Output folder.") var out: String
     @Option(help: "Training steps.") var steps: Int?
     @Option(help: "Training epochs (instead of --steps).") var epochs: Int?
     @Option(help: "Images per batch.") var batch = 8
-    @Option(help: "Network input WxH (multiples of 16).") var inputSize = "256x128"
+    @Option(help: "Network input WxH (multiples of 16).") var inputSize = PixelSize(width: 256, height: 128)
     @Option(help: "Peak learning rate (AdamW, warm-up then cosine).") var lr: Float = 3e-3
     @Option(help: "Seed of initialisation, data order and augmentation.") var seed: UInt64 = 0
     @Option(help: "Threads for OpenBLAS and decoding.") var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -71,6 +72,7 @@ struct Fit: ParsableCommand {
     @Option(help: "Standard deviation of the centre heatmap's Gaussians, in head pixels (4 input pixels).") var centerSigma: Float = Targets.defaultSigma
 
     func validate() throws {
+        try checkInputSize(inputSize)
         guard (steps == nil) != (epochs == nil) else { throw ValidationError("give exactly one of --steps and --epochs") }
         guard batch > 0, threads > 0, width > 0, checkpointEvery > 0, logEvery > 0, (evalEvery ?? 1) > 0, (steps ?? 1) > 0, (epochs ?? 1) > 0 else {
             throw ValidationError("--steps, --epochs, --batch, --threads, --width, --eval-every, --checkpoint-every and --log-every must be positive")
@@ -89,9 +91,7 @@ struct Fit: ParsableCommand {
         if !share.isEmpty {
             var shares = [Double](repeating: 0, count: sources.count)
             for entry in share {
-                let parts = entry.split(separator: "=").map(String.init)
-                guard parts.count == 2, let value = Double(parts[1]), value >= 0,
-                      let index = sources.firstIndex(where: { $0.name == parts[0] }) else {
+                guard let value = Double(entry.value), value >= 0, let index = sources.firstIndex(where: { $0.name == entry.name }) else {
                     throw ValidationError("--share \(entry): expected NAME=F with NAME one of \(sources.map(\.name))")
                 }
                 shares[index] = value
@@ -99,7 +99,7 @@ struct Fit: ParsableCommand {
             let given = shares.reduce(0, +)
             guard given <= 1 + 1e-9 else { throw ValidationError("shares add up to \(given), more than 1") }
             // Sources without a share split what is left evenly.
-            let unnamed = sources.indices.filter { i in !share.contains { $0.hasPrefix(sources[i].name + "=") } }
+            let unnamed = sources.indices.filter { i in !share.contains { $0.name == sources[i].name } }
             for i in unnamed { shares[i] = (1 - given) / Double(unnamed.count) }
             guard abs(shares.reduce(0, +) - 1) < 1e-9 else { throw ValidationError("shares add up to \(given), not 1") }
             options.shares = shares
@@ -108,7 +108,7 @@ struct Fit: ParsableCommand {
         options.steps = steps
         options.epochs = epochs
         options.batch = batch
-        (options.inputWidth, options.inputHeight) = try parseInputSize(inputSize)
+        (options.inputWidth, options.inputHeight) = (inputSize.width, inputSize.height)
         options.learningRate = lr
         options.seed = seed
         options.threads = threads
@@ -139,7 +139,7 @@ struct Evaluate: ParsableCommand {
 
     @Option(help: "Checkpoint (.safetensors) to evaluate on --shards.") var model: String?
     @Option(help: "Shards to evaluate on (glob or brace range).") var shards: String?
-    @Option(help: "Network input WxH.") var inputSize = "256x128"
+    @Option(help: "Network input WxH.") var inputSize = PixelSize(width: 256, height: 128)
     @Option(help: "Threads for OpenBLAS and decoding.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Cityscapes root (or its gtFine folder).") var cityscapesGt: String?
     @Option(help: "Folder of prediction txt files and masks.") var predictions: String?
@@ -149,6 +149,7 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Also compute COCO-style mask AP (pycocotools COCOeval, segm).") var coco = false
 
     func validate() throws {
+        try checkInputSize(inputSize)
         guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
         guard (model != nil && shards != nil && cityscapesGt == nil && predictions == nil)
                 || (model == nil && shards == nil && cityscapesGt != nil && predictions != nil) else {
@@ -160,7 +161,7 @@ struct Evaluate: ParsableCommand {
         if let model, let shards {
             openblas_set_num_threads(Int32(threads))
             let network = try Checkpoint.model(at: model)
-            let (w, h) = try parseInputSize(inputSize)
+            let (w, h) = (inputSize.width, inputSize.height)
             let outcome = try ShardEvaluation.evaluate(Predictor(model: network, inputWidth: w, inputHeight: h),
                                                        shards: try ShardList.expand(shards), jobs: threads) { printError("skipped: \($0)") }
             say("evaluated \(outcome.result.images) images at \(outcome.width)x\(outcome.height) (minimum regions "
@@ -204,17 +205,18 @@ struct Predict: ParsableCommand {
     @Option(help: "Checkpoint (.safetensors).") var model: String
     @Option(help: "Shards to predict (glob or brace range).") var shards: String
     @Option(help: "Output folder (NAME_pred.txt files and masks/).") var out: String
-    @Option(help: "Network input WxH.") var inputSize = "256x128"
+    @Option(help: "Network input WxH.") var inputSize = PixelSize(width: 256, height: 128)
     @Option(help: "Threads for OpenBLAS and decoding.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
+        try checkInputSize(inputSize)
         guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
     }
 
     func run() throws {
         openblas_set_num_threads(Int32(threads))
         let network = try Checkpoint.model(at: model)
-        let (w, h) = try parseInputSize(inputSize)
+        let (w, h) = (inputSize.width, inputSize.height)
         let count = try ShardEvaluation.writePredictions(Predictor(model: network, inputWidth: w, inputHeight: h),
                                                          shards: try ShardList.expand(shards), to: out, jobs: threads) {
             printError("skipped: \($0)")

@@ -78,21 +78,6 @@ final class GradientCheckTests: XCTestCase {
         convCase(ConvShape(batch: 2, inChannels: 5, height: 4, width: 5, outChannels: 3, kernel: 1), bias: true)   // direct 1×1 path
     }
 
-    func testReLUGradient() {
-        var input = values(60, awayFromZero: true)
-        let r = values(60)
-        func forward(_ x: [Float]) -> [Float] {
-            var out = [Float](repeating: 0, count: x.count)
-            x.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { reluForward($0.baseAddress!, i.baseAddress!, count: x.count) } }
-            return out
-        }
-        var dInput = [Float](repeating: 0, count: 60)
-        r.withUnsafeBufferPointer { g in input.withUnsafeBufferPointer { i in dInput.withUnsafeMutableBufferPointer {
-            reluBackward($0.baseAddress!, g.baseAddress!, i.baseAddress!, count: 60)
-        } } }
-        check("relu", &input, analytic: dInput) { self.projected(forward($0), r) }
-    }
-
     func testBilinearUpsamplingGradient() {
         for (h, w, oh, ow) in [(3, 4, 12, 16), (5, 3, 7, 9)] {
             var input = values(2 * h * w)
@@ -163,7 +148,13 @@ final class GradientCheckTests: XCTestCase {
 }
 
 extension GradientCheckTests {
-    func testBatchNormGradients() {
+    func testBatchNormGradients() { batchNormCase(relu: false) }
+
+    /// The network's ReLU is fused into batch norm (forward: max(0, ·) in the same pass;
+    /// backward: dOut masked by the forward output): checked as it runs.
+    func testBatchNormWithItsFusedReLUGradients() { batchNormCase(relu: true) }
+
+    func batchNormCase(relu: Bool) {
         let (batch, channels, pixels) = (3, 2, 5)
         let count = batch * channels * pixels
         var input = values(count, scale: 2), gamma = values(channels).map { $0 + 1.5 }, beta = values(channels)
@@ -173,7 +164,7 @@ extension GradientCheckTests {
             x.withUnsafeBufferPointer { x in g.withUnsafeBufferPointer { g in b.withUnsafeBufferPointer { b in
                 out.withUnsafeMutableBufferPointer { o in mean.withUnsafeMutableBufferPointer { m in inv.withUnsafeMutableBufferPointer { s in
                     batchNormForward(o.baseAddress!, x.baseAddress!, g.baseAddress!, b.baseAddress!, mean: m.baseAddress!, invStd: s.baseAddress!,
-                                     runningMean: nil, runningVar: nil, batch: batch, channels: channels, pixels: pixels)
+                                     runningMean: nil, runningVar: nil, batch: batch, channels: channels, pixels: pixels, relu: relu)
                 } } }
             } } }
             return out
@@ -184,23 +175,30 @@ extension GradientCheckTests {
             out.withUnsafeMutableBufferPointer { o in mean.withUnsafeMutableBufferPointer { m in inv.withUnsafeMutableBufferPointer { s in
                 runningMean.withUnsafeMutableBufferPointer { rm in runningVar.withUnsafeMutableBufferPointer { rv in
                     batchNormForward(o.baseAddress!, x.baseAddress!, g.baseAddress!, b.baseAddress!, mean: m.baseAddress!, invStd: s.baseAddress!,
-                                     runningMean: rm.baseAddress!, runningVar: rv.baseAddress!, batch: batch, channels: channels, pixels: pixels)
+                                     runningMean: rm.baseAddress!, runningVar: rv.baseAddress!, batch: batch, channels: channels, pixels: pixels,
+                                     relu: relu)
                 } }
             } } }
         } } }
         var dInput = [Float](repeating: 0, count: count), dGamma = [Float](repeating: 0, count: channels), dBeta = dGamma
         var dOut = r
         dOut.withUnsafeMutableBufferPointer { d in input.withUnsafeBufferPointer { x in gamma.withUnsafeBufferPointer { g in
-            mean.withUnsafeBufferPointer { m in inv.withUnsafeBufferPointer { s in
+            mean.withUnsafeBufferPointer { m in inv.withUnsafeBufferPointer { s in out.withUnsafeBufferPointer { o in
                 dInput.withUnsafeMutableBufferPointer { di in dGamma.withUnsafeMutableBufferPointer { dg in dBeta.withUnsafeMutableBufferPointer { db in
                     batchNormBackward(di.baseAddress!, dg.baseAddress!, db.baseAddress!, d.baseAddress!, x.baseAddress!, g.baseAddress!,
-                                      mean: m.baseAddress!, invStd: s.baseAddress!, batch: batch, channels: channels, pixels: pixels)
+                                      mean: m.baseAddress!, invStd: s.baseAddress!, batch: batch, channels: channels, pixels: pixels,
+                                      reluOutput: relu ? o.baseAddress! : nil)
                 } } }
-            } }
+            } } }
         } } }
-        check("batchnorm input", &input, analytic: dInput) { self.projected(forward($0, gamma, beta), r) }
-        check("batchnorm gamma", &gamma, analytic: dGamma) { self.projected(forward(input, $0, beta), r) }
-        check("batchnorm beta", &beta, analytic: dBeta) { self.projected(forward(input, gamma, $0), r) }
+        if relu {
+            // The mask must matter: some outputs are clipped, some pass.
+            XCTAssertTrue(out.contains { $0 == 0 } && out.contains { $0 > 0 })
+        }
+        let name = relu ? "batchnorm+relu" : "batchnorm"
+        check("\(name) input", &input, analytic: dInput) { self.projected(forward($0, gamma, beta), r) }
+        check("\(name) gamma", &gamma, analytic: dGamma) { self.projected(forward(input, $0, beta), r) }
+        check("\(name) beta", &beta, analytic: dBeta) { self.projected(forward(input, gamma, $0), r) }
         // Running statistics move 10 % towards the batch's (unbiased variance).
         XCTAssertEqual(runningMean[0], 0.1 * mean[0], accuracy: 1e-6)
         XCTAssertGreaterThan(runningVar[0], 0.9)

@@ -95,9 +95,24 @@ final class PackMixTests: XCTestCase {
     }
 
     func testResumeAfterAKilledRunGivesTheSameBytes() throws {
+        // 22 records (the fixtures twice under new ids), re-encoded at 1.5× on one job: long
+        // enough a run to be killed after its third shard, with no test hook in pack-mix.
+        let manifests = try temporaryFolder()
+        for (name, source) in [("real", fixtureManifests.real), ("synthetic", fixtureManifests.synthetic)] {
+            let records = try readManifest(source)
+            let lines = (0..<2).flatMap { copy in records.map { record -> String in
+                var copied = record
+                copied.id += "-copy\(copy)"
+                return copied.jsonLine + "\n"
+            } }
+            try Files.createDirectory("\(manifests)/\(name)")
+            try Files.writeAtomically(lines.joined(), to: "\(manifests)/\(name)/manifest.jsonl")
+        }
         let reference = try temporaryFolder()
-        var opts = options(reference)
-        opts.shardSamples = 1
+        var opts = PackOptions(inputs: [PackInput(name: "real", manifest: "\(manifests)/real"),
+                                        PackInput(name: "synthetic", manifest: "\(manifests)/synthetic")], out: reference)
+        (opts.seed, opts.split, opts.shardSamples) = (7, "all", 2)
+        (opts.sample.scale, opts.sample.imageFormat) = (1.5, .png)
         _ = try Packer.run(opts)
 
         let interrupted = try temporaryFolder()
@@ -108,13 +123,13 @@ final class PackMixTests: XCTestCase {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--real", fixtureManifests.real, "--synthetic", fixtureManifests.synthetic, "--seed", "7",
-                             "--split", "all", "--shard-samples", "1", "--out", interrupted, "--jobs", "1"]
-        process.environment = ["SYNMIX_PACK_SAMPLE_DELAY_MS": "150"]
+        process.arguments = ["--real", "\(manifests)/real", "--synthetic", "\(manifests)/synthetic", "--seed", "7",
+                             "--split", "all", "--shard-samples", "2", "--scale", "1.5", "--image-format", "png",
+                             "--out", interrupted, "--jobs", "1"]
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(60)
-        while Files.list(interrupted).filter({ $0.hasSuffix(".tar") }).count < 3 && Date() < deadline { usleep(20_000) }
+        while Files.list(interrupted).filter({ $0.hasSuffix(".tar") }).count < 3 && Date() < deadline { usleep(2_000) }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
@@ -124,6 +139,7 @@ final class PackMixTests: XCTestCase {
         let resumed = try Packer.run(opts)
         // The journal is rewritten right after each rename: a kill between the two costs at most one shard.
         XCTAssertGreaterThanOrEqual(resumed.resumedShards, 2)
+        XCTAssertLessThan(resumed.resumedShards, resumed.shards.count)
         XCTAssertEqual(try files(interrupted), try files(reference))
     }
 

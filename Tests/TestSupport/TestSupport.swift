@@ -33,7 +33,7 @@ public func runProgram(_ executable: String, _ arguments: [String]) throws -> (s
 
 /// Every record of a manifest (a folder holding manifest.jsonl, or the file).
 public func readManifest(_ path: String) throws -> [ManifestRecord] {
-    let reader = try ManifestReader(Files.isDirectory(path) ? "\(path)/manifest.jsonl" : path)
+    let reader = try ManifestReader(ManifestReader.file(path))
     var records: [ManifestRecord] = []
     while let record = try reader.nextRecord() { records.append(record) }
     return records
