@@ -56,27 +56,32 @@ let package = Package(
         // The demo experiment: runs the stage executables on generated data and writes the report.
         .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixGenerate", "Evaluation", "TrainShards", "CCairo"]),
 
+        // The executables' shared flags (--jobs, --max-errors) and option value parsers.
+        .target(name: "CommandSupport", dependencies: [
+            "SynmixCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         // Thin executables.
         // Not "harmonize": the folder would collide with Sources/Harmonize on a case-insensitive
         // file system (macOS). The product, and so the binary, keeps the name users type.
         .executableTarget(name: "harmonize-command", dependencies: [
-            "Harmonize", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CommandSupport", "Harmonize", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "filter-instances", dependencies: [
-            "FilterInstances", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CommandSupport", "FilterInstances", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pack-mix", dependencies: [
-            "PackMix", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CommandSupport", "PackMix", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "train-shards", dependencies: [
-            "TrainShards", "Network", "ShardData", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CommandSupport", "TrainShards", "Network", "ShardData", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synmix-generate", dependencies: [
-            "SynmixGenerate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CommandSupport", "SynmixGenerate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .executableTarget(name: "synmix-demo", dependencies: [
-            "Experiment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CommandSupport", "Experiment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synmix-bench", dependencies: [
             "SynmixCore", "CImageShim", "Evaluation", "Network", "ShardData", "TrainShards", "COpenBLAS",

@@ -467,8 +467,10 @@ static struct jpeg_error_mgr *jpeg_install_errors(jpeg_failure *failure, char *e
     return &failure->base;
 }
 
-int synmix_jpeg_info_read(const uint8_t *data, size_t size, uint32_t *width, uint32_t *height,
-                          int *channels, char error[SYNMIX_ERROR_SIZE]) {
+/* Reads the header (and, when `out` is not NULL, every scanline into `out`, which must
+   hold exactly width × height × channels bytes): one setjmp frame for both uses. */
+static int jpeg_read(const uint8_t *data, size_t size, uint32_t *width, uint32_t *height, int *channels,
+                     uint8_t *out, size_t out_size, char error[SYNMIX_ERROR_SIZE]) {
     struct jpeg_decompress_struct cinfo;
     jpeg_failure failure;
     cinfo.err = jpeg_install_errors(&failure, error);
@@ -484,23 +486,10 @@ int synmix_jpeg_info_read(const uint8_t *data, size_t size, uint32_t *width, uin
     *width = cinfo.output_width;
     *height = cinfo.output_height;
     *channels = cinfo.out_color_components;
-    jpeg_destroy_decompress(&cinfo);
-    return 0;
-}
-
-int synmix_jpeg_decode(const uint8_t *data, size_t size, uint8_t *out, size_t out_size,
-                       char error[SYNMIX_ERROR_SIZE]) {
-    struct jpeg_decompress_struct cinfo;
-    jpeg_failure failure;
-    cinfo.err = jpeg_install_errors(&failure, error);
-    if (setjmp(failure.jump)) {
+    if (out == NULL) {
         jpeg_destroy_decompress(&cinfo);
-        return -1;
+        return 0;
     }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)size);
-    jpeg_read_header(&cinfo, TRUE);
-    cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     size_t stride = (size_t)cinfo.output_width * cinfo.output_components;
     if (stride * cinfo.output_height != out_size) {
@@ -515,6 +504,18 @@ int synmix_jpeg_decode(const uint8_t *data, size_t size, uint8_t *out, size_t ou
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     return 0;
+}
+
+int synmix_jpeg_info_read(const uint8_t *data, size_t size, uint32_t *width, uint32_t *height,
+                          int *channels, char error[SYNMIX_ERROR_SIZE]) {
+    return jpeg_read(data, size, width, height, channels, NULL, 0, error);
+}
+
+int synmix_jpeg_decode(const uint8_t *data, size_t size, uint8_t *out, size_t out_size,
+                       char error[SYNMIX_ERROR_SIZE]) {
+    uint32_t width, height;
+    int channels;
+    return jpeg_read(data, size, &width, &height, &channels, out, out_size, error);
 }
 
 int synmix_jpeg_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int channels,

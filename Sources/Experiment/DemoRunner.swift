@@ -173,7 +173,7 @@ public final class DemoRunner: @unchecked Sendable {
                 runs.append(TrainingRun(name: name, seed: seed, arguments: ["fit"] + arguments + [
                     "--eval", "real=\(shards("real-val"))", "--eval", "synthetic=\(shards("synthetic-val"))",
                     "--out", folder, "--steps", String(steps), "--batch", String(s.batch), "--input-size", "\(s.inputWidth)x\(s.inputHeight)",
-                    "--width", String(s.width), "--lr", String(rate), "--seed", String(seed), "--threads", "1",
+                    "--width", String(s.width), "--lr", String(rate), "--seed", String(seed), "--jobs", "1",
                     "--log-every", String(max(1, steps / 4)), "--checkpoint-every", String(steps),
                 ], after: after.map { "\($0)-s\(seed)" }, folder: folder,
                                         realImages: images.0, syntheticImages: images.1))

@@ -11,7 +11,6 @@ public struct FilterOptions: Sendable {
     public var calibrateFrom: String?      // a real manifest folder (or file)
     public var calibrationPercentile = 5.0
     public var previews = 0
-    public var maxErrors = 0
     public var jobs = ProcessInfo.processInfo.activeProcessorCount
 
     public init(input: String, out: String, thresholdsPath: String, taxonomyPath: String) {
@@ -27,7 +26,6 @@ public struct FilterResult: Sendable {
     public var removed: Int
     public var kept: Int
     public var errors: [ManifestError]
-    public var exceededMaxErrors: Bool
     public var headline: String
     public var previews: [String]
 }
@@ -132,7 +130,7 @@ public enum FilterStage {
         try output.commit()
         let totals = report.totals
         return FilterResult(records: report.records, removed: totals.removed, kept: totals.kept, errors: errors,
-                            exceededMaxErrors: errors.count > options.maxErrors, headline: report.headline, previews: previews)
+                            headline: report.headline, previews: previews)
     }
 
     private static func firstRecordSize(_ path: String) throws -> (width: Int, height: Int) {

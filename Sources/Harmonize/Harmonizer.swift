@@ -31,7 +31,6 @@ public struct HarmonizeOptions: Sendable {
     public var limit: Int?
     public var partition: (index: Int, count: Int)?   // 1-based index
     public var valFraction = 0.04
-    public var maxErrors = 0
     public var verifyImages = false
     public var maxPixels = PNGDecodeOptions.defaultMaxPixels
 
@@ -48,7 +47,6 @@ public struct HarmonizeResult: Sendable {
     public var discovered: Int
     public var written: Int
     public var errors: [FileError]
-    public var exceededMaxErrors: Bool
     public var summaryPath: String
     /// Instance (and crowd) counts per split and class, classes in taxonomy order.
     public var counts: [(split: String, images: Int, classes: [(name: String, instances: Int, crowd: Int)])]
@@ -117,7 +115,6 @@ public enum Harmonizer {
         try Files.writeAtomically(summaryJSON.pretty, to: "\(options.out)/summary.json")
         try manifest.commit()
         return HarmonizeResult(discovered: discovered.count, written: summary.images, errors: errors,
-                               exceededMaxErrors: errors.count > options.maxErrors,
                                summaryPath: "\(options.out)/summary.json", counts: summary.counts)
     }
 

@@ -11,7 +11,6 @@ public struct PackOptions: Sendable {
     public var shardSamples = 100_000
     public var sample = SampleOptions()
     public var jobs = ProcessInfo.processInfo.activeProcessorCount
-    public var maxErrors = 0
 
     public init(inputs: [PackInput], out: String) {
         self.inputs = inputs
@@ -25,7 +24,6 @@ public struct PackResult: Sendable {
     public var bytes: Int
     public var errors: [FileError]
     public var resumedShards: Int
-    public var exceededMaxErrors: Bool
 }
 
 /// `pack-mix`: the mix plan, then shards written one after another under a
@@ -166,8 +164,7 @@ public enum Packer {
         try Files.writeAtomically(index.json.pretty, to: "\(options.out)/\(ShardIndex.fileName)")
         unlink(journalPath)
         return PackResult(samples: index.samples, shards: shards.map(\.entry.name),
-                          bytes: shards.reduce(0) { $0 + $1.entry.bytes }, errors: errors, resumedShards: resumed,
-                          exceededMaxErrors: errors.count > options.maxErrors)
+                          bytes: shards.reduce(0) { $0 + $1.entry.bytes }, errors: errors, resumedShards: resumed)
     }
 
     private static func writeJournal(_ path: String, _ planHash: String, _ shards: [ShardRecord]) throws {

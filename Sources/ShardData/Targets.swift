@@ -69,7 +69,10 @@ public struct PreparedSample: Sendable {
 }
 
 public enum Targets {
-    /// Input normalisation: (v/255 − 0.5) / 0.25 per channel.
+    /// Input normalisation: (v/255 − mean) / std per channel (a checkpoint records both).
+    public static let inputMean: Float = 0.5
+    public static let inputStd: Float = 0.25
+    /// (v/255 − 0.5) / 0.25, written as × 4 (exact: a power of two).
     public static func normalise(_ value: UInt8) -> Float { (Float(value) / 255 - 0.5) * 4 }
     /// Standard deviation of the centre Gaussians, in head pixels (8 input pixels).
     public static let defaultSigma: Float = 2

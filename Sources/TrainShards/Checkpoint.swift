@@ -15,7 +15,33 @@ public enum Checkpoint {
         public var cursor: LoaderCursor
     }
 
-    public static func save(_ model: Model, to path: String, training: TrainingState? = nil) throws {
+    /// What the network was trained on: the input size (predict and evaluate use it unless told
+    /// otherwise) and the normalisation of the pixel values.
+    public struct Input: Sendable, Equatable {
+        public var width: Int
+        public var height: Int
+        public var mean = Targets.inputMean
+        public var std = Targets.inputStd
+
+        public init(width: Int, height: Int) {
+            self.width = width
+            self.height = height
+        }
+
+        var json: JSON {
+            .object([("size", .array([.int(width), .int(height)])), ("mean", .double(Double(mean))), ("std", .double(Double(std)))])
+        }
+
+        init(json: JSON, path: String) throws {
+            guard let size = json["size"]?.arrayValue?.compactMap(\.intValue), size.count == 2, size[0] > 0, size[1] > 0,
+                  let mean = json["mean"]?.doubleValue, let std = json["std"]?.doubleValue else {
+                throw FileError(path: path, reason: "synmix.input metadata is not {size: [w, h], mean, std}: \(json.compact)")
+            }
+            (width, height, self.mean, self.std) = (size[0], size[1], Float(mean), Float(std))
+        }
+    }
+
+    public static func save(_ model: Model, to path: String, input: Input?, training: TrainingState? = nil) throws {
         var tensors: [String: Safetensors.Tensor] = [:]
         for slot in model.parameterSlots {
             tensors[slot.name] = Safetensors.Tensor(Array(model.parameters[slot.offset..<slot.offset + slot.count]), shape: slot.shape)
@@ -25,6 +51,7 @@ public enum Checkpoint {
         }
         for name in model.blockNames { tensors["\(name).bn.num_batches_tracked"] = Safetensors.Tensor([model.batchesTracked], shape: []) }
         var metadata = ["synmix.config": model.config.json.compact, "synmix.version": synmixVersion]
+        if let input { metadata["synmix.input"] = input.json.compact }
         if let training {
             for slot in model.parameterSlots {
                 tensors["optimizer.exp_avg.\(slot.name)"] = Safetensors.Tensor(Array(training.m[slot.offset..<slot.offset + slot.count]), shape: slot.shape)
@@ -39,12 +66,16 @@ public enum Checkpoint {
         try Files.writeAtomically(Safetensors.serialize(tensors, metadata: metadata), to: path)
     }
 
-    /// The model a checkpoint holds, built from its stored config (one read of the file).
-    public static func model(at path: String) throws -> Model {
+    /// The model a checkpoint holds, built from its stored config (one read of the file),
+    /// and the input it was trained on (nil for a checkpoint written without it).
+    public static func model(at path: String) throws -> (model: Model, input: Input?) {
         let file = try read(path)
         let model = Model(config: try config(of: file.metadata, path: path))
         try load(file, path: path, into: model)
-        return model
+        guard let text = file.metadata["synmix.input"] else { return (model, nil) }
+        let json: JSON
+        do { json = try JSON.parse(Array(text.utf8)) } catch { throw FileError(path: path, reason: "synmix.input metadata: \(error)") }
+        return (model, try Input(json: json, path: path))
     }
 
     /// Loads weights and running statistics into `model`; refuses a checkpoint of another architecture.

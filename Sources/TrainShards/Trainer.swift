@@ -36,6 +36,8 @@ public struct FitOptions: Sendable {
         self.config = config
     }
 
+    var input: Checkpoint.Input { Checkpoint.Input(width: inputWidth, height: inputHeight) }
+
     var json: JSON {
         .object([
             ("train", .array(sources.map { .object([("name", .string($0.name)), ("shards", .array($0.shards.map { .string($0) }))]) })),
@@ -63,6 +65,8 @@ public struct FitSummary: Sendable {
     public var imagesPerSecond: Double
     public var dataWaitShare: Double
     public var evaluations: [(name: String, step: Int, outcome: ShardEvaluation.Outcome)]
+    /// Every input skipped during the run, once each (a damaged shard is met again every epoch).
+    public var skipped: [FileError]
 }
 
 /// The training loop (llm.c's train_gpt2.c in spirit): load batch, forward,
@@ -74,6 +78,12 @@ public enum Trainer {
         }
         guard options.inputWidth % 16 == 0, options.inputHeight % 16 == 0 else {
             throw FitError("--input-size \(options.inputWidth)x\(options.inputHeight) is not a multiple of 16")
+        }
+        // A fresh run into a folder holding another would mix the two runs' checkpoints (a later
+        // --resume would continue whichever has the highest step): refused.
+        if !options.resume, let earlier = [latestCheckpoint(in: "\(options.out)/checkpoints"), "\(options.out)/\(TrainingMetrics.fileName)",
+                                            "\(options.out)/model.safetensors"].compactMap({ $0 }).first(where: Files.exists) {
+            throw FitError("\(options.out) holds an earlier run (\(earlier)): continue it with --resume, or train into a new --out")
         }
         // The layers split each batch over threads themselves; OpenBLAS runs inside one.
         openblas_set_num_threads(1)
@@ -122,7 +132,7 @@ public enum Trainer {
         log("model \(options.config) with \(model.parameterTotal) parameters; \(totalSteps) steps of \(options.batch) at "
             + "\(options.inputWidth)x\(options.inputHeight), \(options.threads) thread(s)")
 
-        var summary = FitSummary(steps: totalSteps, finalLoss: .nan, imagesPerSecond: 0, dataWaitShare: 0, evaluations: [])
+        var summary = FitSummary(steps: totalSteps, finalLoss: .nan, imagesPerSecond: 0, dataWaitShare: 0, evaluations: [], skipped: [])
         var waiting = 0.0, computing = 0.0
         let started = Date()
         var lastCursor = cursor ?? LoaderCursor(sources: options.shares == nil ? 1 : options.sources.count)
@@ -166,16 +176,17 @@ public enum Trainer {
                 metrics.timing = timing(done - startStep, options.batch, waiting, computing)
                 metrics.skipped = errors.all
                 try metrics.write(folder: options.out)
-                try saveCheckpoint(model, optimizer: optimizer, step: done, cursor: lastCursor, out: options.out)
+                try saveCheckpoint(model, optimizer: optimizer, step: done, cursor: lastCursor, options: options)
             }
         }
         try evaluateAll(step: totalSteps)
-        try Checkpoint.save(model, to: "\(options.out)/model.safetensors")
+        try Checkpoint.save(model, to: "\(options.out)/model.safetensors", input: options.input)
         metrics.timing = timing(totalSteps - startStep, options.batch, waiting, computing)
         metrics.skipped = errors.all
         try metrics.write(folder: options.out)
         summary.imagesPerSecond = metrics.timing.imagesPerSecond
         summary.dataWaitShare = metrics.timing.dataWaitShare
+        summary.skipped = errors.distinct
         return summary
     }
 
@@ -211,10 +222,10 @@ public enum Trainer {
     }
 
     /// Writes `checkpoints/step-NNNNNN.safetensors` and keeps the two most recent.
-    static func saveCheckpoint(_ model: Model, optimizer: AdamW, step: Int, cursor: LoaderCursor, out: String) throws {
-        let folder = "\(out)/checkpoints"
+    static func saveCheckpoint(_ model: Model, optimizer: AdamW, step: Int, cursor: LoaderCursor, options: FitOptions) throws {
+        let folder = "\(options.out)/checkpoints"
         let state = Checkpoint.TrainingState(step: step, optimizerStep: optimizer.step, m: optimizer.m, v: optimizer.v, cursor: cursor)
-        try Checkpoint.save(model, to: String(format: "%@/step-%06d.safetensors", folder, step), training: state)
+        try Checkpoint.save(model, to: String(format: "%@/step-%06d.safetensors", folder, step), input: options.input, training: state)
         let all = Files.list(folder).filter { $0.hasPrefix("step-") && $0.hasSuffix(".safetensors") }.sorted()
         for old in all.dropLast(2) { try? FileManager.default.removeItem(atPath: "\(folder)/\(old)") }
     }
@@ -244,6 +255,10 @@ final class ErrorLog: @unchecked Sendable {
         log("skipped: \(error)")
     }
     var all: [FileError] { lock.lock(); defer { lock.unlock() }; return errors }
+    var distinct: [FileError] {
+        var seen: Set<String> = []
+        return all.filter { seen.insert($0.description).inserted }
+    }
 }
 
 extension Objective {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import FilterInstances
 import Foundation
 import SynmixCore
@@ -37,14 +38,11 @@ struct FilterInstancesCommand: ParsableCommand {
     var calibrationPercentile = 5.0
     @Option(help: "Draw K overlay PNGs of the images with the most removals.")
     var preview = 0
-    @Option(help: "Exit with status 1 if more records than this are unreadable.")
-    var maxErrors = 0
-    @Option(help: "Records filtered in parallel (default: all cores); the output is the same for any value.")
-    var jobs = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var errorBudget: ErrorBudget
+    @OptionGroup var parallelism: Parallelism
 
     func validate() throws {
         guard preview >= 0 else { throw ValidationError("--preview must be 0 or more") }
-        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         for (flag, value) in [("--min-area", minArea), ("--min-height", minHeight), ("--min-width", minWidth)] {
             if let value, !(value.isFinite && value >= 0) { throw ValidationError("\(flag) must be a number of pixels >= 0, got \(value)") }
         }
@@ -71,8 +69,7 @@ struct FilterInstancesCommand: ParsableCommand {
         options.calibrateFrom = calibrateFrom
         options.calibrationPercentile = calibrationPercentile
         options.previews = preview
-        options.maxErrors = maxErrors
-        options.jobs = jobs
+        options.jobs = parallelism.jobs
         let started = Date()
         let result = try FilterStage.run(options)
         let seconds = Date().timeIntervalSince(started)
@@ -80,11 +77,7 @@ struct FilterInstancesCommand: ParsableCommand {
                      result.records, result.kept, result.removed, result.errors.count, seconds, out))
         print(result.headline)
         for path in result.previews { print("  preview: \(path)") }
-        for error in result.errors.prefix(10) { FileHandle.standardError.write(Data("  error: \(error)\n".utf8)) }
-        if result.exceededMaxErrors {
-            FileHandle.standardError.write(Data("filter-instances: \(result.errors.count) errors exceed --max-errors \(maxErrors)\n".utf8))
-            throw ExitCode(1)
-        }
+        try errorBudget.settle(result.errors, tool: "filter-instances", more: "\(out)/errors.jsonl")
     }
 }
 

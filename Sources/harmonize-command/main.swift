@@ -1,10 +1,10 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import Harmonize
 import SynmixCore
 
 extension Dataset: ExpressibleByArgument {}
-extension Partition: ExpressibleByArgument {}
 
 struct HarmonizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,8 +35,7 @@ struct HarmonizeCommand: ParsableCommand {
     @Option(help: "Taxonomy file (default: taxonomy.yaml beside the mapping file).")
     var taxonomy: String?
 
-    @Option(help: "Images read in parallel (default: all cores).")
-    var jobs = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var parallelism: Parallelism
 
     @Option(help: "Only the first N images by id.")
     var limit: Int?
@@ -47,8 +46,7 @@ struct HarmonizeCommand: ParsableCommand {
     @Option(help: "Synscapes: the highest-numbered fraction of images that form the val split.")
     var valFraction = 0.04
 
-    @Option(help: "Exit with status 1 if more samples than this fail.")
-    var maxErrors = 0
+    @OptionGroup var errorBudget: ErrorBudget
 
     @Flag(help: "Also decode every RGB image fully (slower) instead of checking its header.")
     var verifyImages = false
@@ -58,7 +56,6 @@ struct HarmonizeCommand: ParsableCommand {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         guard valFraction >= 0, valFraction < 1 else { throw ValidationError("--val-fraction must be in [0, 1), got \(valFraction)") }
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive, got \(maxPixels)") }
     }
@@ -72,16 +69,15 @@ struct HarmonizeCommand: ParsableCommand {
         var options = HarmonizeOptions(dataset: dataset, root: root, out: out,
                                        mappingPath: mappingPath, taxonomyPath: taxonomyPath)
         options.split = split
-        options.jobs = jobs
+        options.jobs = parallelism.jobs
         options.limit = limit
         options.partition = partition.map { ($0.index, $0.count) }
         options.valFraction = valFraction
-        options.maxErrors = maxErrors
         options.verifyImages = verifyImages
         options.maxPixels = maxPixels
 
         let started = Date()
-        let meter = ProgressLine(label: "harmonize \(dataset.rawValue)", started: started)
+        let meter = ProgressLine(label: "harmonize \(dataset.rawValue)", unit: "images", started: started)
         let result: HarmonizeResult
         do {
             result = try Harmonizer.run(options) { done, total in meter.update(done, total) }
@@ -95,12 +91,7 @@ struct HarmonizeCommand: ParsableCommand {
                      result.written, result.errors.count, seconds,
                      Double(result.written + result.errors.count) / max(seconds, 1e-9), out))
         printTable(result.counts)
-        for error in result.errors.prefix(10) { printError("  error: \(error)") }
-        if result.errors.count > 10 { printError("  … \(result.errors.count - 10) more in \(out)/errors.jsonl") }
-        if result.exceededMaxErrors {
-            printError("harmonize: \(result.errors.count) errors exceed --max-errors \(maxErrors)")
-            throw ExitCode(1)
-        }
+        try errorBudget.settle(result.errors, tool: "harmonize", more: "\(out)/errors.jsonl")
     }
 }
 
@@ -113,38 +104,6 @@ func printTable(_ counts: [(split: String, images: Int, classes: [(name: String,
     for row in counts {
         print(cell(row.split) + cell(String(row.images))
               + row.classes.map { cell($0.crowd > 0 ? "\($0.instances)(\($0.crowd))" : String($0.instances)) }.joined())
-    }
-}
-
-func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
-}
-
-/// A single self-overwriting progress line, shown only on a terminal.
-final class ProgressLine: Sendable {
-    let label: String
-    let started: Date
-    let enabled = isatty(STDERR_FILENO) != 0
-
-    init(label: String, started: Date) {
-        self.label = label
-        self.started = started
-    }
-
-    func update(_ done: Int, _ total: Int) {
-        guard enabled else { return }
-        let elapsed = Date().timeIntervalSince(started)
-        let rate = Double(done) / max(elapsed, 1e-9)
-        let eta = rate > 0 ? Double(total - done) / rate : 0
-        printErrorInline(String(format: "\r%@: %d/%d images, %.1f images/s, ETA %.0f s   ", label, done, total, rate, eta))
-    }
-
-    func finish() {
-        if enabled { printErrorInline("\n") }
-    }
-
-    private func printErrorInline(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
     }
 }
 

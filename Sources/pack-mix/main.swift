@@ -1,11 +1,10 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import PackMix
 import SynmixCore
 
 extension ImageFormat: ExpressibleByArgument {}
-extension NamedValue: ExpressibleByArgument {}
-extension PixelSize: ExpressibleByArgument {}
 
 struct PackMixCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,14 +41,12 @@ struct Pack: ParsableCommand {
     @Option(help: "Shrink images and masks to fit WxH.") var maxSize: PixelSize?
     @Option(help: "Records of this split only: train, val or all.") var split = "train"
     @Option(help: "Rewrite a dataset root, OLD=NEW (repeatable).") var rootMap: [NamedValue] = []
-    @Option(help: "Samples prepared in parallel.") var jobs = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Exit with status 1 if more records than this are skipped.") var maxErrors = 0
+    @OptionGroup var parallelism: Parallelism
+    @OptionGroup var errorBudget: ErrorBudget
 
     func validate() throws {
-        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
         guard shardSize > 0, shardSamples > 0 else { throw ValidationError("--shard-size and --shard-samples must be positive") }
         guard (1...100).contains(jpegQuality) else { throw ValidationError("--jpeg-quality must be in 1...100, got \(jpegQuality)") }
-        guard maxErrors >= 0 else { throw ValidationError("--max-errors must be 0 or more, got \(maxErrors)") }
         if let syntheticFraction, !(syntheticFraction >= 0 && syntheticFraction < 1) {
             throw ValidationError("--synthetic-fraction must be in [0, 1), got \(syntheticFraction)")
         }
@@ -88,8 +85,7 @@ struct Pack: ParsableCommand {
         options.split = split
         options.shardBytes = shardSize
         options.shardSamples = shardSamples
-        options.jobs = jobs
-        options.maxErrors = maxErrors
+        options.jobs = parallelism.jobs
         options.sample.imageFormat = imageFormat
         options.sample.jpegQuality = jpegQuality
         options.sample.scale = scale
@@ -102,11 +98,7 @@ struct Pack: ParsableCommand {
                      result.samples, result.shards.count, Double(result.bytes) / 1e6, result.errors.count, seconds,
                      Double(result.samples) / max(seconds, 1e-9), Double(result.bytes) / 1e6 / max(seconds, 1e-9), out))
         if result.resumedShards > 0 { print("  resumed: kept \(result.resumedShards) complete shards from the interrupted run") }
-        for error in result.errors.prefix(10) { FileHandle.standardError.write(Data("  skipped: \(error)\n".utf8)) }
-        if result.exceededMaxErrors {
-            FileHandle.standardError.write(Data("pack-mix: \(result.errors.count) skipped records exceed --max-errors \(maxErrors)\n".utf8))
-            throw ExitCode(1)
-        }
+        try errorBudget.settle(result.errors, tool: "pack-mix", more: "\(out)/errors.jsonl")
     }
 }
 

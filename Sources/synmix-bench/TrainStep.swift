@@ -108,7 +108,7 @@ struct TrainStep: ParsableCommand {
             // A few steps moved the weights and running statistics off their initial values; export them
             // and the eval-mode outputs of the first two images.
             try Files.createDirectory(export)
-            try Checkpoint.save(model, to: "\(export)/model.safetensors")
+            try Checkpoint.save(model, to: "\(export)/model.safetensors", input: Checkpoint.Input(width: width, height: height))
             let check = Workspace(model: model, batch: 2, height: height, width: width)
             check.input.update(from: input, count: 2 * 3 * height * width)
             check.forward(training: false)

@@ -1,9 +1,13 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import SynmixCore
 import SynmixGenerate
 
 extension DemoLook.ClassMix: ExpressibleByArgument {}
+
+/// `--look`: the committed fixtures' flat colours, or the demo benchmark's textured, blurred, noisy frames.
+enum Look: String, ExpressibleByArgument, CaseIterable { case fixture, demo }
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,12 +40,11 @@ struct CommonOptions: ParsableArguments {
     var pngLevel = 6
     @Option(help: "Per-pixel sensor noise (standard deviation in 8-bit levels).")
     var noise = 0.0
-    @Option(help: "Frames generated in parallel.")
-    var jobs = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var parallelism: Parallelism
     @Option(help: "Random objects per scene, MIN-MAX (nearer ones hide some).")
     var objects = "4-10"
     @Option(help: "fixture (flat colours) or demo (the benchmark's textured, blurred, noisy looks).")
-    var look = "fixture"
+    var look: Look = .fixture
     @Option(help: "Demo look: how far the synthetic palette and lighting are from the real ones (0...1).")
     var gap = 0.2
     @Option(help: "Scale of people and two-wheelers on top of the perspective (default 1, with the demo look \(DemoLook.smallClassScale)).")
@@ -50,10 +53,15 @@ struct CommonOptions: ParsableArguments {
     var classes: DemoLook.ClassMix?
 
     func validate() throws {
-        guard ["fixture", "demo"].contains(look) else { throw ValidationError("--look must be fixture or demo") }
+        guard count >= 1 else { throw ValidationError("--count must be at least 1, got \(count)") }
+        guard (0...9).contains(pngLevel) else { throw ValidationError("--png-level must be in 0...9, got \(pngLevel)") }
+        guard noise.isFinite, noise >= 0 else { throw ValidationError("--noise must be a finite number >= 0, got \(noise)") }
+        guard (0...1).contains(gap) else { throw ValidationError("--gap must be in [0, 1], got \(gap)") }
+        if let smallScale, !(smallScale > 0 && smallScale <= 4) { throw ValidationError("--small-scale must be in (0, 4], got \(smallScale)") }
+        _ = try objectRange
     }
 
-    var demo: Bool { look == "demo" }
+    var demo: Bool { look == .demo }
 
     /// The scene builder these options describe; `demoClasses` is the class mix of the demo look.
     func builder(width: Int, height: Int, demoClasses: DemoLook.ClassMix) throws -> StreetSceneBuilder {
@@ -78,10 +86,17 @@ struct CommonOptions: ParsableArguments {
 struct CityscapesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cityscapes", abstract: "A Cityscapes-layout dataset.")
     @OptionGroup var common: CommonOptions
-    @Option var width = 2048
-    @Option var height = 1024
-    @Option var split = "train"
-    @Option var city = "synthcity"
+    @Option(help: "Frame width in pixels.") var width = 2048
+    @Option(help: "Frame height in pixels.") var height = 1024
+    @Option(help: "The split folder the frames go to (train, val or test).") var split = "train"
+    @Option(help: "The city folder and file-name prefix.") var city = "synthcity"
+
+    func validate() throws {
+        guard width >= 64, height >= 32, width * height <= PNGDecodeOptions.defaultMaxPixels else {
+            throw ValidationError("--width/--height must be at least 64x32 and at most \(PNGDecodeOptions.defaultMaxPixels) pixels")
+        }
+        guard !city.isEmpty, Files.safeName(city) == city else { throw ValidationError("--city must be a plain name ([A-Za-z0-9_-]), got '\(city)'") }
+    }
 
     func run() throws {
         var appearance = common.demo ? Appearance.demoReal : Appearance.fixtureReal
@@ -90,7 +105,7 @@ struct CityscapesCommand: ParsableCommand {
         try DatasetGenerator.cityscapes(root: common.out, count: common.count,
                                         builder: try common.builder(width: width, height: height, demoClasses: .longTail), split: split,
                                         city: city, seed: common.seed, appearance: appearance, policy: policy,
-                                        pngLevel: common.pngLevel, jobs: common.jobs)
+                                        pngLevel: common.pngLevel, jobs: common.parallelism.jobs)
         print("synmix-generate: \(common.count) Cityscapes frames (\(width)x\(height)) in \(common.out)")
     }
 }
@@ -98,15 +113,21 @@ struct CityscapesCommand: ParsableCommand {
 struct SynscapesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "synscapes", abstract: "A Synscapes-layout dataset.")
     @OptionGroup var common: CommonOptions
-    @Option var width = 1440
-    @Option var height = 720
+    @Option(help: "Frame width in pixels.") var width = 1440
+    @Option(help: "Frame height in pixels.") var height = 720
+
+    func validate() throws {
+        guard width >= 64, height >= 32, width * height <= PNGDecodeOptions.defaultMaxPixels else {
+            throw ValidationError("--width/--height must be at least 64x32 and at most \(PNGDecodeOptions.defaultMaxPixels) pixels")
+        }
+    }
 
     func run() throws {
         var appearance = common.demo ? Appearance.demoSynthetic(gap: common.gap) : Appearance.fixtureSynthetic
         if !common.demo { appearance.noise = common.noise }
         try DatasetGenerator.synscapes(root: common.out, count: common.count,
                                        builder: try common.builder(width: width, height: height, demoClasses: .balanced),
-                                       seed: common.seed, appearance: appearance, pngLevel: common.pngLevel, jobs: common.jobs)
+                                       seed: common.seed, appearance: appearance, pngLevel: common.pngLevel, jobs: common.parallelism.jobs)
         print("synmix-generate: \(common.count) Synscapes frames (\(width)x\(height)) in \(common.out)")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import COpenBLAS
+import CommandSupport
 import Evaluation
 import Foundation
 import Network
@@ -15,12 +16,6 @@ struct TrainShardsCommand: ParsableCommand {
         subcommands: [Fit.self, Evaluate.self, Predict.self])
 }
 
-func printError(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
-/// Unbuffered, so progress lines appear as they happen, also in a pipe.
-func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
-
-extension PixelSize: ExpressibleByArgument {}
-extension NamedValue: ExpressibleByArgument {}
 
 /// `NAME=SHARDS` or just `SHARDS` (named after its position).
 func namedShards(_ argument: String, fallback: String) throws -> (name: String, shards: [String]) {
@@ -32,6 +27,23 @@ func namedShards(_ argument: String, fallback: String) throws -> (name: String, 
 func checkInputSize(_ size: PixelSize) throws {
     guard size.width % 16 == 0, size.height % 16 == 0 else {
         throw ValidationError("--input-size must be WxH with both multiples of 16, got '\(size)'")
+    }
+}
+
+/// The input size predict and evaluate run a checkpoint at: the one it was trained at, unless
+/// `--input-size` says otherwise, which must be confirmed with `--other-input-size`.
+func runInputSize(for checkpoint: String, stored: Checkpoint.Input?, requested: PixelSize?, confirmed: Bool) throws -> PixelSize {
+    switch (stored, requested) {
+    case (let stored?, let requested?) where (stored.width, stored.height) != (requested.width, requested.height) && !confirmed:
+        throw ValidationError("\(checkpoint) was trained at \(stored.width)x\(stored.height); running it at \(requested) "
+                              + "needs --other-input-size (or leave out --input-size)")
+    case (_, let requested?):
+        return requested
+    case (let stored?, nil):
+        return PixelSize(width: stored.width, height: stored.height)
+    case (nil, nil):
+        printError("warning: \(checkpoint) does not record its input size; running at 256x128 (give --input-size)")
+        return PixelSize(width: 256, height: 128)
     }
 }
 
@@ -60,7 +72,8 @@ struct Fit: ParsableCommand {
     @Option(help: "Network input WxH (multiples of 16).") var inputSize = PixelSize(width: 256, height: 128)
     @Option(help: "Peak learning rate (AdamW, warm-up then cosine).") var lr: Float = 3e-3
     @Option(help: "Seed of initialisation, data order and augmentation.") var seed: UInt64 = 0
-    @Option(help: "Threads for OpenBLAS and decoding.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var parallelism: Parallelism
+    @OptionGroup var errorBudget: ErrorBudget
     @Option(help: "Network width (channels at stride 4).") var width = 24
     @Option(help: "Start from this checkpoint's weights (fine-tuning).") var `init`: String?
     @Option(help: "Evaluate every N steps (and at the end).") var evalEvery: Int?
@@ -74,8 +87,8 @@ struct Fit: ParsableCommand {
     func validate() throws {
         try checkInputSize(inputSize)
         guard (steps == nil) != (epochs == nil) else { throw ValidationError("give exactly one of --steps and --epochs") }
-        guard batch > 0, threads > 0, width > 0, checkpointEvery > 0, logEvery > 0, (evalEvery ?? 1) > 0, (steps ?? 1) > 0, (epochs ?? 1) > 0 else {
-            throw ValidationError("--steps, --epochs, --batch, --threads, --width, --eval-every, --checkpoint-every and --log-every must be positive")
+        guard batch > 0, width > 0, checkpointEvery > 0, logEvery > 0, (evalEvery ?? 1) > 0, (steps ?? 1) > 0, (epochs ?? 1) > 0 else {
+            throw ValidationError("--steps, --epochs, --batch, --width, --eval-every, --checkpoint-every and --log-every must be positive")
         }
         guard lr.isFinite, lr > 0, centerSigma.isFinite, centerSigma > 0 else {
             throw ValidationError("--lr and --center-sigma must be positive numbers")
@@ -111,7 +124,7 @@ struct Fit: ParsableCommand {
         (options.inputWidth, options.inputHeight) = (inputSize.width, inputSize.height)
         options.learningRate = lr
         options.seed = seed
-        options.threads = threads
+        options.threads = parallelism.jobs
         options.initFrom = `init`
         options.resume = resume
         options.evaluateEvery = evalEvery
@@ -126,6 +139,7 @@ struct Fit: ParsableCommand {
             say("\(evaluation.name):")
             say(evaluation.outcome.result.table)
         }
+        try errorBudget.settle(summary.skipped, tool: "train-shards fit", more: "\(out)/metrics.json")
     }
 }
 
@@ -139,8 +153,10 @@ struct Evaluate: ParsableCommand {
 
     @Option(help: "Checkpoint (.safetensors) to evaluate on --shards.") var model: String?
     @Option(help: "Shards to evaluate on (glob or brace range).") var shards: String?
-    @Option(help: "Network input WxH.") var inputSize = PixelSize(width: 256, height: 128)
-    @Option(help: "Threads for OpenBLAS and decoding.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Network input WxH (default: the size the checkpoint was trained at).") var inputSize: PixelSize?
+    @Flag(help: "Allow an --input-size other than the checkpoint's.") var otherInputSize = false
+    @OptionGroup var parallelism: Parallelism
+    @OptionGroup var errorBudget: ErrorBudget
     @Option(help: "Cityscapes root (or its gtFine folder).") var cityscapesGt: String?
     @Option(help: "Folder of prediction txt files and masks.") var predictions: String?
     @Option(help: "Ground-truth split.") var split = "val"
@@ -149,8 +165,7 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Also compute COCO-style mask AP (pycocotools COCOeval, segm).") var coco = false
 
     func validate() throws {
-        try checkInputSize(inputSize)
-        guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
+        if let inputSize { try checkInputSize(inputSize) }
         guard (model != nil && shards != nil && cityscapesGt == nil && predictions == nil)
                 || (model == nil && shards == nil && cityscapesGt != nil && predictions != nil) else {
             throw ValidationError("give either --model and --shards, or --cityscapes-gt and --predictions")
@@ -159,26 +174,28 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         if let model, let shards {
-            openblas_set_num_threads(Int32(threads))
-            let network = try Checkpoint.model(at: model)
-            let (w, h) = (inputSize.width, inputSize.height)
-            let outcome = try ShardEvaluation.evaluate(Predictor(model: network, inputWidth: w, inputHeight: h),
-                                                       shards: try ShardList.expand(shards), jobs: threads) { printError("skipped: \($0)") }
-            say("evaluated \(outcome.result.images) images at \(outcome.width)x\(outcome.height) (minimum regions "
+            openblas_set_num_threads(Int32(parallelism.jobs))
+            let (network, stored) = try Checkpoint.model(at: model)
+            let size = try runInputSize(for: model, stored: stored, requested: inputSize, confirmed: otherInputSize)
+            var skipped: [FileError] = []
+            let outcome = try ShardEvaluation.evaluate(Predictor(model: network, inputWidth: size.width, inputHeight: size.height),
+                                                       shards: try ShardList.expand(shards), jobs: parallelism.jobs) { skipped.append($0) }
+            say("evaluated \(outcome.result.images) images at \(outcome.width)x\(outcome.height), network input \(size) (minimum regions "
                 + outcome.minRegionSizes.map { "\($0)" }.joined(separator: ", ") + " px: 100 px scaled by each image's area ratio)")
             say(outcome.result.table)
             if let out {
                 try Files.createDirectory(out)
                 try Files.writeAtomically(outcome.json.pretty, to: "\(out)/metrics.json")
             }
+            try errorBudget.settle(skipped, tool: "train-shards evaluate")
             return
         }
         guard let cityscapesGt, let predictions else { return }
         var options = CityscapesEvaluation.Options(groundTruth: cityscapesGt, predictions: predictions)
         options.split = split
         options.skipBad = skipBad
+        options.jobs = parallelism.jobs
         let (images, skipped) = try CityscapesEvaluation.load(options)
-        for problem in skipped { FileHandle.standardError.write(Data("skipped: \(problem)\n".utf8)) }
         let classNames = CityscapesEvaluation.classes.map(\.name)
         let result = InstanceEvaluator(classNames: classNames).evaluate(images)
         say(result.table)
@@ -195,6 +212,7 @@ struct Evaluate: ParsableCommand {
             let json = result.json(extra: extra)
             try Files.writeAtomically(json.pretty, to: "\(out)/metrics.json")
         }
+        try errorBudget.settle(skipped, tool: "train-shards evaluate")
     }
 }
 
@@ -205,23 +223,26 @@ struct Predict: ParsableCommand {
     @Option(help: "Checkpoint (.safetensors).") var model: String
     @Option(help: "Shards to predict (glob or brace range).") var shards: String
     @Option(help: "Output folder (NAME_pred.txt files and masks/).") var out: String
-    @Option(help: "Network input WxH.") var inputSize = PixelSize(width: 256, height: 128)
-    @Option(help: "Threads for OpenBLAS and decoding.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Network input WxH (default: the size the checkpoint was trained at).") var inputSize: PixelSize?
+    @Flag(help: "Allow an --input-size other than the checkpoint's.") var otherInputSize = false
+    @OptionGroup var parallelism: Parallelism
+    @OptionGroup var errorBudget: ErrorBudget
 
     func validate() throws {
-        try checkInputSize(inputSize)
-        guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
+        if let inputSize { try checkInputSize(inputSize) }
     }
 
     func run() throws {
-        openblas_set_num_threads(Int32(threads))
-        let network = try Checkpoint.model(at: model)
-        let (w, h) = (inputSize.width, inputSize.height)
-        let count = try ShardEvaluation.writePredictions(Predictor(model: network, inputWidth: w, inputHeight: h),
-                                                         shards: try ShardList.expand(shards), to: out, jobs: threads) {
-            printError("skipped: \($0)")
+        openblas_set_num_threads(Int32(parallelism.jobs))
+        let (network, stored) = try Checkpoint.model(at: model)
+        let size = try runInputSize(for: model, stored: stored, requested: inputSize, confirmed: otherInputSize)
+        var skipped: [FileError] = []
+        let count = try ShardEvaluation.writePredictions(Predictor(model: network, inputWidth: size.width, inputHeight: size.height),
+                                                         shards: try ShardList.expand(shards), to: out, jobs: parallelism.jobs) {
+            skipped.append($0)
         }
-        say("wrote predictions for \(count) images to \(out)")
+        say("wrote predictions for \(count) images at \(size) input to \(out)")
+        try errorBudget.settle(skipped, tool: "train-shards predict")
     }
 }
 

@@ -116,9 +116,7 @@ final class PackMixTests: XCTestCase {
         _ = try Packer.run(opts)
 
         let interrupted = try temporaryFolder()
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pack-mix").path
-        let candidates = [binary, "\(repositoryRoot)/.build/debug/pack-mix"]
-        guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        guard let executable = builtExecutable("pack-mix") else {
             return XCTFail("pack-mix is not built (run `swift build --build-tests`)")
         }
         let process = Process()
@@ -211,7 +209,6 @@ final class PackMixTests: XCTestCase {
         let result = try Packer.run(opts)
         XCTAssertEqual(result.samples, 4)
         XCTAssertEqual(result.errors.map(\.path), ["\(root)/synscapes/img/rgb/2.png"])
-        XCTAssertTrue(result.exceededMaxErrors)
         let members = try Tar.read(try Files.read("\(out)/mix-000000.tar")).map(\.name)
         XCTAssertEqual(members.count, 8)
         XCTAssertFalse(members.contains { $0.hasPrefix("synscapes-2.") })

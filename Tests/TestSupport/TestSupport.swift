@@ -59,3 +59,9 @@ public func runProgramCapturingErrors(_ executable: String, _ arguments: [String
     return (process.terminationStatus, String(decoding: outputData, as: UTF8.self),
             String(decoding: errorData.withLock { $0 }, as: UTF8.self))
 }
+
+/// A stage executable built beside the tests (`swift build --build-tests` builds them all).
+public func builtExecutable(_ name: String) -> String? {
+    let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
+    return [besideTests, "\(repositoryRoot)/.build/debug/\(name)"].first { FileManager.default.isExecutableFile(atPath: $0) }
+}

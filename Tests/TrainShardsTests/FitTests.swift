@@ -47,9 +47,13 @@ final class FitTests: XCTestCase {
             (["fit", "--train", shards, "--out", out, "--steps", "2", "--eval-every", "0"], "must be positive"),
             (["fit", "--train", shards, "--out", out, "--steps", "0"], "must be positive"),
             (["fit", "--train", shards, "--out", out, "--steps", "2", "--lr", "nan"], "--lr and --center-sigma must be positive numbers"),
-            (["evaluate", "--model", "\(out)/none.safetensors", "--shards", shards, "--threads", "0"], "--threads must be positive, got 0"),
-            (["evaluate", "--model", "\(out)/none.safetensors", "--shards", shards, "--threads=-1"], "--threads must be positive, got -1"),
-            (["predict", "--model", "\(out)/none.safetensors", "--shards", shards, "--out", out, "--threads", "0"], "--threads must be positive, got 0"),
+            (["evaluate", "--model", "\(out)/none.safetensors", "--shards", shards, "--jobs", "0"], "--jobs must be at least 1, got 0"),
+            (["evaluate", "--model", "\(out)/none.safetensors", "--shards", shards, "--threads=-1"], "--jobs must be at least 1, got -1"),
+            (["predict", "--model", "\(out)/none.safetensors", "--shards", shards, "--out", out, "--jobs", "0"], "--jobs must be at least 1, got 0"),
+            (["predict", "--model", "\(out)/none.safetensors", "--shards", shards, "--out", out, "--max-errors=-1"],
+             "--max-errors must be 0 or more, got -1"),
+            (["evaluate", "--model", "\(out)/none.safetensors", "--shards", shards, "--input-size", "100x64"],
+             "--input-size must be WxH with both multiples of 16, got '100x64'"),
         ] {
             let (status, _, errors) = try run(arguments)
             XCTAssertEqual(status, 64, "\(arguments): \(errors)")   // EX_USAGE, from swift-argument-parser's validation
@@ -61,7 +65,7 @@ final class FitTests: XCTestCase {
         let out = try temporaryFolder()
         let (status, output, errors) = try run(["fit", "--train", "\(fixtureShards)/mix-*.tar", "--eval", "same=\(fixtureShards)/mix-*.tar",
                                                 "--out", out, "--steps", "400", "--lr", "0.012", "--no-augment", "--log-every", "100",
-                                                "--threads", "2", "--seed", "0"])
+                                                "--jobs", "2", "--seed", "0"])
         XCTAssertEqual(status, 0, errors)
         XCTAssertTrue(output.contains("step 400/400"), output)
         let metrics = try JSON.parse(try Files.read("\(out)/metrics.json"))
@@ -97,7 +101,7 @@ final class FitTests: XCTestCase {
         for seed in ["3", "3", "4"] {
             let out = try temporaryFolder()
             let (status, _, errors) = try run(["fit", "--train", "\(fixtureShards)/mix-*.tar", "--out", out, "--steps", "12",
-                                               "--batch", "4", "--threads", "2", "--seed", seed])
+                                               "--batch", "4", "--jobs", "2", "--seed", seed])
             XCTAssertEqual(status, 0, errors)
             runs.append(try losses(out))
         }
@@ -107,10 +111,15 @@ final class FitTests: XCTestCase {
     }
 
     func testAKilledRunResumesWithTheUninterruptedLosses() throws {
-        let arguments = ["fit", "--train", "\(fixtureShards)/mix-*.tar", "--steps", "40", "--batch", "4", "--threads", "2",
+        let arguments = ["fit", "--train", "\(fixtureShards)/mix-*.tar", "--steps", "40", "--batch", "4", "--jobs", "2",
                          "--seed", "5", "--checkpoint-every", "10"]
         let reference = try temporaryFolder()
         XCTAssertEqual(try run(arguments + ["--out", reference]).status, 0)
+        // A second fresh run into the same folder would mix two runs' checkpoints: refused, naming both ways out.
+        let again = try run(arguments + ["--out", reference])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.errors.contains("\(reference) holds an earlier run (\(reference)/checkpoints/step-000040.safetensors): "
+                                            + "continue it with --resume, or train into a new --out"), again.errors)
 
         let interrupted = try temporaryFolder()
         let process = Process()
@@ -145,13 +154,18 @@ final class FitTests: XCTestCase {
             try Files.writeAtomically(bytes, to: "\(shards)/\(name)")
         }
         let out = try temporaryFolder()
-        let (status, output, errors) = try run(["fit", "--train", "\(shards)/mix-*.tar", "--out", out, "--steps", "3", "--batch", "4"])
-        XCTAssertEqual(status, 0, errors)
+        let arguments = ["fit", "--train", "\(shards)/mix-*.tar", "--steps", "3", "--batch", "4"]
+        let (status, output, errors) = try run(arguments + ["--out", out])
+        // The run completes; with the default --max-errors 0 its exit status says an input was skipped.
+        XCTAssertEqual(status, 1, errors)
+        XCTAssertTrue(errors.contains("train-shards fit: 1 skipped inputs exceed --max-errors 0"), errors)
         XCTAssertTrue(output.contains("skipped: \(shards)/mix-000000.tar: sample "), output)
         let skipped = try JSON.parse(try Files.read("\(out)/metrics.json"))["skipped"]!.arrayValue!
         XCTAssertGreaterThanOrEqual(skipped.count, 1)   // once per epoch that reaches it
         XCTAssertEqual(skipped[0]["file"]?.stringValue, "\(shards)/mix-000000.tar")
         XCTAssertEqual(try losses(out).count, 3)
+        XCTAssertTrue(Files.exists("\(out)/model.safetensors"))
+        XCTAssertEqual(try run(arguments + ["--out", try temporaryFolder(), "--max-errors", "1"]).status, 0)
     }
 
     func testATruncatedShardIsReportedWithItsNameAndOffset() throws {
@@ -160,7 +174,8 @@ final class FitTests: XCTestCase {
         try Files.writeAtomically(Array(bytes.prefix(5000)), to: "\(shards)/mix-000001.tar")
         try Files.writeAtomically(try Files.read("\(fixtureShards)/mix-000000.tar"), to: "\(shards)/mix-000000.tar")
         let out = try temporaryFolder()
-        let (status, output, errors) = try run(["fit", "--train", "\(shards)/mix-*.tar", "--out", out, "--steps", "2", "--batch", "4"])
+        let (status, output, errors) = try run(["fit", "--train", "\(shards)/mix-*.tar", "--out", out, "--steps", "2", "--batch", "4",
+                                                "--max-errors", "2"])   // the damage and the sample it cut
         XCTAssertEqual(status, 0, errors)
         XCTAssertTrue(output.contains("skipped: \(shards)/mix-000001.tar: at byte "), output)
         XCTAssertTrue(output.contains("truncated"), output)
@@ -177,7 +192,7 @@ final class FitTests: XCTestCase {
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(errors.contains("\(out)/empty.tar: no readable sample in 1 shard(s)"), errors)
 
-        try Checkpoint.save(Model(config: ModelConfig(width: 8, classes: ["car"])), to: "\(out)/other.safetensors")
+        try Checkpoint.save(Model(config: ModelConfig(width: 8, classes: ["car"])), to: "\(out)/other.safetensors", input: nil)
         (status, _, errors) = try run(["fit", "--train", "\(fixtureShards)/mix-*.tar", "--out", out, "--steps", "2",
                                        "--init", "\(out)/other.safetensors"])
         XCTAssertNotEqual(status, 0)
@@ -214,6 +229,28 @@ final class FitTests: XCTestCase {
         XCTAssertEqual(ours["ap"]?.doubleValue, official["allAp"]?.doubleValue)
         XCTAssertEqual(ours["ap50"]?.doubleValue, official["allAp50"]?.doubleValue)
         XCTAssertGreaterThan(ours["ap50"]?.doubleValue ?? 0, 0)
+    }
+
+    /// A checkpoint records the input size it was trained at; predict and evaluate use it unless told
+    /// otherwise, and another size must be confirmed.
+    func testPredictAndEvaluateRunAtTheCheckpointsInputSize() throws {
+        let out = try temporaryFolder()
+        XCTAssertEqual(try run(["fit", "--train", "\(fixtureShards)/mix-*.tar", "--out", out, "--steps", "2", "--batch", "2",
+                                "--input-size", "192x96"]).status, 0)
+        let model = "\(out)/model.safetensors", shards = "\(fixtureShards)/mix-*.tar"
+        let predict = try run(["predict", "--model", model, "--shards", shards, "--out", "\(out)/predictions"])
+        XCTAssertEqual(predict.status, 0, predict.errors)
+        XCTAssertTrue(predict.output.contains("wrote predictions for 6 images at 192x96 input"), predict.output)
+        let evaluate = try run(["evaluate", "--model", model, "--shards", shards])
+        XCTAssertEqual(evaluate.status, 0, evaluate.errors)
+        XCTAssertTrue(evaluate.output.contains("network input 192x96"), evaluate.output)
+
+        let refused = try run(["evaluate", "--model", model, "--shards", shards, "--input-size", "256x128"])
+        XCTAssertEqual(refused.status, 64, refused.errors)
+        XCTAssertTrue(refused.errors.contains("was trained at 192x96; running it at 256x128 needs --other-input-size"), refused.errors)
+        let confirmed = try run(["evaluate", "--model", model, "--shards", shards, "--input-size", "256x128", "--other-input-size"])
+        XCTAssertEqual(confirmed.status, 0, confirmed.errors)
+        XCTAssertTrue(confirmed.output.contains("network input 256x128"), confirmed.output)
     }
 
     /// --epochs counts the samples from pack-mix's index.json, or by reading shards that have none.

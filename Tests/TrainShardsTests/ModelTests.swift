@@ -157,8 +157,9 @@ final class ModelTests: XCTestCase {
         let model = Model(config: tinyConfig, seed: 3)
         for i in 0..<model.bufferSlots.reduce(0, { $0 + $1.count }) { model.buffers[i] = 1 + Float(i % 5) / 10 }
         model.batchesTracked = 12
-        try Checkpoint.save(model, to: "\(folder)/a.safetensors")
-        let loaded = try Checkpoint.model(at: "\(folder)/a.safetensors")
+        try Checkpoint.save(model, to: "\(folder)/a.safetensors", input: Checkpoint.Input(width: 64, height: 32))
+        let (loaded, input) = try Checkpoint.model(at: "\(folder)/a.safetensors")
+        XCTAssertEqual(input, Checkpoint.Input(width: 64, height: 32))
         XCTAssertEqual(Array(loaded.parameters), Array(model.parameters))
         XCTAssertEqual(loaded.batchesTracked, 12)
         let decoded = try sample()
@@ -172,13 +173,13 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(Array(UnsafeBufferPointer(start: a.workspace.heads, count: tinyConfig.headChannels * 16)),
                        Array(UnsafeBufferPointer(start: b.workspace.heads, count: tinyConfig.headChannels * 16)))
         // The same file saved again is byte-identical.
-        try Checkpoint.save(loaded, to: "\(folder)/b.safetensors")
+        try Checkpoint.save(loaded, to: "\(folder)/b.safetensors", input: input)
         XCTAssertEqual(try Files.read("\(folder)/a.safetensors"), try Files.read("\(folder)/b.safetensors"))
     }
 
     func testACheckpointOfAnotherArchitectureIsRefused() throws {
         let folder = try temporaryFolder()
-        try Checkpoint.save(Model(config: tinyConfig), to: "\(folder)/tiny.safetensors")
+        try Checkpoint.save(Model(config: tinyConfig), to: "\(folder)/tiny.safetensors", input: nil)
         let other = Model(config: ModelConfig(width: 8, classes: ["car", "person"]))
         XCTAssertThrowsError(try Checkpoint.load("\(folder)/tiny.safetensors", into: other)) { error in
             XCTAssertEqual("\(error)", "\(folder)/tiny.safetensors: checkpoint of another architecture: it holds "
@@ -195,7 +196,7 @@ final class ModelTests: XCTestCase {
         guard let python = interopPython else { throw XCTSkip(interopSkipReason) }
         let folder = try temporaryFolder()
         let model = Model(config: tinyConfig, seed: 4)
-        try Checkpoint.save(model, to: "\(folder)/m.safetensors")
+        try Checkpoint.save(model, to: "\(folder)/m.safetensors", input: nil)
         let (status, output) = try runProgram(python, ["\(repositoryRoot)/Tests/interop/checkpoint_check.py", "\(folder)/m.safetensors"])
         XCTAssertEqual(status, 0)
         let report = try JSON.parse(Array(output.utf8))

@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+import SynmixCore
+import TestSupport
+
+/// Every stage reports a bad input, skips it, finishes the rest, and exits 1 only when more
+/// inputs were skipped than --max-errors allows (default 0).
+final class ExitStatusTests: XCTestCase {
+    func stage(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        guard let executable = builtExecutable(name) else {
+            XCTFail("\(name) is not built (run `swift build --build-tests`)")
+            return (-1, "", "")
+        }
+        return try runProgramCapturingErrors(executable, arguments)
+    }
+
+    func testHarmonizeSkipsADamagedLabelAndItsExitStatusFollowsMaxErrors() throws {
+        let root = try temporaryFolder()
+        try FileManager.default.copyItem(atPath: "\(fixturesFolder)/cityscapes/leftImg8bit", toPath: "\(root)/leftImg8bit")
+        try FileManager.default.copyItem(atPath: "\(fixturesFolder)/cityscapes/gtFine", toPath: "\(root)/gtFine")
+        let label = "\(root)/gtFine/val/frankfurt/frankfurt_000003_000076_gtFine_instanceIds.png"
+        try Files.writeAtomically(Array(try Files.read(label).prefix(100)), to: label)
+        let arguments = ["--dataset", "cityscapes", "--root", root, "--split", "all"]
+        let strict = try stage("harmonize", arguments + ["--out", try temporaryFolder()])
+        XCTAssertEqual(strict.status, 1, strict.errors)
+        XCTAssertTrue(strict.errors.contains("  skipped: \(label): "), strict.errors)
+        XCTAssertTrue(strict.errors.contains("harmonize: 1 skipped inputs exceed --max-errors 0"), strict.errors)
+        XCTAssertTrue(strict.output.contains("harmonize: 5 images written, 1 errors"), strict.output)
+        let tolerant = try stage("harmonize", arguments + ["--out", try temporaryFolder(), "--max-errors", "1"])
+        XCTAssertEqual(tolerant.status, 0, tolerant.errors)
+    }
+
+    func testFilterInstancesSkipsAMalformedLineAndItsExitStatusFollowsMaxErrors() throws {
+        let input = try temporaryFolder()
+        let lines = try String(contentsOfFile: "\(fixtureManifests.synthetic)/manifest.jsonl", encoding: .utf8)
+        try Files.writeAtomically("{not json\n" + lines, to: "\(input)/manifest.jsonl")
+        let strict = try stage("filter-instances", ["--in", input, "--out", try temporaryFolder()])
+        XCTAssertEqual(strict.status, 1, strict.errors)
+        XCTAssertTrue(strict.errors.contains("  skipped: \(input)/manifest.jsonl:1: not valid JSON"), strict.errors)
+        XCTAssertTrue(strict.errors.contains("filter-instances: 1 skipped inputs exceed --max-errors 0"), strict.errors)
+        XCTAssertEqual(try stage("filter-instances", ["--in", input, "--out", try temporaryFolder(), "--max-errors", "1"]).status, 0)
+    }
+
+    func testPackMixSkipsAMissingImageAndItsExitStatusFollowsMaxErrors() throws {
+        let input = try temporaryFolder()
+        var records = try readManifest(fixtureManifests.real)
+        records[0].image = "missing.png"
+        try Files.writeAtomically(records.map { $0.jsonLine + "\n" }.joined(), to: "\(input)/manifest.jsonl")
+        let arguments = ["--real", input, "--split", "all"]
+        let strict = try stage("pack-mix", arguments + ["--out", try temporaryFolder()])
+        XCTAssertEqual(strict.status, 1, strict.errors)
+        XCTAssertTrue(strict.errors.contains("missing.png: image unreadable"), strict.errors)
+        XCTAssertTrue(strict.errors.contains("pack-mix: 1 skipped inputs exceed --max-errors 0"), strict.errors)
+        XCTAssertTrue(strict.output.contains("pack-mix: 5 samples"), strict.output)
+        XCTAssertEqual(try stage("pack-mix", arguments + ["--out", try temporaryFolder(), "--max-errors", "1"]).status, 0)
+    }
+}
