@@ -7,7 +7,7 @@ EXPORT_DIR holds what `synmix-bench train-step --export` wrote: model.safetensor
 io.safetensors (an input and our eval-mode head outputs). Checks that PyTorch's
 outputs equal ours within 1e-4, then times PyTorch's training step for the same
 network and losses (CE + 200·MSE + 1·masked L1 at the heads' stride 4, AdamW)
-at batch 8 and 256×128, as ../shared/docs/reference/torch_ref_step.py does.
+at batch 8 and 256×128.
 Prints one JSON object.
 """
 import json

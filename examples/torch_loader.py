@@ -2,47 +2,62 @@
 
     python examples/torch_loader.py 'out/demo/shards/mix-{000000..000002}.tar'
 
-Each sample becomes the dict Detectron2's dataset mappers expect:
-`file_name`, `image` (decoded HxWx3 uint8 when Pillow is installed), `image_id`,
-`height`, `width` and `annotations` with `bbox` (XYWH, `bbox_mode` 1 =
-BoxMode.XYWH_ABS), `category_id` (index in mappings/taxonomy.yaml),
-`segmentation` (COCO compressed RLE, as `pycocotools.mask.decode` reads it) and
-`iscrowd`. With PyTorch installed, the same pipeline is an IterableDataset:
+Each sample becomes a dict in Detectron2's dataset format: `image` (decoded
+HxWx3 uint8 RGB, when Pillow is installed; Detectron2's default mapper reads
+`file_name` from disk, so use a mapper that takes `image` from the dict),
+`image_id`, `height`, `width`, `shard` and `key` (where the sample lives),
+`annotations` with `bbox` (XYWH, `bbox_mode` 1 = BoxMode.XYWH_ABS),
+`category_id` (the class's id in the taxonomy), `segmentation` (COCO
+compressed RLE, as `pycocotools.mask.decode` reads it) and `iscrowd`, and
+`ignore` (the RLE of the pixels that count neither as instance nor as
+background: `filter-instances --policy ignore` moves removed instances there;
+None when empty). The class list comes from `index.json` beside the shards,
+which names the taxonomy pack-mix checked every record against. With PyTorch
+installed the same pipeline is an IterableDataset:
 
     loader = torch.utils.data.DataLoader(dataset(urls), batch_size=None, num_workers=4)
-
-which is how users who outgrow one CPU train on GPUs.
 """
 import argparse
 import io
 import json
+import os
 import sys
 
 import webdataset as wds
 
-# mappings/taxonomy.yaml, in id order.
-CLASSES = ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"]
 BOX_MODE_XYWH_ABS = 1
 
 
-def to_detectron2(sample, decode_images=True):
+def taxonomy_classes(first_shard):
+    """The taxonomy's class names in id order, from the index.json beside the shards."""
+    index_path = os.path.join(os.path.dirname(first_shard) or ".", "index.json")
+    with open(index_path) as f:
+        index = json.load(f)
+    if index.get("taxonomy") is None:
+        sys.exit(f"{index_path}: names no taxonomy (packed without --taxonomy); pass the class names explicitly")
+    return [c["name"] for c in index["taxonomy"]["classes"]]
+
+
+def to_detectron2(sample, classes, decode_images=True):
     meta = json.loads(sample["json"])
     encoded = sample[meta["image_format"]]
     record = {
-        "file_name": f"{sample['__url__']}#{sample['__key__']}.{meta['image_format']}",
         "image_id": meta["id"],
+        "shard": sample["__url__"],
+        "key": sample["__key__"],
         "height": meta["height"],
         "width": meta["width"],
         "annotations": [
             {
                 "bbox": instance["bbox"],
                 "bbox_mode": BOX_MODE_XYWH_ABS,
-                "category_id": CLASSES.index(instance["class"]),
+                "category_id": classes.index(instance["class"]),
                 "segmentation": instance["mask"],
                 "iscrowd": instance["iscrowd"],
             }
             for instance in meta["instances"]
         ],
+        "ignore": meta["ignore"],
     }
     if decode_images:
         import numpy as np
@@ -53,9 +68,13 @@ def to_detectron2(sample, decode_images=True):
     return record
 
 
-def dataset(urls, decode_images=True):
+def dataset(urls, classes=None, decode_images=True):
+    """`urls` as webdataset takes them (a brace range or a list); `classes` default to index.json's taxonomy."""
+    if classes is None:
+        first = wds.shardlists.expand_urls(urls)[0] if isinstance(urls, str) else urls[0]
+        classes = taxonomy_classes(first)
     # shardshuffle=False keeps pack-mix's order (it is already a seeded shuffle).
-    return wds.WebDataset(urls, shardshuffle=False).map(lambda s: to_detectron2(s, decode_images))
+    return wds.WebDataset(urls, shardshuffle=False).map(lambda s: to_detectron2(s, classes, decode_images))
 
 
 def main():
@@ -67,10 +86,12 @@ def main():
     for record in dataset(args.urls, decode_images=not args.no_decode):
         count += 1
         shape = getattr(record["image"], "shape", None)
+        ignore = record["ignore"]
         print(json.dumps({"image_id": record["image_id"], "height": record["height"], "width": record["width"],
                           "image_shape": list(shape) if shape is not None else None,
                           "annotations": len(record["annotations"]),
-                          "category_ids": [a["category_id"] for a in record["annotations"]]}))
+                          "category_ids": [a["category_id"] for a in record["annotations"]],
+                          "ignore": None if ignore is None else {"size": ignore["size"], "counts": ignore["counts"]}}))
     print(f"{count} samples", file=sys.stderr)
 
 

@@ -1,5 +1,5 @@
 /// The official script's arithmetic, reproduced to the last bit
-/// (reference/cityscapes.md §3e–§3g): the precision/recall points at every
+/// (cityscapesScripts evalInstanceLevelSemanticLabeling.py, evaluateMatches and computeAverages): the precision/recall points at every
 /// distinct score, the trapezoid step widths, numpy's dot product as the
 /// bundled OpenBLAS computes it, and numpy's pairwise sums for the averages.
 public enum APMath {

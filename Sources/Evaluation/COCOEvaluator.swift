@@ -1,7 +1,7 @@
 import SynmixCore
 
 /// COCO-style mask AP as `pycocotools.cocoeval.COCOeval(iouType="segm")`
-/// computes it (reference/formats-coco-wds-safetensors.md §2): AP, AP50, AP75,
+/// computes it (pycocotools/cocoeval.py: evaluate, accumulate, summarize): AP, AP50, AP75,
 /// AP small/medium/large and the six AR numbers, in `stats` order.
 public struct COCOEvaluator: Sendable {
     public struct GroundTruth: Sendable {

@@ -3,7 +3,7 @@ import CityscapesLabels
 import SynmixCore
 
 /// Ground truth in Cityscapes' own layout (`gtFine/SPLIT/CITY/*_gtFine_instanceIds.png`)
-/// and predictions in the Cityscapes results format (FORMATS.md §1.5): the
+/// and predictions in the Cityscapes results format (docs/formats.md, "Predictions"): the
 /// inputs of the official script, so any system's predictions can be scored.
 public enum CityscapesEvaluation {
     /// The 8 evaluated classes in label-table order: (name, label id).

@@ -1,7 +1,7 @@
 import SynmixCore
 
 /// Cityscapes instance-level AP (cityscapesScripts `evalInstanceLevelSemanticLabeling`),
-/// reproduced step by step from reference/cityscapes.md §3 on RLE masks:
+/// reproduced step by step from the script (matchGtWithPreds, evaluateMatches) on RLE masks:
 /// every intersection comes from run lists, never from full-size boolean images.
 public struct InstanceEvaluator: Sendable {
     /// The official IoU thresholds, as np.arange(0.5, 1., 0.05) produces them (literal doubles).

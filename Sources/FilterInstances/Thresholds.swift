@@ -35,7 +35,7 @@ public enum FilterRule: String, CaseIterable, Sendable, Comparable {
 }
 
 /// The effective thresholds: defaults for every rule plus per-class overrides
-/// (FORMATS.md §2.1b). Per-class values win over defaults for their class.
+/// (mappings/filters/default.yaml). Per-class values win over defaults for their class.
 public struct ThresholdTable: Sendable, Equatable {
     public var defaults: [FilterRule: Double]
     public var classes: [String: [FilterRule: Double]]

@@ -1,7 +1,7 @@
 import CityscapesLabels
 import SynmixCore
 
-/// Cityscapes in its original layout (FORMATS.md §1.1):
+/// Cityscapes in its original layout :
 /// `leftImg8bit/SPLIT/CITY/CITY_SSSSSS_FFFFFF_leftImg8bit.png` and
 /// `gtFine/SPLIT/CITY/CITY_SSSSSS_FFFFFF_gtFine_instanceIds.png` (16-bit gray:
 /// v >= 1000 is instance v % 1000 of label v / 1000, v < 1000 a plain label id,

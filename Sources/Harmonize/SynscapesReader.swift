@@ -2,7 +2,7 @@ import Foundation
 import CityscapesLabels
 import SynmixCore
 
-/// Synscapes in its original layout (FORMATS.md §1.2): `img/rgb/N.png`,
+/// Synscapes in its original layout (docs/formats.md lists what we read of it): `img/rgb/N.png`,
 /// `img/class/N.png` (Cityscapes label ids), `img/instance/N.png` (id =
 /// R + 256·G + 65536·B) and `meta/N.json`, N = 1, 2, … unpadded.
 /// There is no official split: the highest-numbered `valFraction` of the
@@ -137,7 +137,7 @@ public struct SynscapesReader: DatasetReader {
     }
 
     /// Per pixel: background, ignore, or (instance id, unified class), resolved
-    /// by FORMATS.md §2.1: the class PNG's class where it maps to an instance
+    /// by the harmonize rule: the class PNG's class where it maps to an instance
     /// class, the instance's meta class otherwise.
     private func segmentKeys(classes: Raster<UInt8>, instances: Raster<UInt8>, meta: SynscapesMeta,
                              classFile: String, instanceFile: String, metaFile: String) throws(FileError) -> [UInt64] {

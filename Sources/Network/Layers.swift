@@ -119,8 +119,8 @@ func partitioned(_ count: Int, _ parts: Int, _ body: (_ part: Int, _ range: Rang
 }
 
 /// out[N, O, oh, ow] = weight[O, C, k, k] * input[N, C, H, W] + bias[O].
-/// One GEMM per image (the columns stay in cache; TOOLCHAIN.md measured batch-fused
-/// GEMMs slower); images are split over `parts` threads, each with its own
+/// One GEMM per image (the columns stay in cache; batch-fused GEMMs measured
+/// slower on 2 cores); images are split over `parts` threads, each with its own
 /// `scratchCount` floats of `scratch`. OpenBLAS itself should run one thread then.
 public func conv2dForward(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
                           _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,

@@ -67,7 +67,7 @@ public func maskedL1Loss(_ dPrediction: UnsafeMutablePointer<Float>, _ predictio
     return Float(total / denominator)
 }
 
-/// Loss weights as in Panoptic-DeepLab (reference/landscape.md §4: 1, 200, 0.01),
+/// Loss weights as in Panoptic-DeepLab (its Cityscapes config: 1, 200, 0.01),
 /// except the offset weight: offsets here are in head pixels (stride 4), and at
 /// 0.1 the offset loss did not fall on the fixtures in 300 steps (3.1 → 2.3);
 /// at 1 it fell to 1.0 and AP50 rose from 0.32 to 0.42.

@@ -1,6 +1,6 @@
 import SynmixCore
 
-/// Checkpoints as `.safetensors` (FORMATS.md §1.6, reference §4): u64 LE header
+/// Checkpoints as `.safetensors` (huggingface/safetensors' format; docs/formats.md): u64 LE header
 /// length, a compact JSON header padded with spaces to a multiple of 8, then the
 /// tensors back to back, little-endian, row-major. Tensors are laid out as the
 /// reference writer does (dtype in its declaration order, descending; then name),

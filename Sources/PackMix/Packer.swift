@@ -11,6 +11,9 @@ public struct PackOptions: Sendable {
     public var shardSamples = 100_000
     public var sample = SampleOptions()
     public var jobs = ProcessInfo.processInfo.activeProcessorCount
+    /// When given, every instance class must be one of its instance classes (others are skipped
+    /// as bad records), and index.json names it.
+    public var taxonomy: Taxonomy?
 
     public init(inputs: [PackInput], out: String) {
         self.inputs = inputs
@@ -98,6 +101,7 @@ public enum Packer {
             try ManifestReader(ManifestReader.file(input.manifest))
         }
         let resumeAt = shards.last?.nextSample ?? 0
+        let instanceClasses = options.taxonomy.map { Set(ShardIndex.TaxonomyClasses($0).instanceClasses) }
         var current: (file: AtomicFile, hasher: BackgroundSHA256, shard: ShardRecord)?
         var pendingErrors: [FileError] = []
 
@@ -128,6 +132,9 @@ public enum Packer {
         }, { item -> (position: Int, sample: Result<BuiltSample, FileError>) in
             do {
                 let record = try ManifestRecord(jsonLine: item.line, file: item.path, line: 0)
+                if let instanceClasses, let unknown = record.instances.first(where: { !instanceClasses.contains($0.className) }) {
+                    throw PackError("instance \(unknown.id) has class '\(unknown.className)', which is not an instance class of the taxonomy")
+                }
                 return (item.position, Result { () throws(FileError) in try SampleBuilder.build(record, options: options.sample) })
             } catch {
                 return (item.position, .failure(FileError(path: item.path, reason: "record \(item.id): \(error)")))
@@ -159,7 +166,8 @@ public enum Packer {
         try closeShard(nextSample: plan.order.count)
         let errors = shards.flatMap(\.errors) + pendingErrors
 
-        let index = ShardIndex(synmixVersion: synmixVersion, plan: planJSON, skipped: errors.count, shards: shards.map(\.entry))
+        let index = ShardIndex(synmixVersion: synmixVersion, taxonomy: options.taxonomy.map(ShardIndex.TaxonomyClasses.init),
+                               plan: planJSON, skipped: errors.count, shards: shards.map(\.entry))
         try Files.writeAtomically(errors.map { $0.json.compact + "\n" }.joined(), to: "\(options.out)/errors.jsonl")
         try Files.writeAtomically(index.json.pretty, to: "\(options.out)/\(ShardIndex.fileName)")
         unlink(journalPath)

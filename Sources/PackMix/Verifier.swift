@@ -53,8 +53,9 @@ public enum Verifier {
                 }
                 groups.append((key, [member]))
             }
+            let instanceClasses = index.taxonomy.map { Set($0.instanceClasses) }
             for group in groups {
-                problems += check(group.key, group.members, shard: name)
+                problems += check(group.key, group.members, shard: name, instanceClasses: instanceClasses)
             }
             if groups.count != entry.samples {
                 problems.append(Problem(shard: name, key: nil, reason: "\(groups.count) samples, the index says \(entry.samples)"))
@@ -64,7 +65,7 @@ public enum Verifier {
         return (samples, problems)
     }
 
-    static func check(_ key: String, _ members: [Tar.Member], shard: String) -> [Problem] {
+    static func check(_ key: String, _ members: [Tar.Member], shard: String, instanceClasses: Set<String>?) -> [Problem] {
         func problem(_ reason: String) -> Problem { Problem(shard: shard, key: key, reason: reason) }
         let names = members.map { String($0.sampleExtension) }
         guard let jsonIndex = names.firstIndex(of: "json") else { return [problem("no \(key).json member")] }
@@ -77,6 +78,11 @@ public enum Verifier {
         guard record.imageFormat.rawValue == images[0] else { return [problem("image_format does not match the \(images[0]) member")] }
         let (width, height) = (record.width, record.height)
         var problems: [Problem] = []
+        if let instanceClasses {
+            for instance in record.instances where !instanceClasses.contains(instance.className) {
+                problems.append(problem("instance \(instance.id) has class '\(instance.className)', not an instance class of the index's taxonomy"))
+            }
+        }
         // The image must decode whole, at the declared size.
         let image = Array(members[1 - jsonIndex].data)   // the other of the two members
         do {

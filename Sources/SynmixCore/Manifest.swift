@@ -1,4 +1,4 @@
-/// One image in the unified taxonomy (FORMATS.md §2.2). Self-contained: it
+/// One image in the unified taxonomy (docs/formats.md). Self-contained: it
 /// carries its dataset root, so manifests concatenate and mix freely.
 public struct ManifestRecord: Sendable, Equatable {
     public var id: String
@@ -26,7 +26,7 @@ public struct ManifestRecord: Sendable, Equatable {
         self.ignore = ignore
     }
 
-    /// Key order exactly as FORMATS.md §2.2.
+    /// Key order as docs/formats.md lists it (part of the byte format).
     public var json: JSON {
         .object([
             ("id", .string(id)), ("source", .string(source)), ("domain", .string(domain)),

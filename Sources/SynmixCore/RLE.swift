@@ -4,7 +4,7 @@
 ///
 /// Only canonical RLE exists in synmix (no interior zero-length runs, counts
 /// summing to height × width): pycocotools misbehaves on anything else
-/// (see reference/formats-coco-wds-safetensors.md §1.9), so the initialisers
+/// (pycocotools' maskApi.c rleEncode never writes one), so the initialisers
 /// that take outside data validate.
 public struct RLE: Hashable, Sendable {
     public let height: Int

@@ -122,14 +122,51 @@ public struct ShardIndex: Sendable {
         static func counts(_ table: [String: Int]) -> JSON { .object(table.keys.sorted().map { ($0, .int(table[$0]!)) }) }
     }
 
+    /// The unified taxonomy the samples' class names come from, in id order (the trainer's
+    /// semantic channels), so readers need not hard-code it; nil when pack-mix was not given one.
+    public struct TaxonomyClasses: Sendable, Equatable {
+        public var sha256: String
+        public var classes: [(name: String, instances: Bool)]
+
+        public init(_ taxonomy: Taxonomy) {
+            sha256 = taxonomy.sha256
+            classes = taxonomy.classes.map { ($0.name, $0.hasInstances) }
+        }
+
+        public var instanceClasses: [String] { classes.filter(\.instances).map(\.name) }
+
+        var json: JSON {
+            .object([("sha256", .string(sha256)),
+                     ("classes", .array(classes.map { .object([("name", .string($0.name)), ("instances", .bool($0.instances))]) }))])
+        }
+
+        init(json value: JSON, reader: FieldReader) throws {
+            let fields = FieldReader(value: value) { reader.fail("taxonomy: \($0)") }
+            sha256 = try fields.string("sha256")
+            guard let rows = value["classes"]?.arrayValue else { throw fields.fail("missing or non-array field 'classes'") }
+            classes = try rows.map { row in
+                guard let name = row["name"]?.stringValue, let instances = row["instances"]?.boolValue else {
+                    throw fields.fail("a class is not {name, instances}")
+                }
+                return (name, instances)
+            }
+        }
+
+        public static func == (a: Self, b: Self) -> Bool {
+            a.sha256 == b.sha256 && a.classes.map(\.name) == b.classes.map(\.name) && a.classes.map(\.instances) == b.classes.map(\.instances)
+        }
+    }
+
     public var synmixVersion: String
+    public var taxonomy: TaxonomyClasses?
     /// Everything that fixes the shards' bytes (inputs by hash, seed, options); its hash names the plan.
     public var plan: JSON
     public var skipped: Int
     public var shards: [Entry]
 
-    public init(synmixVersion: String, plan: JSON, skipped: Int, shards: [Entry]) {
+    public init(synmixVersion: String, taxonomy: TaxonomyClasses?, plan: JSON, skipped: Int, shards: [Entry]) {
         self.synmixVersion = synmixVersion
+        self.taxonomy = taxonomy
         self.plan = plan
         self.skipped = skipped
         self.shards = shards
@@ -141,6 +178,7 @@ public struct ShardIndex: Sendable {
         .object([
             ("format", .string(Self.format)),
             ("synmix_version", .string(synmixVersion)),
+            ("taxonomy", taxonomy?.json ?? .null),
             ("plan", plan),
             ("samples", .int(samples)),
             ("skipped", .int(skipped)),
@@ -153,6 +191,8 @@ public struct ShardIndex: Sendable {
         let format = try reader.string("format")
         guard format == Self.format else { throw reader.fail("format '\(format)' is not \(Self.format)") }
         synmixVersion = try reader.string("synmix_version")
+        guard let taxonomy = value["taxonomy"] else { throw reader.fail("missing field 'taxonomy' (null when none)") }
+        self.taxonomy = taxonomy.isNull ? nil : try TaxonomyClasses(json: taxonomy, reader: reader)
         guard let plan = value["plan"] else { throw reader.fail("missing field 'plan'") }
         self.plan = plan
         skipped = try reader.int("skipped")

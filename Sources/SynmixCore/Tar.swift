@@ -1,6 +1,6 @@
 import Foundation
 
-/// POSIX tar as WebDataset shards use it (FORMATS.md §1.4): ustar headers
+/// POSIX tar as WebDataset shards use it (docs/formats.md, "Shards"): ustar headers
 /// (a pax header only when a name needs it), mode 0644, uid/gid 0, empty
 /// owner names, mtime 0; two zero blocks at the end and padding to a
 /// multiple of 10 240 bytes, as tar and Python's tarfile write.

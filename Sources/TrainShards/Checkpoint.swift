@@ -3,7 +3,7 @@ import Network
 import ShardData
 import SynmixCore
 
-/// Checkpoints as `.safetensors` (FORMATS.md §2.5): the model's tensors under
+/// Checkpoints as `.safetensors` (docs/formats.md): the model's tensors under
 /// the names PyTorch gives the same network, the config as metadata, and, for
 /// a training checkpoint, the AdamW moments (`optimizer.exp_avg.NAME`,
 /// `optimizer.exp_avg_sq.NAME`), the step and the data position.

@@ -41,6 +41,8 @@ struct Pack: ParsableCommand {
     @Option(help: "Shrink images and masks to fit WxH.") var maxSize: PixelSize?
     @Option(help: "Records of this split only: train, val or all.") var split = "train"
     @Option(help: "Rewrite a dataset root, OLD=NEW (repeatable).") var rootMap: [NamedValue] = []
+    @Option(help: "Taxonomy the records' classes must come from; index.json names it (default: mappings/taxonomy.yaml).")
+    var taxonomy: String?
     @OptionGroup var parallelism: Parallelism
     @OptionGroup var errorBudget: ErrorBudget
 
@@ -86,6 +88,10 @@ struct Pack: ParsableCommand {
         options.shardBytes = shardSize
         options.shardSamples = shardSamples
         options.jobs = parallelism.jobs
+        guard let taxonomyPath = taxonomy ?? Files.defaultMappingsDirectory().map({ "\($0)/taxonomy.yaml" }) else {
+            throw ValidationError("no mappings/ folder found; name the taxonomy with --taxonomy or set SYNMIX_MAPPINGS")
+        }
+        options.taxonomy = try Taxonomy(contentsOf: taxonomyPath)
         options.sample.imageFormat = imageFormat
         options.sample.jpegQuality = jpegQuality
         options.sample.scale = scale

@@ -8,7 +8,7 @@ import SynmixCore
 import TrainShards
 
 /// One training step of the train-shards network on random data (as
-/// ../shared/docs/reference/torch_ref_step.py times PyTorch's), the same
+/// Benchmarks/torch_peer.py times PyTorch's), the same
 /// GEMMs through plain cblas_sgemm, and inference; `--export` writes a
 /// checkpoint, an input and our outputs for Benchmarks/torch_peer.py.
 struct TrainStep: ParsableCommand {

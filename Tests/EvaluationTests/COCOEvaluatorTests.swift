@@ -19,7 +19,7 @@ final class COCOEvaluatorTests: XCTestCase {
         XCTAssertEqual(COCOEvaluator.recallThresholds[100], 1.0)
     }
 
-    /// reference/formats-coco-wds-safetensors.md §2.7, verified against pycocotools 2.0.11.
+    /// Verified against pycocotools 2.0.11.
     func testEndToEndVectorMatchesPycocotools() {
         let b = Self.box
         let gts = [

@@ -35,7 +35,7 @@ struct ScenarioWriter {
     }
 }
 
-/// reference/cityscapes.md §4: the golden scenario and the official script's numbers (numpy 1.26.4).
+/// The golden scenario and the official script's numbers (numpy 1.26.4).
 final class GoldenScenarioTests: XCTestCase {
     static func writeGolden() throws -> String {
         let root = try temporaryFolder("golden")

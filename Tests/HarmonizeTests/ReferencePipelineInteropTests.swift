@@ -5,7 +5,7 @@ import SynmixCore
 import TestSupport
 
 /// Our Cityscapes reader against the Python pipeline Detectron2 users run
-/// (PIL + numpy + pycocotools, reference/cityscapes.md §5) on the fixtures:
+/// (PIL + numpy + pycocotools) on the fixtures:
 /// the same instances, crowd flags and byte-identical RLE strings.
 final class ReferencePipelineInteropTests: XCTestCase {
     func testCityscapesInstancesMatchTheDetectron2StylePipeline() throws {

@@ -5,7 +5,7 @@ import SynmixCore
 import TestSupport
 
 final class SafetensorsTests: XCTestCase {
-    /// reference/formats-coco-wds-safetensors.md §4.2: what safetensors' own writer produces.
+    /// What safetensors' own writer produces.
     func testFilesAreByteIdenticalToTheReferenceWriter() throws {
         let two = Safetensors.serialize(["x": .init([1, 2] as [Float], shape: [2]), "ids": .init([7] as [Int64], shape: [1])])
         XCTAssertEqual(two.count, 136)

@@ -69,6 +69,26 @@ final class PackMixTests: XCTestCase {
         XCTAssertEqual(keys.count, 11)
     }
 
+    func testTheIndexNamesTheTaxonomyAndRecordsWithForeignClassesAreSkipped() throws {
+        let input = try temporaryFolder()
+        var records = try readManifest(fixtureManifests.real)
+        let foreign = try XCTUnwrap(records.firstIndex { !$0.instances.isEmpty })
+        records[foreign].instances[0].className = "caravan"
+        try Files.writeAtomically(records.map { $0.jsonLine + "\n" }.joined(), to: "\(input)/manifest.jsonl")
+        let out = try temporaryFolder()
+        var opts = PackOptions(inputs: [PackInput(name: "real", manifest: input)], out: out)
+        opts.split = "all"
+        opts.taxonomy = try Taxonomy(contentsOf: "\(mappingsFolder)/taxonomy.yaml")
+        let result = try Packer.run(opts)
+        XCTAssertEqual(result.samples, records.count - 1)
+        XCTAssertEqual(result.errors.map(\.reason),
+                       ["record \(records[foreign].id): instance 0 has class 'caravan', which is not an instance class of the taxonomy"])
+        let index = try ShardIndex.read(folder: out)
+        XCTAssertEqual(index.taxonomy?.instanceClasses, ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"])
+        XCTAssertEqual(index.taxonomy?.sha256, opts.taxonomy?.sha256)
+        XCTAssertEqual(try Verifier.verify(out).problems, [])
+    }
+
     func testSyntheticCountsAreExactAndNestedAcrossSizes() throws {
         var chosen: [Set<String>] = []
         for n in [1, 2, 4] {

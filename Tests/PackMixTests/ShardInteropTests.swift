@@ -15,6 +15,7 @@ final class ShardInteropTests: XCTestCase {
         options.shardSamples = 4
         options.sample.imageFormat = .jpg
         options.sample.scale = 0.5
+        options.taxonomy = try Taxonomy(contentsOf: "\(mappingsFolder)/taxonomy.yaml")
         let result = try Packer.run(options)
         let shards = result.shards.map { "\(out)/\($0)" }
 
@@ -23,10 +24,12 @@ final class ShardInteropTests: XCTestCase {
         let samples = try output.split(separator: "\n").map { try JSON.parse($0) }
         XCTAssertEqual(samples.count, 11)
         var ours: [(key: String, masks: [RLE])] = []
+        var records: [SampleRecord] = []
         for shard in shards {
             let members = try Tar.read(try Files.read(shard))
             for json in members where json.name.hasSuffix(".json") {
                 let value = try JSON.parse(Array(json.data))
+                records.append(try SampleRecord(json: value, file: json.name))
                 let (h, w) = (value["height"]!.intValue!, value["width"]!.intValue!)
                 var masks = try value["instances"]!.arrayValue!.map { try RLE(string: $0["mask"]!["counts"]!.stringValue!, height: h, width: w) }
                 if let ignore = value["ignore"], !ignore.isNull { masks.append(try RLE(string: ignore["counts"]!.stringValue!, height: h, width: w)) }
@@ -53,15 +56,21 @@ final class ShardInteropTests: XCTestCase {
         XCTAssertEqual(listing.status, 0)
         XCTAssertEqual(listing.output.split(separator: "\n").map(String.init), try Tar.read(try Files.read(shards[0])).map(\.name))
 
-        // The PyTorch-side example turns every sample into a Detectron2-style dict.
+        // The PyTorch-side example turns every sample into a Detectron2-style dict: category ids from
+        // index.json's taxonomy, the ignore region kept.
         let example = try runProgram(python, ["\(repositoryRoot)/examples/torch_loader.py",
                                        "\(out)/mix-{000000..\(String(format: "%06d", shards.count - 1))}.tar"])
         XCTAssertEqual(example.status, 0)
         let dicts = try example.output.split(separator: "\n").map { try JSON.parse($0) }
         XCTAssertEqual(dicts.count, 11)
         XCTAssertEqual(dicts.map { $0["image_shape"]!.arrayValue!.map { $0.intValue! } }.first.map { $0.count }, 3)
-        for dict in dicts {
+        let classes = try XCTUnwrap(options.taxonomy).classes.map(\.name)
+        for (dict, record) in zip(dicts, records) {
+            XCTAssertEqual(dict["image_id"]?.stringValue, record.id)
             XCTAssertEqual(dict["image_shape"]!.arrayValue!.map { $0.intValue! }, [dict["height"]!.intValue!, dict["width"]!.intValue!, 3])
+            XCTAssertEqual(dict["category_ids"]!.arrayValue!.map { $0.intValue! }, record.instances.map { classes.firstIndex(of: $0.className)! })
+            XCTAssertEqual(dict["ignore"]?["counts"]?.stringValue, record.ignore?.string, record.id)
         }
+        XCTAssertGreaterThan(records.filter { $0.ignore != nil }.count, 3)
     }
 }

@@ -50,7 +50,7 @@ final class FormatTests: XCTestCase {
         var second = ShardIndex.Entry(name: "mix-000001.tar")
         (second.samples, second.bytes, second.sha256, second.firstKey, second.lastKey) = (1, 10_240, String(repeating: "b", count: 64), "k3", "k3")
         second.domains = ["real": 1]
-        let index = ShardIndex(synmixVersion: "9.9.9", plan: .object([("seed", .int(7))]), skipped: 1, shards: [first, second])
+        let index = ShardIndex(synmixVersion: "9.9.9", taxonomy: nil, plan: .object([("seed", .int(7))]), skipped: 1, shards: [first, second])
         let text = index.json.pretty
         XCTAssertEqual(index.samples, 3)
         XCTAssertTrue(index.json.compact.contains(#""domains":{"real":1,"synthetic":1},"classes":{"car":5,"person":3}"#))

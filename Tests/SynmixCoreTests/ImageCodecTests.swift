@@ -53,7 +53,7 @@ final class ImageCodecTests: XCTestCase {
     }
 
     func testSixteenBitIdsIgnoreGammaChunks() throws {
-        // The simplified libpng API alters 16-bit values when gAMA/sRGB is present (TOOLCHAIN.md); ours must not.
+        // The simplified libpng API alters 16-bit values when gAMA/sRGB is present; ours must not.
         let row: [UInt8] = [0x65, 0x90, 0x00, 0x07, 0xFF, 0xFF]   // 26000, 7, 65535 big-endian
         let png = handPNG(width: 3, height: 1, bitDepth: 16, colorType: 0, rows: [row],
                           extra: [chunk("gAMA", be32(45455)), chunk("sRGB", [0])])

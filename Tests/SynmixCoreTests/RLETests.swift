@@ -1,7 +1,7 @@
 import XCTest
 @testable import SynmixCore
 
-/// Vectors from reference/formats-coco-wds-safetensors.md §1.11 (pycocotools 2.0.11).
+/// Vectors computed with pycocotools 2.0.11.
 final class RLETests: XCTestCase {
     private func mask(_ height: Int, _ width: Int, ones: [(Int, Int)]) -> [UInt8] {
         var mask = [UInt8](repeating: 0, count: height * width)

@@ -1,5 +1,5 @@
 """Runs the official cityscapesScripts instance-level evaluation on ROOT
-(gtFine/val/*/*_gtFine_instanceIds.png, results/*.txt) as reference/cityscapes.md §4
+(gtFine/val/*/*_gtFine_instanceIds.png, results/*.txt) as its own command line does
 describes, and prints its resultApMatrix and averages as JSON (NaN as null)."""
 import glob
 import io

@@ -1,4 +1,4 @@
-"""The Python pipeline Detectron2 users run on Cityscapes' PNGs (reference/cityscapes.md §5):
+"""The Python pipeline Detectron2 users run on Cityscapes' PNGs (PIL + numpy per instance + pycocotools):
 PIL + numpy per instance + pycocotools.mask.encode, over a multiprocessing pool.
 
   python cityscapes_reference.py ROOT --json          # per-instance RLE, for the interop test
