@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python
 CONFIG ?= release
 BIN = .build/$(CONFIG)
 
-.PHONY: deps venv build test demo bench fixtures clean
+.PHONY: deps venv build test demo bench fuzz fixtures clean
 
 ## deps: install the Debian packages synmix builds on, only those missing.
 deps:
@@ -47,9 +47,26 @@ bench: build venv
 	$(PYTHON) -m pip install -q -r Benchmarks/requirements.txt
 	bash Benchmarks/train.sh
 
+## fuzz: every reader of outside bytes (PNG, JPEG, tar, manifest, sample, index, Synscapes meta,
+## prediction files) driven with mutated inputs for FUZZ_SECONDS each, FUZZ_JOBS at a time. Each input
+## is written to fuzz-out/current-READER before it runs, so a crash leaves its reproducer there.
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS ?= 2
+FUZZ_TESTS := PNGDecoderSurvivesMutatedImages JPEGDecoderSurvivesMutatedImages TarReadersSurviveMutatedShards \
+	ManifestRecordParserSurvivesMutatedLines SampleRecordParserSurvivesMutatedJSON ShardIndexParserSurvivesMutatedJSON \
+	SynscapesMetaReaderSurvivesMutatedFiles PredictionFileReaderSurvivesMutatedFiles
+fuzz: deps
+	swift build --build-tests
+	rm -rf fuzz-out && mkdir -p fuzz-out
+	printf '%s\n' $(FUZZ_TESTS) | xargs -P $(FUZZ_JOBS) -I{} sh -c 'SYNMIX_FUZZ_SECONDS=$(FUZZ_SECONDS) SYNMIX_FUZZ_DIR=fuzz-out \
+	  swift test --skip-build --disable-swift-testing --filter "FuzzTests.ReaderFuzzTests/test{}" > fuzz-out/{}.log 2>&1 \
+	  || echo "FAILED: {} (log: fuzz-out/{}.log; its last input: fuzz-out/current-*)"'
+	@grep -h "^fuzz " fuzz-out/*.log | tee fuzz-out/summary.txt
+	@! grep -l "error:\|Fatal\|signal" fuzz-out/*.log
+
 ## fixtures: regenerate fixtures/ (deterministic: the same bytes every time).
 fixtures: build
 	rm -rf fixtures && $(BIN)/synmix-generate fixtures --out fixtures
 
 clean:
-	rm -rf .build out bench-data demo-out
+	rm -rf .build out bench-data demo-out fuzz-out

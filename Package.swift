@@ -93,6 +93,10 @@ let package = Package(
         .testTarget(name: "HarmonizeTests", dependencies: ["TestSupport", "Harmonize", "SynmixGenerate"]),
         .testTarget(name: "PackMixTests", dependencies: ["TestSupport", "PackMix", "Harmonize", "SynmixGenerate"]),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "CityscapesLabels"]),
+        .testTarget(name: "CorruptionMatrixTests", dependencies: [
+            "TestSupport", "SynmixCore", "Harmonize", "FilterInstances", "PackMix", "ShardData", "Evaluation",
+        ]),
+        .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "SynmixCore", "Evaluation", "Harmonize", "ShardData"]),
         .testTarget(name: "NetworkTests", dependencies: ["TestSupport", "Network"]),
         .testTarget(name: "ShardDataTests", dependencies: ["TestSupport", "ShardData"]),
         .testTarget(name: "TrainShardsTests", dependencies: ["TestSupport", "Network", "ShardData", "TrainShards", "Harmonize", "PackMix"]),

@@ -52,11 +52,14 @@ struct MixPlan {
 
     var inputs: [InputSummary]
     var order: [PlannedSample]
+    /// Lines that are not a record (reported and skipped; the others are planned as usual).
+    var rejected: [FileError]
 
     static func build(_ inputs: [PackInput], split: String, seed: UInt64) throws -> MixPlan {
         guard !inputs.isEmpty else { throw PackError("no inputs: give --real/--synthetic or --input NAME=DIR") }
         var summaries: [InputSummary] = []
         var eligibleByInput: [[PlannedSample]] = []
+        var rejected: [FileError] = []
         for (index, input) in inputs.enumerated() {
             let path = ManifestReader.file(input.manifest)
             guard Files.exists(path) else { throw PackError("\(path): no manifest for input '\(input.name)'") }
@@ -67,11 +70,13 @@ struct MixPlan {
                 lines += 1
                 let value: JSON
                 do { value = try JSON.parse(line) } catch {
-                    throw PackError("\(path):\(reader.lineNumber): not valid JSON: \(error)")
+                    rejected.append(FileError(path: path, reason: "line \(reader.lineNumber): not valid JSON: \(error)"))
+                    continue
                 }
                 guard let id = value["id"]?.stringValue, let recordSplit = value["split"]?.stringValue,
                       let domain = value["domain"]?.stringValue else {
-                    throw PackError("\(path):\(reader.lineNumber): a record needs id, split and domain")
+                    rejected.append(FileError(path: path, reason: "line \(reader.lineNumber): a record needs string id, split and domain"))
+                    continue
                 }
                 if split == "all" || recordSplit == split {
                     eligible.append(PlannedSample(input: index, id: id, domain: domain, offset: reader.lineOffset,
@@ -123,7 +128,7 @@ struct MixPlan {
         var random = SplitMix64(seed: seed ^ 0x5EED_0F_A11)
         shuffle(&order, &random)
         guard !order.isEmpty else { throw PackError("the plan selects no sample (split '\(split)')") }
-        return MixPlan(inputs: summaries, order: order)
+        return MixPlan(inputs: summaries, order: order, rejected: rejected)
     }
 
     /// Fisher–Yates with our seeded generator (the standard library's shuffle is not specified across versions).

@@ -164,7 +164,7 @@ public enum Packer {
             }
         })
         try closeShard(nextSample: plan.order.count)
-        let errors = shards.flatMap(\.errors) + pendingErrors
+        let errors = plan.rejected + shards.flatMap(\.errors) + pendingErrors
 
         let index = ShardIndex(synmixVersion: synmixVersion, taxonomy: options.taxonomy.map(ShardIndex.TaxonomyClasses.init),
                                plan: planJSON, skipped: errors.count, shards: shards.map(\.entry))

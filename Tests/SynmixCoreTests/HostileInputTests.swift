@@ -13,19 +13,7 @@ final class HostileInputTests: XCTestCase {
         return usage.ru_maxrss * 1024
     }
 
-    /// A valid 8-bit gray PNG whose IHDR then claims another size (CRC fixed up).
-    func png(declaring width: UInt32, _ height: UInt32) throws -> [UInt8] {
-        var bytes = try PNGCodec.encode(Raster<UInt8>(width: 4, height: 4, channels: 1, filling: 7))
-        for (offset, value) in [(16, width), (20, height)] {
-            for k in 0..<4 { bytes[offset + k] = UInt8((value >> (24 - 8 * UInt32(k))) & 0xff) }
-        }
-        let crc = bytes[12..<29].reduce(into: UInt32(0xffff_ffff)) { crc, byte in
-            crc ^= UInt32(byte)
-            for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
-        } ^ 0xffff_ffff
-        for k in 0..<4 { bytes[29 + k] = UInt8((crc >> (24 - 8 * UInt32(k))) & 0xff) }
-        return bytes
-    }
+    func png(declaring width: UInt32, _ height: UInt32) throws -> [UInt8] { try pngDeclaring(width: width, height: height) }
 
     func testAPNGDeclaringAHugeWidthIsRefusedBeforeAllocating() throws {
         let before = peakResidentBytes()

@@ -65,3 +65,37 @@ public func builtExecutable(_ name: String) -> String? {
     let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
     return [besideTests, "\(repositoryRoot)/.build/debug/\(name)"].first { FileManager.default.isExecutableFile(atPath: $0) }
 }
+
+/// A valid 8-bit gray 4×4 PNG whose IHDR then claims another size (CRC fixed up).
+public func pngDeclaring(width: UInt32, height: UInt32) throws -> [UInt8] {
+    var bytes = try PNGCodec.encode(Raster<UInt8>(width: 4, height: 4, channels: 1, filling: 7))
+    for (offset, value) in [(16, width), (20, height)] {
+        for k in 0..<4 { bytes[offset + k] = UInt8((value >> (24 - 8 * UInt32(k))) & 0xff) }
+    }
+    let crc = bytes[12..<29].reduce(into: UInt32(0xffff_ffff)) { crc, byte in
+        crc ^= UInt32(byte)
+        for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+    } ^ 0xffff_ffff
+    for k in 0..<4 { bytes[29 + k] = UInt8((crc >> (24 - 8 * UInt32(k))) & 0xff) }
+    return bytes
+}
+
+/// Runs a program to its end and returns its exit status and its own peak resident memory
+/// (wait4's ru_maxrss: this child alone, not the test process nor earlier children).
+public func runMeasuringPeakMemory(_ executable: String, _ arguments: [String]) throws -> (status: Int32, peakMiB: Int) {
+    var pid: pid_t = 0
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    guard spawned == 0 else { throw FileError(path: executable, reason: "posix_spawn failed: \(spawned)") }
+    var status: Int32 = 0
+    var usage = rusage()
+    guard wait4(pid, &status, 0, &usage) == pid else { throw FileError(path: executable, reason: "wait4 failed") }
+    let exited = status & 0x7f == 0
+    return (exited ? (status >> 8) & 0xff : -(status & 0x7f), usage.ru_maxrss / 1024)
+}
