@@ -58,8 +58,11 @@ FUZZ_TESTS := PNGDecoderSurvivesMutatedImages JPEGDecoderSurvivesMutatedImages T
 fuzz: deps
 	swift build --build-tests
 	rm -rf fuzz-out && mkdir -p fuzz-out
+	# A copy of the test binary, run directly: SwiftPM would run one `swift test` at a time, and a rebuild
+	# meanwhile must not replace the binary under a running fuzzer.
+	cp .build/debug/synmixPackageTests.xctest fuzz-out/tests.xctest
 	printf '%s\n' $(FUZZ_TESTS) | xargs -P $(FUZZ_JOBS) -I{} sh -c 'SYNMIX_FUZZ_SECONDS=$(FUZZ_SECONDS) SYNMIX_FUZZ_DIR=fuzz-out \
-	  swift test --skip-build --disable-swift-testing --filter "FuzzTests.ReaderFuzzTests/test{}" > fuzz-out/{}.log 2>&1 \
+	  fuzz-out/tests.xctest "FuzzTests.ReaderFuzzTests/test{}" > fuzz-out/{}.log 2>&1 \
 	  || echo "FAILED: {} (log: fuzz-out/{}.log; its last input: fuzz-out/current-*)"'
 	@grep -h "^fuzz " fuzz-out/*.log | tee fuzz-out/summary.txt
 	@! grep -l "error:\|Fatal\|signal" fuzz-out/*.log

@@ -45,6 +45,8 @@ let package = Package(
             "SynmixCore", "CCairo", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "PackMix", dependencies: ["SynmixCore"]),
+        // COCO instances.json from a manifest or from shards.
+        .target(name: "CocoExport", dependencies: ["SynmixCore", "ShardData"]),
         .target(name: "Evaluation", dependencies: ["SynmixCore", "CityscapesLabels"]),
         // The network: layers (forward/backward pairs over OpenBLAS), model, workspace, losses, AdamW, safetensors.
         .target(name: "Network", dependencies: ["SynmixCore", "COpenBLAS"]),
@@ -71,7 +73,7 @@ let package = Package(
             "CommandSupport", "FilterInstances", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pack-mix", dependencies: [
-            "CommandSupport", "PackMix", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CommandSupport", "PackMix", "CocoExport", "ShardData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "train-shards", dependencies: [
             "CommandSupport", "TrainShards", "Network", "ShardData", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),

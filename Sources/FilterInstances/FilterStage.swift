@@ -38,7 +38,8 @@ public enum FilterStage {
     static let recordsInFlightPerJob = 64
 
 
-    public static func run(_ options: FilterOptions) throws -> FilterResult {
+    /// `progress` gets the number of records read so far (after each parallel batch).
+    public static func run(_ options: FilterOptions, progress: (Int) -> Void = { _ in }) throws -> FilterResult {
         let taxonomy = try Taxonomy(contentsOf: options.taxonomyPath)
         var thresholds = try ThresholdTable(contentsOf: options.thresholdsPath, taxonomy: taxonomy)
         try thresholds.override(options.overrides)
@@ -105,7 +106,7 @@ public enum FilterStage {
                     if candidates.count > options.previews { candidates.removeLast() }
                 }
             }
-        })
+        }, afterBatch: progress)
 
         var previews: [String] = []
         if options.previews > 0 {

@@ -4,7 +4,7 @@ import SynmixCore
 public struct PackOptions: Sendable {
     public var inputs: [PackInput]
     public var out: String
-    public var seed: UInt64 = 0
+    public var seed: UInt64 = 1
     public var prefix = "mix"
     public var split = "train"
     public var shardBytes = 1_000_000_000
@@ -70,7 +70,8 @@ public enum Packer {
         return "\(prefix)-\(String(repeating: "0", count: max(0, 6 - digits.count)))\(digits).tar"
     }
 
-    public static func run(_ options: PackOptions) throws -> PackResult {
+    /// `progress` gets the samples done in this run so far and the number this run has to do.
+    public static func run(_ options: PackOptions, progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> PackResult {
         guard options.shardBytes > 0, options.shardSamples > 0 else { throw PackError("shard limits must be positive") }
         guard !options.prefix.contains("/"), !options.prefix.isEmpty else { throw PackError("--name must be a plain file-name prefix") }
         for input in options.inputs { try Files.checkOutput(options.out, isNotInput: input.manifest) }
@@ -162,7 +163,7 @@ public enum Packer {
                 current!.shard.entry.domains[sample.domain, default: 0] += 1
                 for name in sample.classes { current!.shard.entry.classes[name, default: 0] += 1 }
             }
-        })
+        }, afterBatch: { progress($0, plan.order.count - resumeAt) })
         try closeShard(nextSample: plan.order.count)
         let errors = plan.rejected + shards.flatMap(\.errors) + pendingErrors
 

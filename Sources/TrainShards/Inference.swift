@@ -48,7 +48,7 @@ public enum ShardEvaluation {
 
     /// Visits every sample of `shards` in order, decoding `jobs` at a time.
     public static func forEachSample(_ shards: [String], jobs: Int, report: (FileError) -> Void,
-                                     _ body: (DecodedSample) throws -> Void) throws {
+                                     progress: (Int) -> Void = { _ in }, _ body: (DecodedSample) throws -> Void) throws {
         var iterator = ShardStream(shards: shards, bufferSize: 1, seed: 0, shuffle: false).makeIterator(epoch: 0)
         var decoded = 0
         try orderedParallelMap(jobs: jobs, perJob: samplesInFlightPerJob, next: { iterator.next(report: report) },
@@ -57,16 +57,16 @@ public enum ShardEvaluation {
             case .success(let sample): try body(sample); decoded += 1
             case .failure(let error): report(error as? FileError ?? FileError(path: "shard", reason: "\(error)"))
             }
-        })
+        }, afterBatch: progress)
         guard decoded > 0 else { throw FileError(path: shards.first ?? "shards", reason: "no readable sample to evaluate") }
     }
 
     public static func evaluate(_ predictor: Predictor, shards: [String], jobs: Int,
-                                report: (FileError) -> Void) throws -> Outcome {
+                                report: (FileError) -> Void, progress: (Int) -> Void = { _ in }) throws -> Outcome {
         let classes = predictor.model.config.classes
         var images: [InstanceEvaluator.Image] = []
         var size: (Int, Int)?
-        try forEachSample(shards, jobs: jobs, report: report) { sample in
+        try forEachSample(shards, jobs: jobs, report: report, progress: progress) { sample in
             size = size ?? (sample.record.width, sample.record.height)
             let predictions = predictor.predict(sample).map {
                 InstanceEvaluator.Prediction(classIndex: $0.classIndex, score: $0.score, mask: $0.mask)
@@ -86,10 +86,10 @@ public enum ShardEvaluation {
     /// Returns the number of images written.
     @discardableResult
     public static func writePredictions(_ predictor: Predictor, shards: [String], to folder: String, jobs: Int,
-                                        report: (FileError) -> Void) throws -> Int {
+                                        report: (FileError) -> Void, progress: (Int) -> Void = { _ in }) throws -> Int {
         try Files.createDirectory("\(folder)/masks")
         var written = 0
-        try forEachSample(shards, jobs: jobs, report: report) { sample in
+        try forEachSample(shards, jobs: jobs, report: report, progress: progress) { sample in
             let name = Files.safeName(String(sample.record.id.split(separator: "/").last ?? Substring(sample.key)))
             let instances = predictor.predict(sample, width: sample.record.originalWidth, height: sample.record.originalHeight)
             try CityscapesEvaluation.writePredictions(image: name, instances.map {

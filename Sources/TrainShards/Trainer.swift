@@ -18,7 +18,7 @@ public struct FitOptions: Sendable {
     public var inputWidth = 256, inputHeight = 128
     public var learningRate: Float = 3e-3
     public var warmupFraction = 0.1
-    public var seed: UInt64 = 0
+    public var seed: UInt64 = 1
     public var threads = 2
     public var config: ModelConfig
     public var initFrom: String?
@@ -141,8 +141,8 @@ public enum Trainer {
                 let outcome = try ShardEvaluation.evaluate(predictor, shards: evaluation.shards, jobs: options.threads) { errors.add($0) }
                 summary.evaluations.append((evaluation.name, step, outcome))
                 metrics.evaluations.append(TrainingMetrics.Evaluation(step: step, name: evaluation.name, result: outcome.json))
-                log(String(format: "eval %@ at step %d: AP %.2f AP50 %.2f (%d images at %dx%d)", evaluation.name, step,
-                           100 * outcome.result.meanAP, 100 * outcome.result.meanAP50, outcome.result.images, outcome.width, outcome.height))
+                log(String(format: "eval %@ at step %d: AP %.3f AP50 %.3f (%d images at %dx%d)", evaluation.name, step,
+                           outcome.result.meanAP, outcome.result.meanAP50, outcome.result.images, outcome.width, outcome.height))
             }
         }
         for step in startStep..<totalSteps {

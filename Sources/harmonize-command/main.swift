@@ -26,7 +26,7 @@ struct HarmonizeCommand: ParsableCommand {
     @Option(help: "Output folder.")
     var out: String
 
-    @Option(help: "Split: train, val, test (Cityscapes) or all.")
+    @Option(help: "Split: train, val, test (Cityscapes) or all (all: one manifest; pack-mix and evaluate pick a split later).")
     var split = "all"
 
     @Option(help: "Mapping file (default: mappings/DATASET.yaml).")

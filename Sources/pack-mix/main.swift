@@ -1,7 +1,9 @@
 import ArgumentParser
+import CocoExport
 import CommandSupport
 import Foundation
 import PackMix
+import ShardData
 import SynmixCore
 
 extension ImageFormat: ExpressibleByArgument {}
@@ -11,7 +13,7 @@ struct PackMixCommand: ParsableCommand {
         commandName: "pack-mix",
         abstract: "Mix real and synthetic manifests into shuffled WebDataset shards.",
         version: synmixVersion,
-        subcommands: [Pack.self, Verify.self], defaultSubcommand: Pack.self)
+        subcommands: [Pack.self, Verify.self, Coco.self], defaultSubcommand: Pack.self)
 }
 
 struct Pack: ParsableCommand {
@@ -30,7 +32,7 @@ struct Pack: ParsableCommand {
     @Option(help: "Synthetic share of the whole set, 0 <= F < 1 (instead of --synthetic-count).") var syntheticFraction: Double?
     @Option(help: "More inputs, NAME=DIR (repeatable); all their records unless --count NAME=N.") var input: [NamedValue] = []
     @Option(help: "Records taken from a named input, NAME=N|all (repeatable).") var count: [NamedValue] = []
-    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Seed of the choice and order of samples.") var seed: UInt64 = 1
     @Option(help: "Output folder.") var out: String
     @Option(help: "Shard file prefix.") var name = "mix"
     @Option(help: "Start a new shard after this many bytes.") var shardSize = 1_000_000_000
@@ -39,7 +41,7 @@ struct Pack: ParsableCommand {
     @Option(help: "JPEG quality for --image-format jpg.") var jpegQuality = 95
     @Option(help: "Scale images and masks by this factor.") var scale: Double?
     @Option(help: "Shrink images and masks to fit WxH.") var maxSize: PixelSize?
-    @Option(help: "Records of this split only: train, val or all.") var split = "train"
+    @Option(help: "Records of this split only: train, val or all (train: a training mix is the usual product).") var split = "train"
     @Option(help: "Rewrite a dataset root, OLD=NEW (repeatable).") var rootMap: [NamedValue] = []
     @Option(help: "Taxonomy the records' classes must come from; index.json names it (default: mappings/taxonomy.yaml).")
     var taxonomy: String?
@@ -98,7 +100,10 @@ struct Pack: ParsableCommand {
         options.sample.maxSize = maxSize.map { ($0.width, $0.height) }
         options.sample.rootMap = rootMap.map { ($0.name, $0.value) }
         let started = Date()
-        let result = try Packer.run(options)
+        let meter = ProgressLine(label: "pack-mix", unit: "samples", started: started)
+        let result: PackResult
+        do { result = try Packer.run(options) { meter.update($0, $1) } } catch { meter.finish(); throw error }
+        meter.finish()
         let seconds = Date().timeIntervalSince(started)
         print(String(format: "pack-mix: %d samples in %d shards (%.1f MB), %d skipped, %.2f s (%.0f samples/s, %.0f MB/s) -> %@",
                      result.samples, result.shards.count, Double(result.bytes) / 1e6, result.errors.count, seconds,
@@ -117,6 +122,35 @@ struct Verify: ParsableCommand {
         for problem in problems { print("problem: \(problem)") }
         print("pack-mix verify: \(samples) samples, \(problems.count) problems")
         if !problems.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Coco: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write COCO instances.json (RLE masks, crowd flags, the taxonomy as categories) from a manifest or shards.",
+        discussion: """
+            From --manifest, file_name is each image's absolute path; from --shards, the images are extracted to \
+            OUT/images/ and file_name is relative to OUT (Detectron2: register_coco_instances(name, {}, \
+            "OUT/instances.json", "OUT")). Category ids are the taxonomy ids + 1. COCO has no ignore region.
+            """)
+    @Option(help: "A manifest (folder or file).") var manifest: String?
+    @Option(help: "Shards (glob or brace range).") var shards: String?
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Taxonomy (default: mappings/taxonomy.yaml).") var taxonomy: String?
+    @OptionGroup var errorBudget: ErrorBudget
+
+    func validate() throws {
+        guard (manifest == nil) != (shards == nil) else { throw ValidationError("give --manifest or --shards") }
+    }
+
+    func run() throws {
+        guard let taxonomyPath = taxonomy ?? Files.defaultMappingsDirectory().map({ "\($0)/taxonomy.yaml" }) else {
+            throw ValidationError("no mappings/ folder found; name the taxonomy with --taxonomy or set SYNMIX_MAPPINGS")
+        }
+        let source: CocoExport.Source = try manifest.map { .manifest($0) } ?? .shards(ShardList.expand(shards!))
+        let result = try CocoExport.export(source, taxonomy: try Taxonomy(contentsOf: taxonomyPath), to: out)
+        print("pack-mix coco: \(result.images) images, \(result.annotations) annotations -> \(result.path)")
+        try errorBudget.settle(result.skipped, tool: "pack-mix coco")
     }
 }
 

@@ -71,7 +71,7 @@ struct Fit: ParsableCommand {
     @Option(help: "Images per batch.") var batch = 8
     @Option(help: "Network input WxH (multiples of 16).") var inputSize = PixelSize(width: 256, height: 128)
     @Option(help: "Peak learning rate (AdamW, warm-up then cosine).") var lr: Float = 3e-3
-    @Option(help: "Seed of initialisation, data order and augmentation.") var seed: UInt64 = 0
+    @Option(help: "Seed of initialisation, data order and augmentation.") var seed: UInt64 = 1
     @OptionGroup var parallelism: Parallelism
     @OptionGroup var errorBudget: ErrorBudget
     @Option(help: "Network width (channels at stride 4).") var width = 24
@@ -159,7 +159,7 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var errorBudget: ErrorBudget
     @Option(help: "Cityscapes root (or its gtFine folder).") var cityscapesGt: String?
     @Option(help: "Folder of prediction txt files and masks.") var predictions: String?
-    @Option(help: "Ground-truth split.") var split = "val"
+    @Option(help: "Ground-truth split (val: the split with public labels that is not trained on).") var split = "val"
     @Option(help: "Write metrics.json here.") var out: String?
     @Flag(help: "Report and skip images whose files are bad instead of stopping.") var skipBad = false
     @Flag(help: "Also compute COCO-style mask AP (pycocotools COCOeval, segm).") var coco = false
@@ -178,8 +178,11 @@ struct Evaluate: ParsableCommand {
             let (network, stored) = try Checkpoint.model(at: model)
             let size = try runInputSize(for: model, stored: stored, requested: inputSize, confirmed: otherInputSize)
             var skipped: [FileError] = []
+            let meter = ProgressLine(label: "evaluate", unit: "images")
             let outcome = try ShardEvaluation.evaluate(Predictor(model: network, inputWidth: size.width, inputHeight: size.height),
-                                                       shards: try ShardList.expand(shards), jobs: parallelism.jobs) { skipped.append($0) }
+                                                       shards: try ShardList.expand(shards), jobs: parallelism.jobs,
+                                                       report: { skipped.append($0) }, progress: { meter.update($0, nil) })
+            meter.finish()
             say("evaluated \(outcome.result.images) images at \(outcome.width)x\(outcome.height), network input \(size) (minimum regions "
                 + outcome.minRegionSizes.map { "\($0)" }.joined(separator: ", ") + " px: 100 px scaled by each image's area ratio)")
             say(outcome.result.table)
@@ -237,10 +240,11 @@ struct Predict: ParsableCommand {
         let (network, stored) = try Checkpoint.model(at: model)
         let size = try runInputSize(for: model, stored: stored, requested: inputSize, confirmed: otherInputSize)
         var skipped: [FileError] = []
+        let meter = ProgressLine(label: "predict", unit: "images")
         let count = try ShardEvaluation.writePredictions(Predictor(model: network, inputWidth: size.width, inputHeight: size.height),
-                                                         shards: try ShardList.expand(shards), to: out, jobs: parallelism.jobs) {
-            skipped.append($0)
-        }
+                                                         shards: try ShardList.expand(shards), to: out, jobs: parallelism.jobs,
+                                                         report: { skipped.append($0) }, progress: { meter.update($0, nil) })
+        meter.finish()
         say("wrote predictions for \(count) images at \(size) input to \(out)")
         try errorBudget.settle(skipped, tool: "train-shards predict")
     }

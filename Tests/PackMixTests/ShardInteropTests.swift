@@ -74,3 +74,47 @@ final class ShardInteropTests: XCTestCase {
         XCTAssertGreaterThan(records.filter { $0.ignore != nil }.count, 3)
     }
 }
+
+/// COCO exports as pycocotools reads them: every mask equal to the manifest's, from a manifest and from shards.
+final class CocoExportInteropTests: XCTestCase {
+    func testPycocotoolsLoadsTheExportWithTheManifestsMasks() throws {
+        guard let python = interopPython else { throw XCTSkip(interopSkipReason) }
+        guard let packMix = builtExecutable("pack-mix") else { return XCTFail("pack-mix is not built") }
+        let records = try readManifest(fixtureManifests.synthetic) + readManifest(fixtureManifests.real)
+        var expected: [String: [InstanceRecord]] = [:]
+        for record in records { expected[record.id] = record.instances }
+
+        let shards = try temporaryFolder()
+        XCTAssertEqual(try runProgram(packMix, ["--real", fixtureManifests.real, "--synthetic", fixtureManifests.synthetic,
+                                                "--split", "all", "--out", shards]).status, 0)
+        for (name, arguments) in [("manifest", ["--manifest", fixtureManifests.synthetic]), ("shards", ["--shards", "\(shards)/mix-*.tar"])] {
+            let out = try temporaryFolder()
+            let export = try runProgram(packMix, ["coco"] + arguments + ["--out", out])
+            XCTAssertEqual(export.status, 0, name)
+            let (status, output) = try runProgram(python, ["\(repositoryRoot)/Tests/interop/coco_check.py", "\(out)/instances.json"])
+            XCTAssertEqual(status, 0, name)
+            // pycocotools prints its own progress lines; ours are the JSON ones.
+            let lines = try output.split(separator: "\n").filter { $0.hasPrefix("{") }.map { try JSON.parse($0) }
+            let summary = try XCTUnwrap(lines.last)
+            XCTAssertEqual(summary["categories"]?.arrayValue?.compactMap(\.stringValue),
+                           ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"], name)
+            XCTAssertEqual(summary["images"]?.intValue, name == "manifest" ? 5 : 11, name)
+            var seen: [String: Int] = [:]
+            for annotation in lines.dropLast() {
+                let id = try XCTUnwrap(annotation["synmix_id"]?.stringValue)
+                let index = seen[id, default: 0]
+                seen[id] = index + 1
+                let instance = try XCTUnwrap(expected[id]?[index], "\(name): \(id) #\(index)")
+                XCTAssertEqual(annotation["sha256"]?.stringValue, SHA256Hasher.hex(instance.mask.decode()), "\(name): \(id) #\(index)")
+                XCTAssertEqual(annotation["area"]?.intValue, instance.area)
+                XCTAssertEqual(annotation["bbox"]?.arrayValue?.compactMap(\.intValue), instance.bbox)
+                XCTAssertEqual(annotation["category"]?.stringValue, instance.className)
+                XCTAssertEqual(annotation["iscrowd"]?.intValue, instance.isCrowd ? 1 : 0)
+                let file = try XCTUnwrap(annotation["file_name"]?.stringValue)
+                XCTAssertTrue(Files.exists(file.hasPrefix("/") ? file : "\(out)/\(file)"), file)
+            }
+            XCTAssertEqual(seen.values.reduce(0, +), seen.keys.map { expected[$0]!.count }.reduce(0, +), name)
+            XCTAssertGreaterThan(seen.values.reduce(0, +), 20, name)
+        }
+    }
+}
