@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-APT_PACKAGES := libpng-dev libjpeg-dev libdeflate-dev libopenblas-dev libssl-dev zlib1g-dev libcairo2-dev fonts-dejavu-core pkg-config python3-venv
+APT_PACKAGES := libpng-dev libjpeg-dev libdeflate-dev libopenblas-dev libssl-dev zlib1g-dev libcairo2-dev libcmark-gfm-dev libcmark-gfm-extensions-dev fonts-dejavu-core pkg-config python3-venv
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 CONFIG ?= release

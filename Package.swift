@@ -28,6 +28,9 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
                        providers: [.apt(["libcairo2-dev"])]),
+        // GitHub-flavoured Markdown (tables) to HTML, for the demo's report.html.
+        .systemLibrary(name: "CCmark", path: "Sources/CCmark", pkgConfig: "libcmark-gfm",
+                       providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
         // libpng/libjpeg error handling needs setjmp, which Swift cannot call.
         // libdeflate inflates label PNGs about twice as fast as zlib (see CImageShim).
         .target(name: "CImageShim", dependencies: ["CPNG", "CJPEG"],
@@ -56,7 +59,7 @@ let package = Package(
         .target(name: "TrainShards", dependencies: ["SynmixCore", "Network", "ShardData", "COpenBLAS", "Evaluation"]),
         .target(name: "SynmixGenerate", dependencies: ["SynmixCore", "CityscapesLabels"]),
         // The demo experiment: runs the stage executables on generated data and writes the report.
-        .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixGenerate", "Evaluation", "TrainShards", "CCairo"]),
+        .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixGenerate", "Evaluation", "TrainShards", "CCairo", "CCmark"]),
 
         // The executables' shared flags (--jobs, --max-errors) and option value parsers.
         .target(name: "CommandSupport", dependencies: [

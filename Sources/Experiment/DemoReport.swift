@@ -180,51 +180,17 @@ public struct DemoReport {
         try Files.writeAtomically(results.json(settings: settings, elapsed: elapsed).pretty, to: "\(folder)/report.json")
     }
 
-    /// A small Markdown-to-HTML conversion for what report.md uses: headings, tables, lists, images, paragraphs.
+    /// report.md as HTML through cmark-gfm (GitHub-flavoured Markdown: tables), in a page
+    /// whose wide tables scroll instead of overflowing.
     func html(_ markdown: String) -> String {
-        func inline(_ text: String) -> String {
-            var t = text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            while let open = t.range(of: "**"), let close = t.range(of: "**", range: open.upperBound..<t.endIndex) {
-                t.replaceSubrange(open.lowerBound..<close.upperBound, with: "<b>" + t[open.upperBound..<close.lowerBound] + "</b>")
-            }
-            while let open = t.range(of: "`"), let close = t.range(of: "`", range: open.upperBound..<t.endIndex) {
-                t.replaceSubrange(open.lowerBound..<close.upperBound, with: "<code>" + t[open.upperBound..<close.lowerBound] + "</code>")
-            }
-            return t
-        }
-        var body: [String] = [], inTable = false, inList = false
-        for raw in markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if inTable && !line.hasPrefix("|") { body.append("</table>"); inTable = false }
-            if inList && !line.hasPrefix("- ") { body.append("</ul>"); inList = false }
-            if line.hasPrefix("|") {
-                let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast().map { $0.trimmingCharacters(in: .whitespaces) }
-                if cells.allSatisfy({ $0.allSatisfy { "-:".contains($0) } }) { continue }
-                let tag = inTable ? "td" : "th"
-                if !inTable { body.append("<table>"); inTable = true }
-                body.append("<tr>" + cells.map { "<\(tag)>\(inline($0))</\(tag)>" }.joined() + "</tr>")
-            } else if line.hasPrefix("#") {
-                let level = min(4, line.prefix { $0 == "#" }.count)
-                body.append("<h\(level)>\(inline(line.drop { $0 == "#" }.trimmingCharacters(in: .whitespaces)))</h\(level)>")
-            } else if line.hasPrefix("![") , let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")") {
-                body.append("<p><img src=\"\(line[line.index(after: open)..<close])\" style=\"max-width:100%\"></p>")
-            } else if line.hasPrefix("- ") {
-                if !inList { body.append("<ul>"); inList = true }
-                body.append("<li>\(inline(String(line.dropFirst(2))))</li>")
-            } else if !line.isEmpty {
-                body.append("<p>\(inline(line))</p>")
-            }
-        }
-        if inTable { body.append("</table>") }
-        if inList { body.append("</ul>") }
-        return """
+        """
         <!doctype html>
         <html><head><meta charset="utf-8"><title>synmix demo report</title>
-        <style>body{font-family:sans-serif;max-width:960px;margin:2em auto;line-height:1.4}table{border-collapse:collapse;margin:1em 0}\
-        td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}code{background:#eee}</style>
+        <style>body{font-family:sans-serif;max-width:960px;margin:2em auto;line-height:1.4}\
+        table{border-collapse:collapse;margin:1em 0;display:block;overflow-x:auto}\
+        td,th{border:1px solid #ccc;padding:4px 8px}code{background:#eee}img{max-width:100%}</style>
         </head><body>
-        \(body.joined(separator: "\n"))
-        </body></html>
+        \(Markdown.html(markdown))</body></html>
 
         """
     }

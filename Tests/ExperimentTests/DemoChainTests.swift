@@ -91,9 +91,35 @@ final class DemoChainTests: XCTestCase {
         XCTAssertTrue(markdown.contains("| real (6 images) | \(cell) |"), markdown)
         let html = try String(contentsOfFile: "\(out)/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("<img src=\"table2.png\""))
+        XCTAssertTrue(html.contains("<td>real (6 images)</td>"), html)   // GFM tables rendered, not left as text
+        XCTAssertFalse(html.contains("| real (6 images) |"), html)
         let plot = try PNGCodec.header(of: try Files.read("\(out)/table2.png"), path: "table2.png")
         XCTAssertEqual([plot.width, plot.height], [720, 440])
         let perClass = try PNGCodec.header(of: try Files.read("\(out)/per-class.png"), path: "per-class.png")
         XCTAssertEqual([perClass.width, perClass.height], [720, 400])
+    }
+
+    func testMarkdownBecomesHTMLWithTablesAndEmphasis() {
+        let html = Markdown.html("# Title\n\n*slanted* and **bold** `code`\n\n| a | b |\n|---|--:|\n| 1 | 2 |\n")
+        XCTAssertEqual(html, """
+            <h1>Title</h1>
+            <p><em>slanted</em> and <strong>bold</strong> <code>code</code></p>
+            <table>
+            <thead>
+            <tr>
+            <th>a</th>
+            <th align="right">b</th>
+            </tr>
+            </thead>
+            <tbody>
+            <tr>
+            <td>1</td>
+            <td align="right">2</td>
+            </tr>
+            </tbody>
+            </table>
+
+            """)
+        XCTAssertEqual(Markdown.html(""), "")
     }
 }
