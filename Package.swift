@@ -44,8 +44,10 @@ let package = Package(
         // Cityscapes' label table (cityscapesScripts' labels.py), for the readers, the evaluator and the generator.
         .target(name: "CityscapesLabels"),
         .target(name: "Harmonize", dependencies: ["SynmixCore", "CityscapesLabels"]),
+        // Pictures drawn with cairo: images, masks, boxes, text, PNG (previews, overlays).
+        .target(name: "Pictures", dependencies: ["SynmixCore", "CCairo"]),
         .target(name: "FilterInstances", dependencies: [
-            "SynmixCore", "CCairo", .product(name: "Yams", package: "Yams"),
+            "SynmixCore", "Pictures", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "PackMix", dependencies: ["SynmixCore"]),
         // COCO instances.json from a manifest or from shards.
@@ -56,7 +58,7 @@ let package = Package(
         // Training data from shards: streaming and shuffling, decoding, targets, augmentation, batches.
         .target(name: "ShardData", dependencies: ["SynmixCore"]),
         // The trainer: the loop, checkpoints, metrics.json, inference and scoring through Evaluation.
-        .target(name: "TrainShards", dependencies: ["SynmixCore", "Network", "ShardData", "COpenBLAS", "Evaluation"]),
+        .target(name: "TrainShards", dependencies: ["SynmixCore", "Network", "ShardData", "COpenBLAS", "Evaluation", "Pictures"]),
         .target(name: "SynmixGenerate", dependencies: ["SynmixCore", "CityscapesLabels"]),
         // The demo experiment: runs the stage executables on generated data and writes the report.
         .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixGenerate", "Evaluation", "TrainShards", "CCairo", "CCmark"]),

@@ -37,6 +37,8 @@ public enum ShardEvaluation {
         public var width: Int, height: Int               // resolution evaluated (the first sample's)
         /// Each image's 100 px minimum region scaled by its area ratio to the original: the distinct values.
         public var minRegionSizes: [Double]
+        /// The images with the most errors, when asked for (`overlays` > 0).
+        public var worst: ErrorOverlays
         public var json: JSON {
             result.json(extra: [("resolution", .array([.int(width), .int(height)])),
                                 ("min_region_sizes", .array(minRegionSizes.map { .double($0) }))])
@@ -62,15 +64,16 @@ public enum ShardEvaluation {
     }
 
     public static func evaluate(_ predictor: Predictor, shards: [String], jobs: Int,
-                                report: (FileError) -> Void, progress: (Int) -> Void = { _ in }) throws -> Outcome {
+                                overlays: Int = 0, report: (FileError) -> Void, progress: (Int) -> Void = { _ in }) throws -> Outcome {
         let classes = predictor.model.config.classes
+        var worst = ErrorOverlays(count: overlays, classes: classes)
         var images: [InstanceEvaluator.Image] = []
         var size: (Int, Int)?
         try forEachSample(shards, jobs: jobs, report: report, progress: progress) { sample in
             size = size ?? (sample.record.width, sample.record.height)
-            let predictions = predictor.predict(sample).map {
-                InstanceEvaluator.Prediction(classIndex: $0.classIndex, score: $0.score, mask: $0.mask)
-            }
+            let instances = predictor.predict(sample)
+            worst.add(sample, instances)
+            let predictions = instances.map { InstanceEvaluator.Prediction(classIndex: $0.classIndex, score: $0.score, mask: $0.mask) }
             var image = InstanceEvaluator.Image(instances: sample.record.instances, ignore: sample.record.ignore, classNames: classes, predictions: predictions)
             image.minRegionSize = InstanceEvaluator.minRegionSize(width: sample.record.width, height: sample.record.height,
                                                                   originalWidth: sample.record.originalWidth, originalHeight: sample.record.originalHeight)
@@ -78,7 +81,7 @@ public enum ShardEvaluation {
         }
         let result = InstanceEvaluator(classNames: classes).evaluate(images)
         return Outcome(result: result, width: size!.0, height: size!.1,
-                       minRegionSizes: Set(images.compactMap(\.minRegionSize)).sorted())
+                       minRegionSizes: Set(images.compactMap(\.minRegionSize)).sorted(), worst: worst)
     }
 
     /// Writes predictions in the Cityscapes results format at each image's original size:

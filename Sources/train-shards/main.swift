@@ -160,12 +160,17 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Cityscapes root (or its gtFine folder).") var cityscapesGt: String?
     @Option(help: "Folder of prediction txt files and masks.") var predictions: String?
     @Option(help: "Ground-truth split (val: the split with public labels that is not trained on).") var split = "val"
-    @Option(help: "Write metrics.json here.") var out: String?
+    @Option(help: "Write metrics.json here (and overlays/ with --overlays).") var out: String?
+    @Option(help: "With --model: draw the K images with the most errors (misses, false positives) into OUT/overlays.")
+    var overlays = 0
     @Flag(help: "Report and skip images whose files are bad instead of stopping.") var skipBad = false
     @Flag(help: "Also compute COCO-style mask AP (pycocotools COCOeval, segm).") var coco = false
 
     func validate() throws {
         if let inputSize { try checkInputSize(inputSize) }
+        guard overlays >= 0, overlays == 0 || (model != nil && out != nil) else {
+            throw ValidationError("--overlays K needs K >= 0, --model and --out")
+        }
         guard (model != nil && shards != nil && cityscapesGt == nil && predictions == nil)
                 || (model == nil && shards == nil && cityscapesGt != nil && predictions != nil) else {
             throw ValidationError("give either --model and --shards, or --cityscapes-gt and --predictions")
@@ -180,7 +185,7 @@ struct Evaluate: ParsableCommand {
             var skipped: [FileError] = []
             let meter = ProgressLine(label: "evaluate", unit: "images")
             let outcome = try ShardEvaluation.evaluate(Predictor(model: network, inputWidth: size.width, inputHeight: size.height),
-                                                       shards: try ShardList.expand(shards), jobs: parallelism.jobs,
+                                                       shards: try ShardList.expand(shards), jobs: parallelism.jobs, overlays: overlays,
                                                        report: { skipped.append($0) }, progress: { meter.update($0, nil) })
             meter.finish()
             say("evaluated \(outcome.result.images) images at \(outcome.width)x\(outcome.height), network input \(size) (minimum regions "
@@ -189,6 +194,7 @@ struct Evaluate: ParsableCommand {
             if let out {
                 try Files.createDirectory(out)
                 try Files.writeAtomically(outcome.json.pretty, to: "\(out)/metrics.json")
+                for path in try outcome.worst.write(to: "\(out)/overlays") { say("overlay: \(path)") }
             }
             try errorBudget.settle(skipped, tool: "train-shards evaluate")
             return

@@ -146,7 +146,10 @@ final class FilterStageTests: XCTestCase {
             return XCTFail("not an 8-bit PNG")
         }
         XCTAssertEqual(picture.width, 100)
-        XCTAssertGreaterThan(picture.height, 50)   // the image plus the legend band
+        XCTAssertGreaterThan(picture.height, 50 + 84)   // the image, the zoomed crops (84 px at this width), the legend
+        // The first zoomed crop (x 8…92, y 58…142) shows the image, tinted, not the dark background.
+        let crop = (100 * 100 + 50) * picture.channels
+        XCTAssertNotEqual(Array(picture.samples[crop..<crop + 3]), [25, 25, 25])
         // Inside the removed bus (70…79, 0…9) the picture is no longer the plain gray image.
         let inside = (5 * 100 + 75) * picture.channels
         XCTAssertNotEqual(Array(picture.samples[inside..<inside + 3]), [90, 90, 90])

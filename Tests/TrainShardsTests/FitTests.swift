@@ -241,9 +241,15 @@ final class FitTests: XCTestCase {
         let predict = try run(["predict", "--model", model, "--shards", shards, "--out", "\(out)/predictions"])
         XCTAssertEqual(predict.status, 0, predict.errors)
         XCTAssertTrue(predict.output.contains("wrote predictions for 6 images at 192x96 input"), predict.output)
-        let evaluate = try run(["evaluate", "--model", model, "--shards", shards])
+        let evaluate = try run(["evaluate", "--model", model, "--shards", shards, "--out", "\(out)/evaluation", "--overlays", "2"])
         XCTAssertEqual(evaluate.status, 0, evaluate.errors)
         XCTAssertTrue(evaluate.output.contains("network input 192x96"), evaluate.output)
+        // The two images with the most errors, ground truth beside predictions, 2× for 256×128 shards.
+        let overlays = Files.list("\(out)/evaluation/overlays").sorted()
+        XCTAssertEqual(overlays.count, 2, evaluate.output)
+        XCTAssertTrue(overlays.first?.hasPrefix("01-") ?? false, "\(overlays)")
+        let picture = try PNGCodec.header(of: try Files.read("\(out)/evaluation/overlays/\(overlays[0])"), path: overlays[0])
+        XCTAssertEqual([picture.width, picture.height], [2 * 512 + 8, 256 + 35])
 
         let refused = try run(["evaluate", "--model", model, "--shards", shards, "--input-size", "256x128"])
         XCTAssertEqual(refused.status, 64, refused.errors)
