@@ -67,12 +67,8 @@ public final class Canvas {
 
     /// Fills the mask's pixels with the current colour, the mask's (0, 0) at (x, y), scaled.
     public func fill(_ mask: RLE, x: Double = 0, y: Double = 0, scale: Double = 1) {
-        cairo_save(cr)
-        cairo_translate(cr, x, y)
-        cairo_scale(cr, scale, scale)
-        addRuns(mask)
+        addRuns(mask, x: x, y: y, scale: scale)
         cairo_fill(cr)
-        cairo_restore(cr)
     }
 
     /// Diagonal red hatching inside the mask (what was removed).
@@ -90,11 +86,8 @@ public final class Canvas {
         cairo_surface_destroy(tile)
         defer { cairo_pattern_destroy(pattern) }
         cairo_save(cr)
-        cairo_translate(cr, x, y)
-        cairo_scale(cr, scale, scale)
-        addRuns(mask)
+        addRuns(mask, x: x, y: y, scale: scale)
         cairo_clip(cr)
-        cairo_identity_matrix(cr)
         cairo_set_source(cr, pattern)
         cairo_paint(cr)
         cairo_restore(cr)
@@ -175,8 +168,13 @@ public final class Canvas {
         }
     }
 
-    /// The mask as a path of one-pixel-wide column runs.
-    private func addRuns(_ mask: RLE) {
+    /// The mask as a path of one-pixel-wide column runs, its (0, 0) at (x, y), scaled (the path keeps
+    /// the transform it was built with; the current transform is left as it was).
+    private func addRuns(_ mask: RLE, x: Double, y: Double, scale: Double) {
+        cairo_save(cr)
+        defer { cairo_restore(cr) }
+        cairo_translate(cr, x, y)
+        cairo_scale(cr, scale, scale)
         cairo_new_path(cr)
         mask.forEachForegroundRun { start, length in
             var position = start

@@ -30,8 +30,25 @@ func checkInputSize(_ size: PixelSize) throws {
     }
 }
 
-/// The input size predict and evaluate run a checkpoint at: the one it was trained at, unless
+/// How predict and evaluate run a checkpoint: at the input size it was trained at, unless
 /// `--input-size` says otherwise, which must be confirmed with `--other-input-size`.
+struct CheckpointInput: ParsableArguments {
+    @Option(help: "Network input WxH (default: the size the checkpoint was trained at).") var inputSize: PixelSize?
+    @Flag(help: "Allow an --input-size other than the checkpoint's.") var otherInputSize = false
+
+    func validate() throws {
+        if let inputSize { try checkInputSize(inputSize) }
+    }
+
+    /// The checkpoint's model, ready to predict, and the input size it runs at.
+    func predictor(for checkpoint: String, jobs: Int) throws -> (predictor: Predictor, size: PixelSize) {
+        openblas_set_num_threads(Int32(jobs))
+        let (network, stored) = try Checkpoint.model(at: checkpoint)
+        let size = try runInputSize(for: checkpoint, stored: stored, requested: inputSize, confirmed: otherInputSize)
+        return (Predictor(model: network, inputWidth: size.width, inputHeight: size.height), size)
+    }
+}
+
 func runInputSize(for checkpoint: String, stored: Checkpoint.Input?, requested: PixelSize?, confirmed: Bool) throws -> PixelSize {
     switch (stored, requested) {
     case (let stored?, let requested?) where (stored.width, stored.height) != (requested.width, requested.height) && !confirmed:
@@ -153,8 +170,7 @@ struct Evaluate: ParsableCommand {
 
     @Option(help: "Checkpoint (.safetensors) to evaluate on --shards.") var model: String?
     @Option(help: "Shards to evaluate on (glob or brace range).") var shards: String?
-    @Option(help: "Network input WxH (default: the size the checkpoint was trained at).") var inputSize: PixelSize?
-    @Flag(help: "Allow an --input-size other than the checkpoint's.") var otherInputSize = false
+    @OptionGroup var input: CheckpointInput
     @OptionGroup var parallelism: Parallelism
     @OptionGroup var errorBudget: ErrorBudget
     @Option(help: "Cityscapes root (or its gtFine folder).") var cityscapesGt: String?
@@ -167,7 +183,6 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Also compute COCO-style mask AP (pycocotools COCOeval, segm).") var coco = false
 
     func validate() throws {
-        if let inputSize { try checkInputSize(inputSize) }
         guard overlays >= 0, overlays == 0 || (model != nil && out != nil) else {
             throw ValidationError("--overlays K needs K >= 0, --model and --out")
         }
@@ -179,13 +194,10 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         if let model, let shards {
-            openblas_set_num_threads(Int32(parallelism.jobs))
-            let (network, stored) = try Checkpoint.model(at: model)
-            let size = try runInputSize(for: model, stored: stored, requested: inputSize, confirmed: otherInputSize)
+            let (predictor, size) = try input.predictor(for: model, jobs: parallelism.jobs)
             var skipped: [FileError] = []
             let meter = ProgressLine(label: "evaluate", unit: "images")
-            let outcome = try ShardEvaluation.evaluate(Predictor(model: network, inputWidth: size.width, inputHeight: size.height),
-                                                       shards: try ShardList.expand(shards), jobs: parallelism.jobs, overlays: overlays,
+            let outcome = try ShardEvaluation.evaluate(predictor, shards: try ShardList.expand(shards), jobs: parallelism.jobs, overlays: overlays,
                                                        report: { skipped.append($0) }, progress: { meter.update($0, nil) })
             meter.finish()
             say("evaluated \(outcome.result.images) images at \(outcome.width)x\(outcome.height), network input \(size) (minimum regions "
@@ -232,23 +244,15 @@ struct Predict: ParsableCommand {
     @Option(help: "Checkpoint (.safetensors).") var model: String
     @Option(help: "Shards to predict (glob or brace range).") var shards: String
     @Option(help: "Output folder (NAME_pred.txt files and masks/).") var out: String
-    @Option(help: "Network input WxH (default: the size the checkpoint was trained at).") var inputSize: PixelSize?
-    @Flag(help: "Allow an --input-size other than the checkpoint's.") var otherInputSize = false
+    @OptionGroup var input: CheckpointInput
     @OptionGroup var parallelism: Parallelism
     @OptionGroup var errorBudget: ErrorBudget
 
-    func validate() throws {
-        if let inputSize { try checkInputSize(inputSize) }
-    }
-
     func run() throws {
-        openblas_set_num_threads(Int32(parallelism.jobs))
-        let (network, stored) = try Checkpoint.model(at: model)
-        let size = try runInputSize(for: model, stored: stored, requested: inputSize, confirmed: otherInputSize)
+        let (predictor, size) = try input.predictor(for: model, jobs: parallelism.jobs)
         var skipped: [FileError] = []
         let meter = ProgressLine(label: "predict", unit: "images")
-        let count = try ShardEvaluation.writePredictions(Predictor(model: network, inputWidth: size.width, inputHeight: size.height),
-                                                         shards: try ShardList.expand(shards), to: out, jobs: parallelism.jobs,
+        let count = try ShardEvaluation.writePredictions(predictor, shards: try ShardList.expand(shards), to: out, jobs: parallelism.jobs,
                                                          report: { skipped.append($0) }, progress: { meter.update($0, nil) })
         meter.finish()
         say("wrote predictions for \(count) images at \(size) input to \(out)")
