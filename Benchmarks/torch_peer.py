@@ -1,4 +1,4 @@
-"""The train-shards network written in PyTorch (CPU), loaded from our checkpoint.
+"""The train-shards network in PyTorch (python/synmix_torch, CPU), loaded from our checkpoint.
 
 Usage: torch_peer.py EXPORT_DIR [threads=2] [batch=8] [steps=20] [warmup=5]
 
@@ -15,10 +15,15 @@ import statistics
 import sys
 import time
 
+import os
+
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file
+
+# The network is python/synmix_torch's (the PyTorch twin of the trainer).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from synmix_torch.model import Net  # noqa: E402
 
 export = sys.argv[1]
 threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
@@ -28,63 +33,12 @@ WARM = int(sys.argv[5]) if len(sys.argv) > 5 else 5
 torch.set_num_threads(threads)
 
 
-class ConvBN(nn.Module):
-    def __init__(self, cin, cout, k, stride, relu=True):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, k, stride, k // 2, bias=False)
-        self.bn = nn.BatchNorm2d(cout)
-        self.relu = relu
-
-    def forward(self, x):
-        x = self.bn(self.conv(x))
-        return F.relu(x) if self.relu else x
-
-
-class Residual(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.conv1 = ConvBN(c, c, 3, 1)
-        self.conv2 = ConvBN(c, c, 3, 1, relu=False)
-
-    def forward(self, x):
-        return F.relu(x + self.conv2(self.conv1(x)))
-
-
-class Decoder(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.reduce = ConvBN(4 * c, c, 1, 1)
-        self.skip = ConvBN(c, c, 1, 1)
-        self.fuse = ConvBN(c, c, 3, 1)
-
-
-class Net(nn.Module):
-    """Sources/TrainShards/Model.swift, module for module."""
-    def __init__(self, c, classes):
-        super().__init__()
-        self.stem = nn.Sequential(ConvBN(3, c, 3, 2))
-        self.stage1 = nn.Sequential(ConvBN(c, c, 3, 2), Residual(c))
-        self.stage2 = nn.Sequential(ConvBN(c, 2 * c, 3, 2), Residual(2 * c))
-        self.stage3 = nn.Sequential(ConvBN(2 * c, 4 * c, 3, 2), Residual(4 * c))
-        self.decoder = Decoder(c)
-        self.semantic = nn.Conv2d(c, classes + 1, 1)
-        self.center = nn.Conv2d(c, 1, 1)
-        self.offset = nn.Conv2d(c, 2, 1)
-
-    def forward(self, x):
-        s1 = self.stage1(self.stem(x))
-        s3 = self.stage3(self.stage2(s1))
-        r = F.interpolate(self.decoder.reduce(s3), size=s1.shape[-2:], mode="bilinear", align_corners=False)
-        f = self.decoder.fuse(r + self.decoder.skip(s1))
-        return torch.cat([self.semantic(f), self.center(f), self.offset(f)], 1)
-
-
 state = load_file(f"{export}/model.safetensors")
 with open(f"{export}/model.safetensors", "rb") as f:
     header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
 config = json.loads(header["__metadata__"]["synmix.config"])
 K = len(config["classes"])
-net = Net(config["width"], K)
+net = Net(config["width"], config["classes"])
 net.load_state_dict(state, strict=True)
 net.eval()
 io = load_file(f"{export}/io.safetensors")

@@ -14,6 +14,10 @@ public struct PackOptions: Sendable {
     /// When given, every instance class must be one of its instance classes (others are skipped
     /// as bad records), and index.json names it.
     public var taxonomy: Taxonomy?
+    /// Part I of N of an array job: shard k (plan positions k·shardSamples ..< (k+1)·shardSamples, whatever
+    /// the bytes) belongs to part k mod N + 1, so the shards are the same files for any N; the part's
+    /// index goes to `index.part-I-of-N.json`, and `merge` writes index.json once every part is done.
+    public var partition: Partition?
 
     public init(inputs: [PackInput], out: String) {
         self.inputs = inputs
@@ -70,6 +74,31 @@ public enum Packer {
         return "\(prefix)-\(String(repeating: "0", count: max(0, 6 - digits.count)))\(digits).tar"
     }
 
+    /// The shards a run writes, in order: all of them, rotated by samples or bytes; or, for part I of N,
+    /// shard k for every k with k mod N = I − 1, each the plan positions k·S ..< (k+1)·S.
+    struct ShardPlan {
+        let total: Int, perShard: Int
+        let partition: Partition?
+
+        var partShards: [Int] {
+            guard let partition else { return [] }
+            let count = (total + perShard - 1) / perShard
+            return Array(stride(from: partition.index - 1, to: count, by: partition.count))
+        }
+
+        /// The plan positions to visit after `kept` of this run's shards are done (resumed).
+        func positions(keptShards kept: Int, resumeAt: Int) -> [Range<Int>] {
+            guard partition != nil else { return [resumeAt..<total] }
+            return partShards.dropFirst(kept).map { $0 * perShard..<min(total, ($0 + 1) * perShard) }
+        }
+    }
+
+    static func journalName(_ partition: Partition?) -> String {
+        partition.map { ".pack-mix-journal.part-\($0.index)-of-\($0.count).json" } ?? journalName
+    }
+
+    static func partIndexName(_ partition: Partition) -> String { "index.part-\(partition.index)-of-\(partition.count).json" }
+
     /// `progress` gets the samples done in this run so far and the number this run has to do.
     public static func run(_ options: PackOptions, progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> PackResult {
         guard options.shardBytes > 0, options.shardSamples > 0 else { throw PackError("shard limits must be positive") }
@@ -80,20 +109,30 @@ public enum Packer {
         let planHash = SHA256Hasher.hex(Array(planJSON.compact.utf8))
         try Files.createDirectory(options.out)
 
+        let shardPlan = ShardPlan(total: plan.order.count, perShard: options.shardSamples, partition: options.partition)
+        // The names this run writes, in order (a partition's own; all of them otherwise).
+        func expectedName(_ nth: Int) -> String {
+            options.partition == nil ? shardName(options.prefix, nth) : shardName(options.prefix, shardPlan.partShards[nth])
+        }
+
         // Resume: keep the journal's shards whose files still hash as recorded.
         var shards: [ShardRecord] = []
-        let journalPath = "\(options.out)/\(journalName)"
+        let journalPath = "\(options.out)/\(journalName(options.partition))"
         if let journal = try? JSON.parse(try Files.read(journalPath)), journal["plan_sha256"]?.stringValue == planHash {
             for entry in journal["shards"]?.arrayValue ?? [] {
-                guard let shard = try? ShardRecord(journal: entry, file: journalPath), shard.entry.name == shardName(options.prefix, shards.count),
+                guard let shard = try? ShardRecord(journal: entry, file: journalPath),
+                      options.partition == nil || shards.count < shardPlan.partShards.count, shard.entry.name == expectedName(shards.count),
                       let bytes = try? Files.read("\(options.out)/\(shard.entry.name)"), SHA256Hasher.hex(bytes) == shard.entry.sha256 else { break }
                 shards.append(shard)
             }
         }
         let resumed = shards.count
-        // Anything after the kept shards is stale: remove it so the listing matches the index.
+        // Anything after the kept shards is stale: remove it so the listing matches the index. A part
+        // touches only its own shards (the other parts may be writing theirs at the same time).
+        let mine = options.partition.map { _ in Set(shardPlan.partShards.map { shardName(options.prefix, $0) }) }
         for name in Files.list(options.out) where name.hasPrefix("\(options.prefix)-") &&
             (name.hasSuffix(".tar") || name.hasSuffix(".tar.tmp")) && !shards.contains(where: { $0.entry.name == name }) {
+            if let mine, !mine.contains(String(name.hasSuffix(".tmp") ? name.dropLast(4) : name[...])) { continue }
             unlink("\(options.out)/\(name)")
         }
         try writeJournal(journalPath, planHash, shards)
@@ -122,13 +161,18 @@ public enum Packer {
             try writeJournal(journalPath, planHash, shards)
         }
 
+        func openShard(_ name: String) throws {
+            current = (try AtomicFile("\(options.out)/\(name)"), BackgroundSHA256(), ShardRecord(name: name))
+        }
+
         // Manifest lines are read in plan order here; samples are built in parallel and written in plan order.
-        var position = resumeAt
+        let ranges = shardPlan.positions(keptShards: resumed, resumeAt: resumeAt)
+        var positions = ranges.joined().makeIterator()
+        let toDo = ranges.reduce(0) { $0 + $1.count }
         try orderedParallelMap(jobs: options.jobs, perJob: Self.samplesInFlightPerJob, next: {
             () -> (position: Int, id: String, line: Substring, path: String)? in
-            guard position < plan.order.count else { return nil }
+            guard let position = positions.next() else { return nil }
             let planned = plan.order[position], reader = readers[planned.input]
-            defer { position += 1 }
             return (position, planned.id, try reader.line(at: planned.offset, length: planned.length), reader.path)
         }, { item -> (position: Int, sample: Result<BuiltSample, FileError>) in
             do {
@@ -141,18 +185,24 @@ public enum Packer {
                 return (item.position, .failure(FileError(path: item.path, reason: "record \(item.id): \(error)")))
             }
         }, consume: { built in
+            // A part's shard is fixed by position: opened at its first position, even if every sample in it fails.
+            if options.partition != nil {
+                let name = shardName(options.prefix, built.position / options.shardSamples)
+                if current?.shard.entry.name != name {
+                    try closeShard(nextSample: built.position)
+                    try openShard(name)
+                }
+            }
             switch built.sample {
             case .failure(let failure):
                 pendingErrors.append(failure)
             case .success(let sample):
-                if let open = current, open.shard.entry.samples >= options.shardSamples || open.shard.entry.bytes >= options.shardBytes {
+                if options.partition == nil, let open = current,
+                   open.shard.entry.samples >= options.shardSamples || open.shard.entry.bytes >= options.shardBytes {
                     try closeShard(nextSample: built.position)
                 }
-                if current == nil {
-                    let name = shardName(options.prefix, shards.count)
-                    current = (try AtomicFile("\(options.out)/\(name)"), BackgroundSHA256(), ShardRecord(name: name))
-                    current!.shard.entry.firstKey = sample.key
-                }
+                if current == nil { try openShard(shardName(options.prefix, shards.count)) }
+                if current!.shard.entry.samples == 0 { current!.shard.entry.firstKey = sample.key }
                 for piece in sample.pieces where !piece.isEmpty {
                     try current!.file.write(piece)
                     current!.hasher.update(piece)
@@ -163,17 +213,32 @@ public enum Packer {
                 current!.shard.entry.domains[sample.domain, default: 0] += 1
                 for name in sample.classes { current!.shard.entry.classes[name, default: 0] += 1 }
             }
-        }, afterBatch: { progress($0, plan.order.count - resumeAt) })
+        }, afterBatch: { progress($0, toDo) })
         try closeShard(nextSample: plan.order.count)
+        let taxonomy = options.taxonomy.map(ShardIndex.TaxonomyClasses.init)
+        if let partition = options.partition {
+            // The plan's rejected lines are the same in every part: part 1 reports them.
+            let part = PartIndex(partition: partition, planHash: planHash, taxonomy: taxonomy, plan: planJSON,
+                                 rejected: partition.index == 1 ? plan.rejected : [], shards: shards)
+            try Files.writeAtomically(part.json.pretty, to: "\(options.out)/\(partIndexName(partition))")
+            unlink(journalPath)
+            return PackResult(samples: shards.reduce(0) { $0 + $1.entry.samples }, shards: shards.map(\.entry.name),
+                              bytes: shards.reduce(0) { $0 + $1.entry.bytes }, errors: part.rejected + shards.flatMap(\.errors),
+                              resumedShards: resumed)
+        }
         let errors = plan.rejected + shards.flatMap(\.errors) + pendingErrors
 
-        let index = ShardIndex(synmixVersion: synmixVersion, taxonomy: options.taxonomy.map(ShardIndex.TaxonomyClasses.init),
-                               plan: planJSON, skipped: errors.count, shards: shards.map(\.entry))
-        try Files.writeAtomically(errors.map { $0.json.compact + "\n" }.joined(), to: "\(options.out)/errors.jsonl")
-        try Files.writeAtomically(index.json.pretty, to: "\(options.out)/\(ShardIndex.fileName)")
+        let index = ShardIndex(synmixVersion: synmixVersion, taxonomy: taxonomy, plan: planJSON, skipped: errors.count,
+                               shards: shards.map(\.entry))
+        try writeIndex(index, errors: errors, to: options.out)
         unlink(journalPath)
         return PackResult(samples: index.samples, shards: shards.map(\.entry.name),
                           bytes: shards.reduce(0) { $0 + $1.entry.bytes }, errors: errors, resumedShards: resumed)
+    }
+
+    static func writeIndex(_ index: ShardIndex, errors: [FileError], to out: String) throws {
+        try Files.writeAtomically(errors.map { $0.json.compact + "\n" }.joined(), to: "\(out)/errors.jsonl")
+        try Files.writeAtomically(index.json.pretty, to: "\(out)/\(ShardIndex.fileName)")
     }
 
     private static func writeJournal(_ path: String, _ planHash: String, _ shards: [ShardRecord]) throws {

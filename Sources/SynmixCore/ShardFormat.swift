@@ -135,13 +135,13 @@ public struct ShardIndex: Sendable {
 
         public var instanceClasses: [String] { classes.filter(\.instances).map(\.name) }
 
-        var json: JSON {
+        public var json: JSON {
             .object([("sha256", .string(sha256)),
                      ("classes", .array(classes.map { .object([("name", .string($0.name)), ("instances", .bool($0.instances))]) }))])
         }
 
-        init(json value: JSON, reader: FieldReader) throws {
-            let fields = FieldReader(value: value) { reader.fail("taxonomy: \($0)") }
+        public init(json value: JSON, file: String) throws {
+            let fields = FieldReader(value: value) { ManifestError(file: file, line: 1, reason: "taxonomy: \($0)") }
             sha256 = try fields.string("sha256")
             guard let rows = value["classes"]?.arrayValue else { throw fields.fail("missing or non-array field 'classes'") }
             classes = try rows.map { row in
@@ -192,7 +192,7 @@ public struct ShardIndex: Sendable {
         guard format == Self.format else { throw reader.fail("format '\(format)' is not \(Self.format)") }
         synmixVersion = try reader.string("synmix_version")
         guard let taxonomy = value["taxonomy"] else { throw reader.fail("missing field 'taxonomy' (null when none)") }
-        self.taxonomy = taxonomy.isNull ? nil : try TaxonomyClasses(json: taxonomy, reader: reader)
+        self.taxonomy = taxonomy.isNull ? nil : try TaxonomyClasses(json: taxonomy, file: file)
         guard let plan = value["plan"] else { throw reader.fail("missing field 'plan'") }
         self.plan = plan
         skipped = try reader.int("skipped")

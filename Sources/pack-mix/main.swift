@@ -13,7 +13,7 @@ struct PackMixCommand: ParsableCommand {
         commandName: "pack-mix",
         abstract: "Mix real and synthetic manifests into shuffled WebDataset shards.",
         version: synmixVersion,
-        subcommands: [Pack.self, Verify.self, Coco.self], defaultSubcommand: Pack.self)
+        subcommands: [Pack.self, Merge.self, Verify.self, Coco.self], defaultSubcommand: Pack.self)
 }
 
 struct Pack: ParsableCommand {
@@ -35,7 +35,7 @@ struct Pack: ParsableCommand {
     @Option(help: "Seed of the choice and order of samples.") var seed: UInt64 = 1
     @Option(help: "Output folder.") var out: String
     @Option(help: "Shard file prefix.") var name = "mix"
-    @Option(help: "Start a new shard after this many bytes.") var shardSize = 1_000_000_000
+    @Option(help: "Start a new shard after this many bytes (default 1 GB; not with --partition).") var shardSize: Int?
     @Option(help: "Start a new shard after this many samples.") var shardSamples = 100_000
     @Option(help: "keep (copy the encoded image), jpg or png.") var imageFormat: ImageFormat = .keep
     @Option(help: "JPEG quality for --image-format jpg.") var jpegQuality = 95
@@ -45,11 +45,29 @@ struct Pack: ParsableCommand {
     @Option(help: "Rewrite a dataset root, OLD=NEW (repeatable).") var rootMap: [NamedValue] = []
     @Option(help: "Taxonomy the records' classes must come from; index.json names it (default: mappings/taxonomy.yaml).")
     var taxonomy: String?
+    @Option(help: "Write part I of N of the shards (an array job; then `pack-mix merge`). Default under Slurm: the array task's part.")
+    var partition: Partition?
     @OptionGroup var parallelism: Parallelism
     @OptionGroup var errorBudget: ErrorBudget
 
+    /// The part a Slurm array task writes (SLURM_ARRAY_TASK_ID counted from SLURM_ARRAY_TASK_MIN, of SLURM_ARRAY_TASK_COUNT).
+    static func slurmPartition() throws -> Partition? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let id = environment["SLURM_ARRAY_TASK_ID"].flatMap(Int.init), let count = environment["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) else {
+            return nil
+        }
+        let first = environment["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0
+        guard let partition = Partition("\(id - first + 1)/\(count)") else {
+            throw ValidationError("SLURM_ARRAY_TASK_ID \(id) (from \(first)) of SLURM_ARRAY_TASK_COUNT \(count) is not a part I/N")
+        }
+        return partition
+    }
+
     func validate() throws {
-        guard shardSize > 0, shardSamples > 0 else { throw ValidationError("--shard-size and --shard-samples must be positive") }
+        guard (shardSize ?? 1) > 0, shardSamples > 0 else { throw ValidationError("--shard-size and --shard-samples must be positive") }
+        if partition != nil, shardSize != nil {
+            throw ValidationError("--partition rotates shards by --shard-samples only (a byte limit would make each shard depend on the ones before it)")
+        }
         guard (1...100).contains(jpegQuality) else { throw ValidationError("--jpeg-quality must be in 1...100, got \(jpegQuality)") }
         if let syntheticFraction, !(syntheticFraction >= 0 && syntheticFraction < 1) {
             throw ValidationError("--synthetic-fraction must be in [0, 1), got \(syntheticFraction)")
@@ -87,7 +105,9 @@ struct Pack: ParsableCommand {
         options.seed = seed
         options.prefix = name
         options.split = split
-        options.shardBytes = shardSize
+        if let shardSize { options.shardBytes = shardSize }
+        options.partition = try partition ?? Self.slurmPartition()
+        if let part = options.partition { print("pack-mix: part \(part) of the shards") }
         options.shardSamples = shardSamples
         options.jobs = parallelism.jobs
         guard let taxonomyPath = taxonomy ?? Files.defaultMappingsDirectory().map({ "\($0)/taxonomy.yaml" }) else {
@@ -110,6 +130,18 @@ struct Pack: ParsableCommand {
                      Double(result.samples) / max(seconds, 1e-9), Double(result.bytes) / 1e6 / max(seconds, 1e-9), out))
         if result.resumedShards > 0 { print("  resumed: kept \(result.resumedShards) complete shards from the interrupted run") }
         try errorBudget.settle(result.errors, tool: "pack-mix", more: "\(out)/errors.jsonl")
+    }
+}
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the parts of an array job (--partition I/N) and write index.json and errors.jsonl.",
+        discussion: "Fails naming the partition when a part is missing or belongs to another plan, or when a shard or key appears twice.")
+    @Option(help: "The folder every part wrote into.") var out: String
+
+    func run() throws {
+        let index = try Packer.merge(out: out)
+        print("pack-mix merge: \(index.samples) samples in \(index.shards.count) shards, \(index.skipped) skipped -> \(out)/index.json")
     }
 }
 

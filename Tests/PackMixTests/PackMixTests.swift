@@ -89,6 +89,43 @@ final class PackMixTests: XCTestCase {
         XCTAssertEqual(try Verifier.verify(out).problems, [])
     }
 
+    func testPartsOfAnArrayJobMergeToTheSameBytesForAnyNumberOfParts() throws {
+        let whole = try temporaryFolder()
+        _ = try Packer.run(options(whole))
+        let reference = try files(whole)
+        XCTAssertEqual(reference.count, 6)   // 4 shards, index.json, errors.jsonl
+        for count in 1...3 {
+            let out = try temporaryFolder()
+            var written: [String] = []
+            for index in (1...count).reversed() {   // the parts need not run in order
+                var part = options(out)
+                part.partition = Partition("\(index)/\(count)")
+                written += try Packer.run(part).shards
+            }
+            XCTAssertEqual(written.sorted(), ["mix-000000.tar", "mix-000001.tar", "mix-000002.tar", "mix-000003.tar"], "N = \(count)")
+            XCTAssertFalse(Files.exists("\(out)/index.json"))
+            let index = try Packer.merge(out: out)
+            XCTAssertEqual(index.samples, 11)
+            XCTAssertEqual(try files(out), reference, "N = \(count)")
+        }
+        // A missing part, and a part of another run, are named.
+        let gap = try temporaryFolder()
+        for index in [1, 3] {
+            var part = options(gap)
+            part.partition = Partition("\(index)/3")
+            _ = try Packer.run(part)
+        }
+        XCTAssertThrowsError(try Packer.merge(out: gap)) {
+            XCTAssertEqual("\($0)", "partition 2/3 is missing: no \(gap)/index.part-2-of-3.json")
+        }
+        var other = options(gap)
+        other.partition = Partition("2/2")
+        _ = try Packer.run(other)
+        XCTAssertThrowsError(try Packer.merge(out: gap)) {
+            XCTAssertEqual("\($0)", "\(gap)/index.part-2-of-2.json is part 2/2 but index.part-1-of-3.json is of 3: parts of different runs")
+        }
+    }
+
     func testSyntheticCountsAreExactAndNestedAcrossSizes() throws {
         var chosen: [Set<String>] = []
         for n in [1, 2, 4] {

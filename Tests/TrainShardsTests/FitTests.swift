@@ -19,6 +19,7 @@ let fixtureShards: String = {
     pack.split = "all"
     pack.shardSamples = 3
     pack.sample.maxSize = (256, 128)
+    pack.taxonomy = try! Taxonomy(contentsOf: taxonomyPath)
     _ = try! Packer.run(pack)
     return "\(folder)/shards"
 }()

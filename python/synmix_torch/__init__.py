@@ -1,0 +1,9 @@
+"""The PyTorch twin of synmix's trainer (Sources/Network, Sources/ShardData, Sources/TrainShards).
+
+Same network and tensor names (model), same targets (targets), same losses and
+AdamW schedule (train), same checkpoint format (checkpoint), data straight from
+pack-mix's shards with webdataset, split across DDP ranks and loader workers
+(data). Train with `python -m synmix_torch.train` (under `torchrun` for several
+processes); score with `train-shards evaluate --model OUT/model.safetensors`.
+"""
+__version__ = "0.1.0"
