@@ -14,7 +14,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from synmix_torch.data import ShardSamples, instance_classes  # noqa: E402
 from synmix_torch.model import Net  # noqa: E402
-from synmix_torch.train import expand, losses  # noqa: E402
+from synmix_torch.train import expand, train_step  # noqa: E402
 
 shards = expand([sys.argv[1]])
 steps = int(sys.argv[2]) if len(sys.argv) > 2 else 30
@@ -30,15 +30,7 @@ optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
 
 
 def step(tensors):
-    image, semantic, center, offset, weight = (t.to(device, non_blocking=True) for t in tensors)
-    optimizer.zero_grad(set_to_none=True)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-        heads = net(image)
-    loss, _ = losses(heads, semantic, center, offset, weight, len(classes))
-    loss.backward()
-    optimizer.step()
-    if cuda:
-        torch.cuda.synchronize()
+    train_step(net, optimizer, tensors, device, len(classes))
 
 
 def rate(batches):

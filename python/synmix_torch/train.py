@@ -105,6 +105,22 @@ def losses(heads, semantic, center, offset, weight, classes):
     return total, {"semantic": ce.item(), "center": mse.item(), "offset": l1.item()}
 
 
+def train_step(model, optimizer, tensors, device, classes):
+    """One step on a batch (image, semantic, center, offset, weight): forward (bfloat16 autocast on
+    CUDA), the losses, backward, AdamW. Returns the loss and its parts."""
+    cuda = device.type == "cuda"
+    image, semantic, center, offset, weight = (t.to(device, non_blocking=True) for t in tensors)
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+        heads = model(image)
+    loss, parts = losses(heads, semantic, center, offset, weight, classes)
+    loss.backward()
+    optimizer.step()
+    if cuda:
+        torch.cuda.synchronize()
+    return loss, parts
+
+
 def main(argv=None):
     args = arguments(argv)
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -197,20 +213,13 @@ def main(argv=None):
     model.train()
     for step in range(start, total):
         t0 = time.perf_counter()
-        image, semantic, center, offset, weight = (t.to(device, non_blocking=True) for t in next(batches))
+        batch = next(batches)
         t1 = time.perf_counter()
         rate = learning_rate(args.lr, step + 1, total)
         for group in optimizer.param_groups:
             group["lr"] = rate
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-            heads = model(image)
-        loss, parts = losses(heads, semantic, center, offset, weight, len(classes))
-        loss.backward()
-        optimizer.step()
+        loss, parts = train_step(model, optimizer, batch, device, len(classes))
         optimizer_step += 1
-        if cuda:
-            torch.cuda.synchronize()
         t2 = time.perf_counter()
         waiting += t1 - t0
         computing += t2 - t1
