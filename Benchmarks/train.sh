@@ -45,6 +45,11 @@ gflop=$(number "$work/ours-1.json" train_gflop)
 read -r fit_s fit_kb < "$work/time"
 fit_rate=$(number "$work/fit/metrics.json" "timing['images_per_second']")
 wait_share=$(number "$work/fit/metrics.json" "100 * timing['data_wait_share']")
+# The PyTorch twin's data path: images/s reading the shards (webdataset, decode, targets in one worker)
+# against the same step on a batch already in memory.
+"$PY" Benchmarks/torch_data_path.py "$work/shards/mix-*.tar" 30 8 256x128 1 "$THREADS" > "$work/torch-data.json"
+shards_rate=$(number "$work/torch-data.json" images_per_second_from_shards)
+memory_rate=$(number "$work/torch-data.json" images_per_second_in_memory)
 {
   echo "| what (batch 8, 256×128, $THREADS threads, median of $RUNS) | synmix | PyTorch $torch_version |"
   echo "|---|---:|---:|"
@@ -53,6 +58,7 @@ wait_share=$(number "$work/fit/metrics.json" "100 * timing['data_wait_share']")
   awk -v o="$ours_forward" -v t="$torch_forward" 'BEGIN { printf "| inference forward pass | %.0f img/s | %.0f img/s |\n", o, t }'
   awk -v o="$ours_predict" 'BEGIN { printf "| predict one image (forward + grouping, batch 1) | %.0f img/s | |\n", o }'
   awk -v r="$fit_rate" -v w="$wait_share" -v s="$fit_s" -v m="$fit_kb" 'BEGIN { printf "| fit on JPEG shards, 150 steps | %.0f img/s, %.1f%% waiting for data, %.0f s, peak %.0f MiB | |\n", r, w, s, m / 1024 }'
+  awk -v s="$shards_rate" -v m="$memory_rate" 'BEGIN { printf "| PyTorch twin training from the shards (1 worker) / on a batch in memory | | %.0f / %.0f img/s (data path %.0f%%) |\n", s, m, 100 * (1 - s / m) }'
   echo
   echo "PyTorch loads our checkpoint with strict=True; largest difference of its outputs from ours: $difference (limit 1e-4)."
 } | tee bench-data/train.md
