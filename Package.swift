@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "NetworkTests", dependencies: ["TestSupport", "Network"]),
         .testTarget(name: "ShardDataTests", dependencies: ["TestSupport", "ShardData"]),
         .testTarget(name: "TrainShardsTests", dependencies: ["TestSupport", "Network", "ShardData", "TrainShards", "Harmonize", "PackMix"]),
-        .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "TrainShards"]),
         .testTarget(name: "FilterInstancesTests", dependencies: ["TestSupport", "FilterInstances", "Harmonize", "SynmixGenerate"]),
     ]
 )
