@@ -43,6 +43,24 @@ public struct TensorSlot: Sendable {
     public var count: Int { shape.reduce(1, *) }
 }
 
+/// A tensor of activations between two steps of the network.
+public enum Activation: Hashable, Sendable {
+    case input            // [N, 3, H, W], normalised
+    case conv(Int)        // the output of conv block i (after batch norm and its ReLU)
+    case residual(Int)    // stage s's residual sum, relu(x + conv2(conv1(x)))
+    case fused            // the decoder's upsampled reduce output + skip output
+    case heads            // semantic logits, centre heatmap, offsets
+}
+
+/// One step of the network. The model lists them in forward order; the workspace's forward
+/// pass walks the list and its backward pass walks it in reverse, so the wiring is written once.
+public enum Step: Sendable {
+    case conv(Int, input: Activation)                // conv block i on `input` → .conv(i)
+    case residual(Int, sum: Int, skip: Int)          // relu(.conv(sum) + .conv(skip)) → .residual(stage)
+    case upsampleAdd(upsampled: Int, added: Int)     // bilinear(.conv(upsampled)) to .conv(added)'s size, + it → .fused
+    case heads(input: Int)                           // the three 1×1 heads (one GEMM) on .conv(input) → .heads
+}
+
 /// Convolution (no bias) + batch norm (+ ReLU): the network's building block.
 /// PyTorch: a module with `conv` (Conv2d, bias=False) and `bn` (BatchNorm2d).
 struct ConvBNSpec: Sendable {
@@ -81,8 +99,8 @@ public final class Model: @unchecked Sendable {
     private(set) var convs: [ConvBNSpec] = []
     /// The conv + batch-norm blocks' names (a checkpoint stores each one's `num_batches_tracked`).
     public var blockNames: [String] { convs.map(\.name) }
-    /// Indices into `convs`.
-    let stem: Int, downs: [Int], blocks: [(Int, Int)], reduce: Int, skip: Int, fuse: Int
+    /// The network in forward order (indices into `convs`).
+    public private(set) var steps: [Step] = []
     /// Head weights [headChannels, c] and biases [headChannels] are contiguous (one GEMM).
     private(set) var headWeight = 0, headBias = 0
 
@@ -94,17 +112,23 @@ public final class Model: @unchecked Sendable {
             specs.append(ConvBNSpec(name: name, inChannels: i, outChannels: o, kernel: k, stride: s, relu: relu))
             return specs.count - 1
         }
-        stem = add("stem.0", 3, c, 3, 2)
-        var downs: [Int] = [], blocks: [(Int, Int)] = []
+        var steps: [Step] = []
+        let stem = add("stem.0", 3, c, 3, 2)
+        steps.append(.conv(stem, input: .input))
+        var x = Activation.conv(stem)
         for (stage, (i, o)) in [(c, c), (c, 2 * c), (2 * c, 4 * c)].enumerated() {
-            downs.append(add("stage\(stage + 1).0", i, o, 3, 2))
-            blocks.append((add("stage\(stage + 1).1.conv1", o, o, 3, 1), add("stage\(stage + 1).1.conv2", o, o, 3, 1, relu: false)))
+            let down = add("stage\(stage + 1).0", i, o, 3, 2)
+            let conv1 = add("stage\(stage + 1).1.conv1", o, o, 3, 1), conv2 = add("stage\(stage + 1).1.conv2", o, o, 3, 1, relu: false)
+            steps += [.conv(down, input: x), .conv(conv1, input: .conv(down)), .conv(conv2, input: .conv(conv1)),
+                      .residual(stage, sum: conv2, skip: down)]
+            x = .residual(stage)
         }
-        self.downs = downs
-        self.blocks = blocks
-        reduce = add("decoder.reduce", 4 * c, c, 1, 1)
-        skip = add("decoder.skip", c, c, 1, 1)
-        fuse = add("decoder.fuse", c, c, 3, 1)
+        let reduce = add("decoder.reduce", 4 * c, c, 1, 1)
+        let skip = add("decoder.skip", c, c, 1, 1)
+        let fuse = add("decoder.fuse", c, c, 3, 1)
+        steps += [.conv(reduce, input: .residual(2)), .conv(skip, input: .residual(0)), .upsampleAdd(upsampled: reduce, added: skip),
+                  .conv(fuse, input: .fused), .heads(input: fuse)]
+        self.steps = steps
 
         var parameterSlots: [TensorSlot] = [], bufferSlots: [TensorSlot] = []
         var parameterTotal = 0, bufferTotal = 0

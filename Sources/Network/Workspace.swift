@@ -20,15 +20,15 @@ public final class Workspace: @unchecked Sendable {
     private var states: [ConvState] = []
     /// Input [N, 3, H, W], normalised.
     public let input: UnsafeMutablePointer<Float>
-    /// Residual block outputs relu(x + conv2(conv1(x))) per stage, and their gradients.
-    private var blockOut: [UnsafeMutablePointer<Float>] = [], dBlockOut: [UnsafeMutablePointer<Float>] = []
-    /// Decoder: upsampled reduce output + skip output [N, c, H/4, W/4], and its gradient.
-    private let fuseIn, dFuseIn: UnsafeMutablePointer<Float>
+    /// The outputs of the other steps (residual sums, the decoder's sum) and their gradients.
+    private var values: [Activation: UnsafeMutablePointer<Float>] = [:], gradients: [Activation: UnsafeMutablePointer<Float>] = [:]
+    /// Each activation's [C, H, W] (times `batch` for the buffer).
+    private var dimensions: [Activation: (channels: Int, height: Int, width: Int)] = [:]
     /// Head output [N, classes+4, H/4, W/4] and its gradient.
     public let heads, dHeads: UnsafeMutablePointer<Float>
     private let headShape: ConvShape
     /// Scratch: im2col columns (per thread), per-thread weight gradients, a batch-norm
-    /// input gradient, an input gradient to add.
+    /// input gradient, a gradient to add into one that another step already wrote.
     private let columns, weightScratch, dz, temporary: UnsafeMutablePointer<Float>
     private var allocations: [UnsafeMutablePointer<Float>] = []
 
@@ -46,56 +46,75 @@ public final class Workspace: @unchecked Sendable {
             allocations.append(p)
             return p
         }
-        var inputSizes: [Int: (Int, Int)] = [:]   // conv index -> input (h, w)
-        let c = model.config.width
-        inputSizes[model.stem] = (height, width)
-        for stage in 0..<3 {
-            let scale = 2 << stage   // input of stage `stage` is at stride 2, 4, 8
-            inputSizes[model.downs[stage]] = (height / scale, width / scale)
-            inputSizes[model.blocks[stage].0] = (height / (scale * 2), width / (scale * 2))
-            inputSizes[model.blocks[stage].1] = (height / (scale * 2), width / (scale * 2))
+        // Shapes follow from the steps: a convolution's input is the activation it reads.
+        var dimensions: [Activation: (channels: Int, height: Int, width: Int)] = [.input: (3, height, width)]
+        var shapes: [Int: ConvShape] = [:]
+        var headShape: ConvShape?
+        for step in model.steps {
+            switch step {
+            case .conv(let index, let input):
+                let spec = model.convs[index], d = dimensions[input]!
+                let shape = ConvShape(batch: batch, inChannels: spec.inChannels, height: d.height, width: d.width,
+                                      outChannels: spec.outChannels, kernel: spec.kernel, stride: spec.stride, padding: spec.kernel / 2)
+                shapes[index] = shape
+                dimensions[.conv(index)] = (shape.outChannels, shape.outHeight, shape.outWidth)
+            case .residual(let stage, let sum, _):
+                dimensions[.residual(stage)] = dimensions[.conv(sum)]!
+            case .upsampleAdd(_, let added):
+                dimensions[.fused] = dimensions[.conv(added)]!
+            case .heads(let index):
+                let d = dimensions[.conv(index)]!
+                headShape = ConvShape(batch: batch, inChannels: d.channels, height: d.height, width: d.width,
+                                      outChannels: model.config.headChannels, kernel: 1)
+                dimensions[.heads] = (model.config.headChannels, d.height, d.width)
+            }
         }
-        inputSizes[model.reduce] = (height / 16, width / 16)
-        inputSizes[model.skip] = (height / 4, width / 4)
-        inputSizes[model.fuse] = (height / 4, width / 4)
         var scratch = 0, largest = 0, weightScratchTotal = 0
         for (i, spec) in model.convs.enumerated() {
-            let (h, w) = inputSizes[i]!
-            let shape = ConvShape(batch: batch, inChannels: spec.inChannels, height: h, width: w, outChannels: spec.outChannels,
-                                  kernel: spec.kernel, stride: spec.stride, padding: spec.kernel / 2)
+            let shape = shapes[i]!
             let count = batch * shape.outChannels * shape.outHeight * shape.outWidth
             states.append(ConvState(shape: shape, z: allocate(count), out: allocate(count), dOut: allocate(count),
-                                    mean: allocate(shape.outChannels), invStd: allocate(shape.outChannels)))
+                                    mean: allocate(spec.outChannels), invStd: allocate(spec.outChannels)))
             scratch = max(scratch, shape.scratchCount)
             weightScratchTotal = max(weightScratchTotal, weightScratchCount(shape, parts: self.threads))
-            largest = max(largest, count, batch * shape.inChannels * h * w)
+            largest = max(largest, count, batch * shape.inChannels * shape.height * shape.width)
         }
         input = allocate(batch * 3 * height * width)
-        for stage in 0..<3 {
-            let count = batch * states[model.blocks[stage].1].shape.outChannels * (height >> (stage + 2)) * (width >> (stage + 2))
-            blockOut.append(allocate(count))
-            dBlockOut.append(allocate(count))
+        // Buffers for the steps that are not convolutions (a convolution's live in its state).
+        for (activation, d) in dimensions {
+            switch activation {
+            case .residual, .fused:
+                values[activation] = allocate(batch * d.channels * d.height * d.width)
+                gradients[activation] = allocate(batch * d.channels * d.height * d.width)
+            case .input, .conv, .heads:
+                continue
+            }
         }
-        fuseIn = allocate(batch * c * (height / 4) * (width / 4))
-        dFuseIn = allocate(batch * c * (height / 4) * (width / 4))
-        headShape = ConvShape(batch: batch, inChannels: c, height: height / 4, width: width / 4,
-                              outChannels: model.config.headChannels, kernel: 1)
-        heads = allocate(batch * model.config.headChannels * (height / 4) * (width / 4))
-        dHeads = allocate(batch * model.config.headChannels * (height / 4) * (width / 4))
-        weightScratchTotal = max(weightScratchTotal, weightScratchCount(headShape, parts: self.threads))
+        let headCount = batch * model.config.headChannels * (height / 4) * (width / 4)
+        heads = allocate(headCount)
+        dHeads = allocate(headCount)
+        self.headShape = headShape!
+        weightScratchTotal = max(weightScratchTotal, weightScratchCount(headShape!, parts: self.threads))
         columns = allocate(scratch * self.threads)
         weightScratch = allocate(weightScratchTotal)
         dz = allocate(largest)
         temporary = allocate(largest)
+        self.dimensions = dimensions
         self.allocations = allocations
     }
 
     deinit { for p in allocations { p.deallocate() } }
 
     /// Every convolution of the network at this shape (heads last) and whether
-    /// the backward pass computes its input gradient (all but the stem's).
+    /// the backward pass computes its input gradient (all but those reading the input).
     public var convolutions: [(shape: ConvShape, inputGradient: Bool)] {
-        states.enumerated().map { ($1.shape, $0 != model.stem) } + [(headShape, true)]
+        model.steps.compactMap { step in
+            switch step {
+            case .conv(let index, let input): (states[index].shape, input != .input)
+            case .heads: (headShape, true)
+            default: nil
+            }
+        }
     }
 
     /// Multiply-adds ×2 of one training step's GEMMs: forward, weight gradient, input gradient.
@@ -107,37 +126,52 @@ public final class Workspace: @unchecked Sendable {
         }
     }
 
+    /// An activation's values and its gradient buffer.
+    private func value(_ activation: Activation) -> UnsafeMutablePointer<Float> {
+        switch activation {
+        case .input: input
+        case .conv(let index): states[index].out
+        case .heads: heads
+        case .residual, .fused: values[activation]!
+        }
+    }
+
+    private func gradient(_ activation: Activation) -> UnsafeMutablePointer<Float> {
+        switch activation {
+        case .conv(let index): states[index].dOut
+        case .heads: dHeads
+        case .input, .residual, .fused: gradients[activation]!
+        }
+    }
+
+    private func count(_ activation: Activation) -> Int {
+        let d = dimensions[activation]!
+        return batch * d.channels * d.height * d.width
+    }
+
     // MARK: forward
 
     /// Runs the network on `input`; `training` uses batch statistics and updates the running ones.
     public func forward(training: Bool) {
         let p = model.parameters.baseAddress!
-        convForward(model.stem, input, training: training)
-        var x = UnsafePointer(states[model.stem].out)
-        for stage in 0..<3 {
-            let down = model.downs[stage], (first, second) = model.blocks[stage]
-            convForward(down, x, training: training)
-            convForward(first, states[down].out, training: training)
-            convForward(second, states[first].out, training: training)
-            let sum = states[second].out, skip = states[down].out, out = blockOut[stage]
-            elementwise(activationCount(second)) { for i in $0 { out[i] = max(0, sum[i] + skip[i]) } }
-            x = UnsafePointer(out)
+        for step in model.steps {
+            switch step {
+            case .conv(let index, let input):
+                convForward(index, value(input), training: training)
+            case .residual(let stage, let sum, let skip):
+                let a = states[sum].out, b = states[skip].out, out = value(.residual(stage))
+                elementwise(count(.residual(stage))) { for i in $0 { out[i] = max(0, a[i] + b[i]) } }
+            case .upsampleAdd(let upsampled, let added):
+                let r = states[upsampled].shape, out = value(.fused), d = dimensions[.fused]!
+                upsampleForward(out, states[upsampled].out, planes: batch * r.outChannels, height: r.outHeight, width: r.outWidth,
+                                outHeight: d.height, outWidth: d.width)
+                let addend = states[added].out
+                elementwise(count(.fused)) { for i in $0 { out[i] += addend[i] } }
+            case .heads(let index):
+                conv2dForward(heads, states[index].out, p + model.headWeight, p + model.headBias, headShape, scratch: columns, parts: threads)
+            }
         }
-        convForward(model.reduce, blockOut[2], training: training)
-        convForward(model.skip, blockOut[0], training: training)
-        let r = states[model.reduce].shape
-        upsampleForward(fuseIn, states[model.reduce].out, planes: batch * r.outChannels, height: r.outHeight, width: r.outWidth,
-                        outHeight: headHeight, outWidth: headWidth)
-        let skipOut = states[model.skip].out
-        elementwise(activationCount(model.skip)) { for i in $0 { fuseIn[i] += skipOut[i] } }
-        convForward(model.fuse, fuseIn, training: training)
-        conv2dForward(heads, states[model.fuse].out, p + model.headWeight, p + model.headBias, headShape, scratch: columns, parts: threads)
         if training { model.batchesTracked += 1 }
-    }
-
-    private func activationCount(_ conv: Int) -> Int {
-        let s = states[conv].shape
-        return batch * s.outChannels * s.outHeight * s.outWidth
     }
 
     private func convForward(_ index: Int, _ x: UnsafePointer<Float>, training: Bool) {
@@ -171,40 +205,48 @@ public final class Workspace: @unchecked Sendable {
     // MARK: backward
 
     /// Back-propagates `dHeads` (set by the losses); gradients accumulate into the model's gradient arena.
+    /// The steps in reverse: each writes its inputs' gradients, the first contribution in place, a later
+    /// one (an activation read by two steps) through `temporary` and added.
     public func backward() {
         let p = model.parameters.baseAddress!, g = model.gradients.baseAddress!
-        let fuse = states[model.fuse]
-        conv2dBackward(fuse.dOut, g + model.headWeight, g + model.headBias, dHeads, fuse.out, p + model.headWeight,
-                       headShape, scratch: columns, weightScratch: weightScratch, parts: threads)
-        convBackward(model.fuse, input: fuseIn, into: dFuseIn)
-        // The sum's gradient flows unchanged into both of its terms.
-        states[model.skip].dOut.update(from: dFuseIn, count: activationCount(model.skip))
-        let r = states[model.reduce].shape
-        upsampleBackward(states[model.reduce].dOut, dFuseIn, planes: batch * r.outChannels, height: r.outHeight, width: r.outWidth,
-                         outHeight: headHeight, outWidth: headWidth)
-        convBackward(model.reduce, input: blockOut[2], into: dBlockOut[2])
-        convBackward(model.skip, input: blockOut[0], into: dBlockOut[0])
-        for stage in (0..<3).reversed() {
-            let down = model.downs[stage], (first, second) = model.blocks[stage]
-            let count = activationCount(second)
-            let out = blockOut[stage], dSum = dBlockOut[stage]
-            let dSecond = states[second].dOut
-            elementwise(count) { for i in $0 { dSum[i] = out[i] > 0 ? dSum[i] : 0; dSecond[i] = dSum[i] } }
-            convBackward(second, input: states[first].out, into: states[first].dOut)
-            convBackward(first, input: states[down].out, into: temporary)
-            let dDown = states[down].dOut
-            let temporary = temporary
-            elementwise(count) { for i in $0 { dDown[i] = dSum[i] + temporary[i] } }
-            switch stage {
-            case 2: convBackward(down, input: blockOut[1], into: dBlockOut[1])
-            case 1:
-                convBackward(down, input: blockOut[0], into: temporary)
-                let d = dBlockOut[0], temporary = temporary
-                elementwise(activationCount(model.blocks[0].1)) { for i in $0 { d[i] += temporary[i] } }
-            default: convBackward(down, input: states[model.stem].out, into: states[model.stem].dOut)
+        var written: Set<Activation> = [.heads]
+        func deliver(to activation: Activation, _ produce: (UnsafeMutablePointer<Float>) -> Void) {
+            guard written.insert(activation).inserted else {
+                produce(temporary)
+                let target = gradient(activation), temporary = temporary
+                elementwise(count(activation)) { for i in $0 { target[i] += temporary[i] } }
+                return
+            }
+            produce(gradient(activation))
+        }
+        for step in model.steps.reversed() {
+            switch step {
+            case .heads(let index):
+                deliver(to: .conv(index)) { dInput in
+                    conv2dBackward(dInput, g + model.headWeight, g + model.headBias, dHeads, states[index].out, p + model.headWeight,
+                                   headShape, scratch: columns, weightScratch: weightScratch, parts: threads)
+                }
+            case .conv(let index, let input):
+                if input == .input {
+                    convBackward(index, input: value(input), into: nil)
+                } else {
+                    deliver(to: input) { convBackward(index, input: value(input), into: $0) }
+                }
+            case .upsampleAdd(let upsampled, let added):
+                // The sum's gradient flows unchanged into the added term, bilinearly back into the upsampled one.
+                let dSum = gradient(.fused), r = states[upsampled].shape, d = dimensions[.fused]!
+                deliver(to: .conv(added)) { $0.update(from: dSum, count: count(.fused)) }
+                deliver(to: .conv(upsampled)) { dInput in
+                    upsampleBackward(dInput, dSum, planes: batch * r.outChannels, height: r.outHeight, width: r.outWidth,
+                                     outHeight: d.height, outWidth: d.width)
+                }
+            case .residual(let stage, let sum, let skip):
+                // Through the ReLU (masked in place), then unchanged into both terms.
+                let out = value(.residual(stage)), dOut = gradient(.residual(stage)), n = count(.residual(stage))
+                elementwise(n) { for i in $0 { dOut[i] = out[i] > 0 ? dOut[i] : 0 } }
+                for term in [sum, skip] { deliver(to: .conv(term)) { $0.update(from: dOut, count: n) } }
             }
         }
-        convBackward(model.stem, input: input, into: nil)
     }
 
     /// Batch norm (with the ReLU's mask applied to dOut in place), then the convolution; dInput is overwritten.
