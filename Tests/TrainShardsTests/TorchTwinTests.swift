@@ -49,6 +49,18 @@ final class TorchTwinTests: XCTestCase {
         let predict = try runProgramCapturingErrors(trainer, ["predict", "--model", "\(out)/model.safetensors",
                                                               "--shards", "\(fixtureShards)/mix-*.tar", "--out", "\(out)/predictions"])
         XCTAssertEqual(predict.status, 0, predict.errors)
+        // It initialises a Swift run, and a Swift checkpoint initialises a PyTorch run.
+        let swiftRun = try temporaryFolder()
+        let initialised = try runProgramCapturingErrors(trainer, ["fit", "--train", "\(fixtureShards)/mix-*.tar", "--out", swiftRun,
+                                                                  "--steps", "1", "--batch", "2", "--input-size", "128x64", "--width", "8",
+                                                                  "--init", "\(out)/model.safetensors"])
+        XCTAssertEqual(initialised.status, 0, initialised.errors)
+        XCTAssertTrue(initialised.output.contains("initialised from \(out)/model.safetensors"), initialised.output)
+        let back = try python(["-m", "synmix_torch.train", "--train", "\(fixtureShards)/mix-*.tar", "--out", try temporaryFolder(),
+                               "--steps", "1", "--batch", "2", "--input-size", "128x64", "--width", "8", "--workers", "0",
+                               "--init", "\(swiftRun)/model.safetensors"])
+        XCTAssertEqual(back.status, 0, back.errors)
+        XCTAssertTrue(back.output.contains("initialised from \(swiftRun)/model.safetensors"), back.output)
         // A used --out is refused without --resume, as fit refuses it; with --resume the run continues.
         let again = try python(["-m", "synmix_torch.train", "--train", "\(fixtureShards)/mix-*.tar", "--out", out, "--steps", "6",
                                 "--batch", "2", "--input-size", "128x64", "--width", "8", "--workers", "0"])
