@@ -314,6 +314,58 @@ final class CorruptionMatrixTests: XCTestCase {
         }
     }
 
+    /// The same for the trainer (a shard's image member) and the evaluator (a prediction mask).
+    func testAHugeDeclaredImageDoesNotRaiseTheTrainersOrTheEvaluatorsPeakMemory() throws {
+        let trainer = "\(repositoryRoot)/.build/release/train-shards"
+        guard FileManager.default.isExecutableFile(atPath: trainer) else { return XCTFail("run `make test`: it builds the release trainer") }
+        let huge = try pngDeclaring(width: UInt32(Int32.max), height: 1)
+        // Shards of the Cityscapes fixtures at 256×128; the hostile copy has one image member replaced.
+        let manifest = try harmonizedFolder(cityscapesRoot(), dataset: .cityscapes)
+        let clean = try temporaryFolder()
+        var options = PackOptions(inputs: [PackInput(name: "real", manifest: manifest)], out: clean)
+        options.split = "all"
+        options.shardSamples = 3
+        options.sample.maxSize = (256, 128)
+        options.sample.imageFormat = .png
+        let shards = try Packer.run(options).shards
+        let hostile = try temporaryFolder()
+        for shard in shards {
+            var members = try Tar.read(try Files.read("\(clean)/\(shard)"))
+            if shard == shards[0], let png = members.firstIndex(where: { $0.name.hasSuffix(".png") }) {
+                members[png].data = huge[...]
+            }
+            let bytes = members.flatMap { Tar.member(name: $0.name, data: Array($0.data)) }
+            try Files.writeAtomically(bytes + Tar.trailer(after: bytes.count), to: "\(hostile)/\(shard)")
+        }
+        var peaks: [Int] = []
+        for folder in [clean, hostile] {
+            let run = try runMeasuringPeakMemory(trainer, ["fit", "--train", "\(folder)/mix-*.tar", "--out", try temporaryFolder(),
+                                                           "--steps", "3", "--batch", "2", "--jobs", "2", "--max-errors", "10"])
+            XCTAssertEqual(run.status, 0)
+            peaks.append(run.peakMiB)
+        }
+        XCTAssertLessThan(peaks[1], peaks[0] + 32, "fit: \(peaks[1]) MiB with the huge header, \(peaks[0]) MiB without")
+
+        // The evaluator: one prediction whose mask PNG declares 2³¹−1 × 1 pixels.
+        let root = try temporaryFolder()
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/gtFine", withDestinationPath: "\(fixturesFolder)/cityscapes/gtFine")
+        var mask = Raster<UInt8>(width: 512, height: 256, channels: 1)
+        for i in 0..<4000 { mask.samples[i] = 255 }
+        peaks = []
+        for maskBytes in [try PNGCodec.encode(mask), huge] {
+            let results = try temporaryFolder()
+            try Files.createDirectory("\(results)/masks")
+            try Files.writeAtomically(maskBytes, to: "\(results)/masks/m.png")
+            try Files.writeAtomically("masks/m.png 26 0.75\n", to: "\(results)/frankfurt_000003_000076_pred.txt")
+            try Files.writeAtomically("", to: "\(results)/frankfurt_000004_000095_pred.txt")
+            let run = try runMeasuringPeakMemory(trainer, ["evaluate", "--cityscapes-gt", root, "--predictions", results, "--skip-bad",
+                                                           "--max-errors", "1"])
+            XCTAssertEqual(run.status, 0)
+            peaks.append(run.peakMiB)
+        }
+        XCTAssertLessThan(peaks[1], peaks[0] + 32, "evaluate: \(peaks[1]) MiB with the huge header, \(peaks[0]) MiB without")
+    }
+
     // MARK: helpers
 
     func cityscapesRoot() throws -> String {

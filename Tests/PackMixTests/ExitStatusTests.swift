@@ -54,4 +54,30 @@ final class ExitStatusTests: XCTestCase {
         XCTAssertTrue(strict.output.contains("pack-mix: 5 samples"), strict.output)
         XCTAssertEqual(try stage("pack-mix", arguments + ["--out", try temporaryFolder(), "--max-errors", "1"]).status, 0)
     }
+
+    /// Every numeric and enumerated option is checked before any work: a usage error (exit 64) naming the flag.
+    func testBadOptionValuesAreUsageErrorsNamingTheFlag() throws {
+        let folder = try temporaryFolder()
+        let cases: [(String, [String], String)] = [
+            ("pack-mix", ["--real", folder, "--out", folder + "/o", "--scale", "1e9"], "--scale must be in (0, 16], got 1000000000.0"),
+            ("pack-mix", ["--real", folder, "--out", folder + "/o", "--scale", "nan"], "--scale must be in (0, 16], got nan"),
+            ("pack-mix", ["--real", folder, "--out", folder + "/o", "--jobs", "0"], "--jobs must be at least 1, got 0"),
+            ("pack-mix", ["--real", folder, "--out", folder + "/o", "--max-errors=-1"], "--max-errors must be 0 or more, got -1"),
+            ("pack-mix", ["--real", folder, "--out", folder + "/o", "--partition", "3/2"], "The value '3/2' is invalid for '--partition <partition>'"),
+            ("pack-mix", ["--real", folder, "--out", folder + "/o", "--max-size", "0x10"], "The value '0x10' is invalid for '--max-size <max-size>'"),
+            ("pack-mix", ["--real", folder, "--out", folder + "/o", "--partition", "1/2", "--shard-size", "100"], "--partition rotates shards by --shard-samples only"),
+            ("harmonize", ["--dataset", "kitti", "--root", folder, "--out", folder + "/o"], "The value 'kitti' is invalid for '--dataset <dataset>'"),
+            ("harmonize", ["--dataset", "cityscapes", "--root", folder, "--out", folder + "/o", "--max-pixels", "0"], "--max-pixels must be positive, got 0"),
+            ("harmonize", ["--dataset", "synscapes", "--root", folder, "--out", folder + "/o", "--val-fraction", "1"], "--val-fraction must be in [0, 1), got 1.0"),
+            ("filter-instances", ["--in", folder, "--out", folder + "/o", "--max-occlusion", "2"], "--max-occlusion must be in [0, 1], got 2.0"),
+            ("filter-instances", ["--in", folder, "--out", folder + "/o", "--policy", "keep"], "The value 'keep' is invalid for '--policy <policy>'"),
+            ("synmix-generate", ["cityscapes", "--out", folder + "/o", "--count", "0"], "--count must be at least 1, got 0"),
+            ("synmix-generate", ["synscapes", "--out", folder + "/o", "--count", "2", "--width", "100000"], "--width/--height must be at least 64x32"),
+        ]
+        for (tool, arguments, message) in cases {
+            let (status, _, errors) = try stage(tool, arguments)
+            XCTAssertEqual(status, 64, "\(tool) \(arguments): \(errors)")
+            XCTAssertTrue(errors.contains(message), "\(tool) \(arguments): \(errors)")
+        }
+    }
 }
