@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 BIN=.build/release
 PY=.venv/bin/python
 DATA=bench-data/cityscapes-photo-100
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 work=bench-data/pack
 if [ ! -f "$DATA/.complete" ]; then
   rm -rf "$DATA"
@@ -22,23 +22,36 @@ manifest="$work/harmonized/manifest.jsonl"
 images=$(ls "$DATA"/leftImg8bit/train/benchcity/*.png | sort)
 mb=$(du -cb $images | tail -1 | awk '{printf "%.1f", $1 / 1e6}')
 
+# "median (min–max)" of the numbers on standard input, with a printf format for each.
+spread() { sort -g | awk -v f="$1" '{a[NR]=$1} END {printf f " (" f "–" f ")", a[int((NR+1)/2)], a[1], a[NR]}'; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 timed() { local s; s=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) - $s" | bc; }
 concatenate() { cat $images > "$work/cat.out"; }
+peer() { rm -rf "$work/$1"; mkdir -p "$work/$1"; "$PY" Benchmarks/pack_peer.py "$manifest" "$work/$1/shard-%06d.tar" "$2" | sed -E 's/.*"seconds": ([0-9.]+).*/\1/'; }
 
-cat_t=$(for r in $(seq $RUNS); do timed concatenate; rm -f "$work/cat.out"; done | median)
-keep_t=$(for r in $(seq $RUNS); do rm -rf "$work/keep"; timed "$BIN/pack-mix" --real "$manifest" --split all --out "$work/keep"; done | median)
-jpg_t=$(for r in $(seq $RUNS); do rm -rf "$work/jpg"; timed "$BIN/pack-mix" --real "$manifest" --split all --out "$work/jpg" --image-format jpg --scale 0.5; done | median)
-py_keep_t=$(for r in $(seq $RUNS); do rm -rf "$work/pykeep"; mkdir -p "$work/pykeep"; "$PY" Benchmarks/pack_peer.py "$manifest" "$work/pykeep/shard-%06d.tar" keep | sed -E 's/.*"seconds": ([0-9.]+).*/\1/'; done | median)
-py_jpg_t=$(for r in $(seq $RUNS); do rm -rf "$work/pyjpg"; mkdir -p "$work/pyjpg"; "$PY" Benchmarks/pack_peer.py "$manifest" "$work/pyjpg/shard-%06d.tar" jpg | sed -E 's/.*"seconds": ([0-9.]+).*/\1/'; done | median)
+# Interleaved rounds: each tool once per round, on the same files and cores.
+: > "$work/rounds"
+for r in $(seq $RUNS); do
+  c=$(timed concatenate); rm -f "$work/cat.out"
+  rm -rf "$work/keep"; k=$(timed "$BIN/pack-mix" --real "$manifest" --split all --out "$work/keep")
+  pk=$(peer pykeep keep)
+  rm -rf "$work/jpg"; j=$(timed "$BIN/pack-mix" --real "$manifest" --split all --out "$work/jpg" --image-format jpg --scale 0.5)
+  pj=$(peer pyjpg jpg)
+  echo "$c $k $pk $j $pj" >> "$work/rounds"
+done
+column() { awk -v c="$1" '{print $c}' "$work/rounds"; }
+ratio() { awk -v a="$1" -v b="$2" '{print $a / $b}' "$work/rounds"; }
+cat_t=$(column 1 | median); keep_t=$(column 2 | median); py_keep_t=$(column 3 | median); jpg_t=$(column 4 | median); py_jpg_t=$(column 5 | median)
 {
-  echo "| what | time | samples/s | MB/s of source images | vs. |"
+  echo "| what | time, s: median (min–max) | samples/s | MB/s of source images | ratio per round: median (min–max) |"
   echo "|---|---:|---:|---:|---|"
-  awk -v t="$cat_t" -v mb="$mb" 'BEGIN { printf "| cat of the image files (I/O floor) | %.2f s | %.0f | %.0f | |\n", t, 100 / t, mb / t }'
-  awk -v t="$keep_t" -v c="$cat_t" -v mb="$mb" 'BEGIN { printf "| pack-mix --image-format keep | %.2f s | %.0f | %.0f | %.2f× cat |\n", t, 100 / t, mb / t, t / c }'
-  awk -v t="$py_keep_t" -v mb="$mb" 'BEGIN { printf "| Python ShardWriter, raw bytes | %.2f s | %.0f | %.0f | |\n", t, 100 / t, mb / t }'
-  awk -v t="$jpg_t" -v p="$py_jpg_t" -v mb="$mb" 'BEGIN { printf "| pack-mix --image-format jpg --scale 0.5 | %.2f s | %.0f | %.0f | %.1f× faster than Python |\n", t, 100 / t, mb / t, p / t }'
-  awk -v t="$py_jpg_t" -v mb="$mb" 'BEGIN { printf "| Python ShardWriter, PIL resize + JPEG | %.2f s | %.0f | %.0f | |\n", t, 100 / t, mb / t }'
+  awk -v t="$cat_t" -v mb="$mb" -v s="$(column 1 | spread %.2f)" 'BEGIN { printf "| cat of the image files (I/O floor) | %s | %.0f | %.0f | |\n", s, 100 / t, mb / t }'
+  awk -v t="$keep_t" -v mb="$mb" -v s="$(column 2 | spread %.2f)" -v r="$(ratio 2 1 | spread %.2f)" -v p="$(ratio 2 3 | spread %.2f)" \
+    'BEGIN { printf "| pack-mix --image-format keep | %s | %.0f | %.0f | %s× cat; %s× ShardWriter |\n", s, 100 / t, mb / t, r, p }'
+  awk -v t="$py_keep_t" -v mb="$mb" -v s="$(column 3 | spread %.2f)" 'BEGIN { printf "| Python ShardWriter, raw bytes | %s | %.0f | %.0f | |\n", s, 100 / t, mb / t }'
+  awk -v t="$jpg_t" -v mb="$mb" -v s="$(column 4 | spread %.2f)" -v r="$(ratio 5 4 | spread %.1f)" \
+    'BEGIN { printf "| pack-mix --image-format jpg --scale 0.5 | %s | %.0f | %.0f | %s× faster than Python |\n", s, 100 / t, mb / t, r }'
+  awk -v t="$py_jpg_t" -v mb="$mb" -v s="$(column 5 | spread %.2f)" 'BEGIN { printf "| Python ShardWriter, PIL resize + JPEG | %s | %.0f | %.0f | |\n", s, 100 / t, mb / t }'
   echo
-  echo "100 frames of 2048×1024 ($mb MB of PNGs, in the page cache), $(nproc) cores; pack-mix uses all of them, the Python writer one process."
+  echo "100 frames of 2048×1024 ($mb MB of PNGs, in the page cache), $(nproc) cores, $RUNS interleaved rounds; pack-mix uses all cores, the Python writer one process."
 } | tee bench-data/pack.md

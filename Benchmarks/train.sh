@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 BIN=.build/release
 PY=.venv/bin/python
 THREADS=${THREADS:-2}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 DATA=bench-data/train-frames-400
 work=bench-data/train
 if [ ! -f "$DATA/.complete" ]; then
@@ -23,25 +23,46 @@ rm -rf "$work" && mkdir -p "$work"
 "$BIN/pack-mix" --real "$work/manifest" --max-size 512x256 --image-format jpg --shard-samples 100 --out "$work/shards" >/dev/null
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# "median (min–max)" of the numbers on standard input, with a printf format for each.
+spread() { sort -g | awk -v f="$1" '{a[NR]=$1} END {printf f " (" f "–" f ")", a[int((NR+1)/2)], a[1], a[NR]}'; }
 number() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))" "$@"; }
 
-for r in $(seq "$RUNS"); do
-  "$BIN/synmix-bench" train-step --threads "$THREADS" --export "$work/export" > "$work/ours-$r.json"
-  "$PY" Benchmarks/torch_peer.py "$work/export" "$THREADS" > "$work/torch-$r.json"
+# Interleaved runs, ours then PyTorch, under each OpenBLAS kernel choice: its own (the CPU's) and
+# Haswell's AVX2 kernels (some machines force them with OPENBLAS_CORETYPE). Never set in tests or CI.
+kernels_table=$(mktemp)
+for kernels in default Haswell; do
+  for r in $(seq "$RUNS"); do
+    if [ "$kernels" = default ]; then
+      env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$BIN/synmix-bench" train-step --threads "$THREADS" --export "$work/export" > "$work/ours-$kernels-$r.json"
+    else
+      OPENBLAS_CORETYPE=Haswell "$BIN/synmix-bench" train-step --threads "$THREADS" --export "$work/export" > "$work/ours-$kernels-$r.json"
+    fi
+    "$PY" Benchmarks/torch_peer.py "$work/export" "$THREADS" > "$work/torch-$kernels-$r.json"
+  done
+  each() { for r in $(seq "$RUNS"); do number "$work/$1-$kernels-$r.json" "$2"; done; }
+  ratios() { for r in $(seq "$RUNS"); do
+      awk -v a="$(number "$work/$1-$kernels-$r.json" "$2")" -v b="$(number "$work/$3-$kernels-$r.json" "$4")" 'BEGIN { print a / b }'
+    done; }
+  {
+    printf "| %s | %s | %s | %s | %s | %s | %s |\n" "$(each ours step_ms | spread %.1f)" "$(each torch step_ms | spread %.1f)" \
+      "$(ratios ours step_ms torch step_ms | spread %.2f)" "$(each ours forward_images_per_second | spread %.0f)" \
+      "$(each torch forward_images_per_second | spread %.0f)" "$(ratios ours step_gflops ours sgemm_gflops | spread %.2f)" "$kernels"
+  } >> "$kernels_table"   # one row per kernel choice
 done
-ours_step=$(for r in $(seq "$RUNS"); do number "$work/ours-$r.json" step_ms; done | median)
-ours_gflops=$(for r in $(seq "$RUNS"); do number "$work/ours-$r.json" step_gflops; done | median)
-sgemm_gflops=$(for r in $(seq "$RUNS"); do number "$work/ours-$r.json" sgemm_gflops; done | median)
-ours_forward=$(for r in $(seq "$RUNS"); do number "$work/ours-$r.json" forward_images_per_second; done | median)
-ours_predict=$(for r in $(seq "$RUNS"); do number "$work/ours-$r.json" predict_images_per_second; done | median)
-torch_step=$(for r in $(seq "$RUNS"); do number "$work/torch-$r.json" step_ms; done | median)
-torch_forward=$(for r in $(seq "$RUNS"); do number "$work/torch-$r.json" forward_images_per_second; done | median)
-difference=$(for r in $(seq "$RUNS"); do number "$work/torch-$r.json" max_output_difference; done | sort -g | tail -1)
-torch_version=$(number "$work/torch-1.json" torch)
-gflop=$(number "$work/ours-1.json" train_gflop)
+kernels=default
+ours_step=$(each ours step_ms | median)
+ours_gflops=$(each ours step_gflops | median)
+sgemm_gflops=$(each ours sgemm_gflops | median)
+ours_forward=$(each ours forward_images_per_second | median)
+ours_predict=$(each ours predict_images_per_second | median)
+torch_step=$(each torch step_ms | median)
+torch_forward=$(each torch forward_images_per_second | median)
+difference=$(for k in default Haswell; do for r in $(seq "$RUNS"); do number "$work/torch-$k-$r.json" max_output_difference; done; done | sort -g | tail -1)
+torch_version=$(number "$work/torch-default-1.json" torch)
+gflop=$(number "$work/ours-default-1.json" train_gflop)
 
 /usr/bin/time -f "%e %M" -o "$work/time" "$BIN/train-shards" fit --train "$work/shards/mix-*.tar" --out "$work/fit" \
-  --steps 150 --batch 8 --input-size 256x128 --threads "$THREADS" --log-every 50 > "$work/fit.log"
+  --steps 150 --batch 8 --input-size 256x128 --jobs "$THREADS" --log-every 50 > "$work/fit.log"
 read -r fit_s fit_kb < "$work/time"
 fit_rate=$(number "$work/fit/metrics.json" "timing['images_per_second']")
 wait_share=$(number "$work/fit/metrics.json" "100 * timing['data_wait_share']")
@@ -59,6 +80,12 @@ memory_rate=$(number "$work/torch-data.json" images_per_second_in_memory)
   awk -v o="$ours_predict" 'BEGIN { printf "| predict one image (forward + grouping, batch 1) | %.0f img/s | |\n", o }'
   awk -v r="$fit_rate" -v w="$wait_share" -v s="$fit_s" -v m="$fit_kb" 'BEGIN { printf "| fit on JPEG shards, 150 steps | %.0f img/s, %.1f%% waiting for data, %.0f s, peak %.0f MiB | |\n", r, w, s, m / 1024 }'
   awk -v s="$shards_rate" -v m="$memory_rate" 'BEGIN { printf "| PyTorch twin training from the shards (1 worker) / on a batch in memory | | %.0f / %.0f img/s (data path %.0f%%) |\n", s, m, 100 * (1 - s / m) }'
+  echo
+  echo "Median (min–max) of $RUNS interleaved runs per kernel choice:"
+  echo
+  echo "| step, ms: synmix | PyTorch | synmix ÷ PyTorch | forward, img/s: synmix | PyTorch | GEMM share of plain sgemm | OpenBLAS kernels |"
+  echo "|---:|---:|---:|---:|---:|---:|---|"
+  cat "$kernels_table"
   echo
   echo "PyTorch loads our checkpoint with strict=True; largest difference of its outputs from ours: $difference (limit 1e-4)."
 } | tee bench-data/train.md
