@@ -19,7 +19,7 @@ struct TrainStep: ParsableCommand {
     @Option(help: "Input width.") var width = 256
     @Option(help: "Input height.") var height = 128
     @Option(help: "Network width.") var channels = 24
-    @Option(help: "Threads.") var threads = 2
+    @Option(name: [.customLong("jobs"), .customLong("threads")], help: "Threads the step is split over.") var threads = 2
     @Option(help: "Timed steps (after --warmup).") var steps = 20
     @Option(help: "Untimed steps first.") var warmup = 5
     @Option(help: "Write model.safetensors and io.safetensors (input, our outputs) here.") var export: String?

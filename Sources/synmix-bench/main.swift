@@ -19,10 +19,10 @@ struct Bench: ParsableCommand {
 /// without it, through synmix's decoder (libdeflate's direct path).
 struct DecodeFloor: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "decode-floor")
-    @Option var root: String
-    @Option var jobs = ProcessInfo.processInfo.activeProcessorCount
-    @Option var limit: Int?
-    @Flag var libpngOnly = false
+    @Option(help: "A dataset root (or any folder of PNGs).") var root: String
+    @Option(help: "Threads to decode on.") var jobs = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Only the first N files.") var limit: Int?
+    @Flag(help: "Decode with libpng (zlib) instead of synmix's libdeflate path.") var libpngOnly = false
     @Option(help: "Decode the files under ROOT whose names end with this.") var suffix = "_gtFine_instanceIds.png"
     @Option(help: "Subfolder of ROOT to search.") var under = "gtFine"
 
@@ -56,10 +56,10 @@ struct DecodeFloor: ParsableCommand {
 /// (8-bit gray 0/255, as Detectron2 writes them).
 struct EvaluationData: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "evaluation-data")
-    @Option var out: String
-    @Option var images = 100
-    @Option var instances = 20
-    @Option var predictions = 100
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Images.") var images = 100
+    @Option(help: "Ground-truth instances per image.") var instances = 20
+    @Option(help: "Predictions per image.") var predictions = 100
 
     func run() throws {
         let (width, height) = (2048, 1024)
@@ -102,7 +102,7 @@ struct EvaluationData: ParsableCommand {
 /// timed), then only the evaluation is timed.
 struct EvaluateInMemory: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "evaluate-in-memory")
-    @Option var root: String
+    @Option(help: "A folder written by evaluation-data (gtFine/ and results/).") var root: String
 
     func run() throws {
         var options = CityscapesEvaluation.Options(groundTruth: root, predictions: "\(root)/results")
