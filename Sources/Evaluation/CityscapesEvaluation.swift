@@ -152,8 +152,11 @@ public enum CityscapesEvaluation {
             guard score.isFinite, labelValue.isFinite else {
                 throw InputError(file: txt, line: index + 1, reason: "label id and confidence must be finite numbers, got '\(line)'")
             }
-            let label = Int(labelValue)
-            guard knownLabelIds.contains(label) else { throw InputError(file: txt, line: index + 1, reason: "unknown label id \(parts[1])") }
+            // int(float(x)) as the official script reads it; a value beyond Int's range is no label id either
+            // (found by `make fuzz`: "28E56" used to trap here).
+            guard let label = Int(exactly: labelValue.rounded(.towardZero)), knownLabelIds.contains(label) else {
+                throw InputError(file: txt, line: index + 1, reason: "unknown label id \(parts[1])")
+            }
             if entries[path] == nil { order.append(path) }
             entries[path] = (label, score, index + 1)
         }

@@ -258,6 +258,7 @@ final class CorruptionMatrixTests: XCTestCase {
         let cases: [(String, String)] = [
             ("two fields", "masks/m.png 26\n"), ("a tab", "masks/m.png\t26\t0.5\n"), ("score NaN", "masks/m.png 26 nan\n"),
             ("score inf", "masks/m.png 26 inf\n"), ("label a word", "masks/m.png car 0.5\n"), ("unknown label", "masks/m.png 99 0.5\n"),
+            ("label beyond Int (found by make fuzz)", "masks/m.png 28E56 0.5\n"),
             ("absolute mask path", "/etc/passwd 26 0.5\n"), ("escapes the folder", "../results-other/m.png 26 0.5\n"),
             ("missing mask", "masks/none.png 26 0.5\n"), ("mask not a PNG", "\(frames[0])_pred.txt 26 0.5\n"),
         ]
@@ -274,7 +275,7 @@ final class CorruptionMatrixTests: XCTestCase {
             try Files.writeAtomically(text, to: "\(results)/\(frames[0])_pred.txt")
             XCTAssertEqual(try CityscapesEvaluation.load(options).skipped, [])
         }
-        XCTAssertEqual(cases.count, 10)
+        XCTAssertEqual(cases.count, 11)
     }
 
     // MARK: peak memory
