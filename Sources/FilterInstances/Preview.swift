@@ -32,7 +32,7 @@ enum Preview {
         let labelHeight = fontSize * 2.2   // two lines under each crop: class and area, then the rules
         let cropBand = Double(cropRows) * (cropSize + labelHeight + 8)
         var entries: [(text: String, className: String?)] = [
-            ("\(input.id): outlined = kept, hatched = removed; below: the removed, zoomed, with their rules", nil)]
+            ("\(input.id): outlined = kept, hatched = removed (zoomed above)", nil)]
         for name in classes {
             let kept = outcome.record.instances.filter { $0.className == name && !$0.isCrowd }.count
             let removed = outcome.removed.filter { $0.instance.className == name }.count
