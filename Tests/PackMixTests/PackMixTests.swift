@@ -151,9 +151,9 @@ final class PackMixTests: XCTestCase {
         XCTAssertEqual(train.order.count, 3)
     }
 
-    func testResumeAfterAKilledRunGivesTheSameBytes() throws {
-        // 22 records (the fixtures twice under new ids), re-encoded at 1.5× on one job: long
-        // enough a run to be killed after its third shard, with no test hook in pack-mix.
+    /// 22 records (the fixtures twice under new ids), packed re-encoded at 1.5× in shards of 2: long enough a
+    /// run, on one job, to be killed after a few shards, with no test hook in pack-mix.
+    func slowPack(_ out: String) throws -> PackOptions {
         let manifests = try temporaryFolder()
         for (name, source) in [("real", fixtureManifests.real), ("synthetic", fixtureManifests.synthetic)] {
             let records = try readManifest(source)
@@ -165,37 +165,54 @@ final class PackMixTests: XCTestCase {
             try Files.createDirectory("\(manifests)/\(name)")
             try Files.writeAtomically(lines.joined(), to: "\(manifests)/\(name)/manifest.jsonl")
         }
-        let reference = try temporaryFolder()
         var opts = PackOptions(inputs: [PackInput(name: "real", manifest: "\(manifests)/real"),
-                                        PackInput(name: "synthetic", manifest: "\(manifests)/synthetic")], out: reference)
+                                        PackInput(name: "synthetic", manifest: "\(manifests)/synthetic")], out: out)
         (opts.seed, opts.split, opts.shardSamples) = (7, "all", 2)
         (opts.sample.scale, opts.sample.imageFormat) = (1.5, .png)
-        _ = try Packer.run(opts)
+        return opts
+    }
 
-        let interrupted = try temporaryFolder()
+    /// Runs the pack-mix executable with `options` and SIGKILLs it once `shards` shard files exist.
+    func killedRun(_ options: PackOptions, extra: [String] = [], after shards: Int) throws {
         guard let executable = builtExecutable("pack-mix") else {
             return XCTFail("pack-mix is not built (run `swift build --build-tests`)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--real", "\(manifests)/real", "--synthetic", "\(manifests)/synthetic", "--seed", "7",
+        process.arguments = ["--real", options.inputs[0].manifest, "--synthetic", options.inputs[1].manifest, "--seed", "7",
                              "--split", "all", "--shard-samples", "2", "--scale", "1.5", "--image-format", "png",
-                             "--out", interrupted, "--jobs", "1"]
+                             "--out", options.out, "--jobs", "1"] + extra
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(60)
-        while Files.list(interrupted).filter({ $0.hasSuffix(".tar") }).count < 3 && Date() < deadline { usleep(2_000) }
+        while Files.list(options.out).filter({ $0.hasSuffix(".tar") }).count < shards && Date() < deadline { usleep(2_000) }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
-        XCTAssertFalse(Files.exists("\(interrupted)/index.json"))
+    }
 
-        opts.out = interrupted
+    func testResumeAfterAKilledRunGivesTheSameBytes() throws {
+        let reference = try slowPack(try temporaryFolder())
+        _ = try Packer.run(reference)
+        var opts = reference   // the same manifests (the plan names them by path), another folder
+        opts.out = try temporaryFolder()
+        try killedRun(opts, after: 3)
+        XCTAssertFalse(Files.exists("\(opts.out)/index.json"))
         let resumed = try Packer.run(opts)
         // The journal is rewritten right after each rename: a kill between the two costs at most one shard.
         XCTAssertGreaterThanOrEqual(resumed.resumedShards, 2)
         XCTAssertLessThan(resumed.resumedShards, resumed.shards.count)
-        XCTAssertEqual(try files(interrupted), try files(reference))
+        XCTAssertEqual(try files(opts.out), try files(reference.out))
+
+        // A part of an array job resumes the same way, touching only its own shards; merged, the bytes are the same.
+        opts.out = try temporaryFolder()
+        try killedRun(opts, extra: ["--partition", "1/2"], after: 2)
+        opts.partition = Partition("1/2")
+        XCTAssertGreaterThanOrEqual(try Packer.run(opts).resumedShards, 1)
+        opts.partition = Partition("2/2")
+        _ = try Packer.run(opts)
+        _ = try Packer.merge(out: opts.out)
+        XCTAssertEqual(try files(opts.out), try files(reference.out))
     }
 
     func testVerifyCatchesAFlippedByteATruncatedShardAndAMissingMember() throws {
