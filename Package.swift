@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "TrainShards", dependencies: ["SynmixCore", "Network", "ShardData", "COpenBLAS", "Evaluation", "Pictures"]),
         .target(name: "SynmixGenerate", dependencies: ["SynmixCore", "CityscapesLabels"]),
         // The demo experiment: runs the stage executables on generated data and writes the report.
-        .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixGenerate", "Evaluation", "TrainShards", "CCairo", "CCmark"]),
+        .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixGenerate", "Evaluation", "TrainShards", "Pictures", "CCairo", "CCmark"]),
 
         // The executables' shared flags (--jobs, --max-errors) and option value parsers.
         .target(name: "CommandSupport", dependencies: [

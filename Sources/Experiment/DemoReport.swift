@@ -1,5 +1,6 @@
 import CCairo
 import Foundation
+import Pictures
 import SynmixCore
 
 /// report.md, report.html and the plot: every number from the runs of this invocation.
@@ -197,23 +198,9 @@ public struct DemoReport {
 
     /// A white canvas with cairo, drawn by `body`, written as a PNG under a temporary name.
     func drawPNG(to path: String, width: Double, height: Double, _ body: (OpaquePointer) -> Void) throws {
-        guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)),
-              cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else {
-            throw FileError(path: path, reason: "cairo cannot allocate the plot")
-        }
-        defer { cairo_surface_destroy(surface) }
-        let cr = cairo_create(surface)!
-        defer { cairo_destroy(cr) }
-        cairo_set_source_rgb(cr, 1, 1, 1)
-        cairo_paint(cr)
-        cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
-        body(cr)
-        cairo_surface_flush(surface)
-        let temporary = path + ".tmp"
-        guard cairo_surface_write_to_png(surface, temporary) == CAIRO_STATUS_SUCCESS else {
-            throw FileError(path: path, reason: "cairo could not write the PNG")
-        }
-        guard rename(temporary, path) == 0 else { throw FileError(path: path, reason: "cannot rename \(temporary)") }
+        let canvas = try Canvas(width: Int(width), height: Int(height), background: (1, 1, 1))
+        canvas.withContext(body)
+        try canvas.writePNG(to: path)
     }
 
     /// Text at (x, y), optionally centred on x.

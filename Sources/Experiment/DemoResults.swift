@@ -3,15 +3,13 @@ import Evaluation
 import SynmixCore
 import TrainShards
 
-/// AP of one model on one val set, read back from its metrics.json.
-public typealias Score = EvaluationSummary
-
 /// The final evaluations of one training run.
 public struct RunResult: Sendable {
     public var name: String
     public var seed: UInt64
-    public var real: Score
-    public var synthetic: Score
+    /// AP of the model on each val set, read back from its metrics.json.
+    public var real: EvaluationSummary
+    public var synthetic: EvaluationSummary
     public var steps: Int
     public var seconds: Double
     /// Training images per domain.
@@ -184,7 +182,7 @@ public struct DemoResults: Sendable {
     /// report.json: every number the report shows, machine-readable.
     public func json(settings: DemoSettings, elapsed: Double) -> JSON {
         func number(_ value: Double) -> JSON { value.isFinite ? .double(value) : .null }
-        func score(_ score: Score) -> JSON {
+        func score(_ score: EvaluationSummary) -> JSON {
             .object([("ap", number(score.ap)), ("ap50", number(score.ap50)),
                      ("classes", .object(score.classes.map { ($0.name, .object([("ap", number($0.ap)), ("ap50", number($0.ap50))])) }))])
         }

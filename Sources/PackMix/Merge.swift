@@ -2,7 +2,7 @@ import Foundation
 import SynmixCore
 
 /// `index.part-I-of-N.json`: what part I of an array job wrote (its shards' index entries and
-/// skipped samples, the keys it holds) and the plan it wrote them for. `merge` turns the N
+/// skipped samples) and the plan it wrote them for. `merge` turns the N
 /// parts into the folder's index.json.
 struct PartIndex {
     static let format = "synmix-shards-1-part"
@@ -13,17 +13,6 @@ struct PartIndex {
     var plan: JSON
     var rejected: [FileError]   // manifest lines that are not records (part 1 reports them)
     var shards: [Packer.ShardRecord]
-    var keys: [String] = []
-
-    init(partition: Partition, planHash: String, taxonomy: ShardIndex.TaxonomyClasses?, plan: JSON, rejected: [FileError],
-         shards: [Packer.ShardRecord]) {
-        self.partition = partition
-        self.planHash = planHash
-        self.taxonomy = taxonomy
-        self.plan = plan
-        self.rejected = rejected
-        self.shards = shards
-    }
 
     var json: JSON {
         .object([
@@ -33,7 +22,10 @@ struct PartIndex {
             ("plan", plan), ("rejected", .array(rejected.map(\.json))), ("shards", .array(shards.map(\.journalJSON))),
         ])
     }
+}
 
+extension PartIndex {
+    /// (An extension, so the memberwise initialiser stays.)
     init(json value: JSON, file: String) throws {
         func fail(_ reason: String) -> PackError { PackError("\(file): \(reason)") }
         guard value["format"]?.stringValue == Self.format, let part = value["part"]?.arrayValue?.compactMap(\.intValue), part.count == 2,

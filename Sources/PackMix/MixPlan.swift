@@ -127,6 +127,19 @@ struct MixPlan {
         }
         var random = SplitMix64(seed: seed ^ 0x5EED_0F_A11)
         shuffle(&order, &random)
+        // A sample's shard key is its id made safe: two ids that differ only outside [A-Za-z0-9_-]
+        // would share one, and webdataset would merge the two samples. The later one is skipped.
+        var keys: [String: String] = [:]
+        order = order.filter { sample in
+            let key = Files.safeName(sample.id)
+            if let first = keys[key] {
+                rejected.append(FileError(path: summaries[sample.input].path,
+                                          reason: "record \(sample.id) would have the shard key \(key) of record \(first); skipped"))
+                return false
+            }
+            keys[key] = sample.id
+            return true
+        }
         guard !order.isEmpty else { throw PackError("the plan selects no sample (split '\(split)')") }
         return MixPlan(inputs: summaries, order: order, rejected: rejected)
     }

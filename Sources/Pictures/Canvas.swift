@@ -17,7 +17,8 @@ public final class Canvas {
         (0.55, 0.34, 0.29), (0.89, 0.47, 0.76), (0.50, 0.50, 0.50), (0.74, 0.74, 0.13), (0.09, 0.75, 0.81),
     ]
 
-    public init(width: Int, height: Int) throws {
+    /// A surface filled with `background` (dark, so that light text and images read on it).
+    public init(width: Int, height: Int, background: (Double, Double, Double) = (0.1, 0.1, 0.1)) throws {
         guard width > 0, height > 0, let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)),
               cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else {
             throw FileError(path: "canvas", reason: "cairo cannot allocate a \(width)x\(height) surface")
@@ -26,7 +27,7 @@ public final class Canvas {
         self.height = height
         self.surface = surface
         cr = cairo_create(surface)!
-        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1)
+        cairo_set_source_rgb(cr, background.0, background.1, background.2)
         cairo_paint(cr)
     }
 
@@ -156,6 +157,14 @@ public final class Canvas {
         var extents = cairo_text_extents_t()
         cairo_text_extents(cr, string, &extents)
         return extents.x_advance
+    }
+
+    /// Draws with cairo directly (plots: lines, axes), in DejaVu Sans.
+    public func withContext(_ body: (OpaquePointer) -> Void) {
+        cairo_save(cr)
+        cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
+        body(cr)
+        cairo_restore(cr)
     }
 
     /// Writes the PNG under a temporary name and renames it when complete.

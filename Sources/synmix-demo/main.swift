@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Experiment
 import Foundation
 import SynmixCore
@@ -54,6 +55,5 @@ struct Demo: ParsableCommand {
 }
 
 /// Unbuffered, so that progress shows as it happens, also in a pipe.
-@Sendable func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
 
 Demo.main()

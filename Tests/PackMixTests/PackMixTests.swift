@@ -126,6 +126,26 @@ final class PackMixTests: XCTestCase {
         }
     }
 
+    func testTwoIdsWithOneShardKeyKeepTheFirstAndReportTheSecond() throws {
+        let input = try temporaryFolder()
+        var records = try readManifest(fixtureManifests.real)
+        var twin = records[0]
+        twin.id = records[0].id.replacingOccurrences(of: "/", with: "-")   // the same key, another id
+        records.append(twin)
+        try Files.writeAtomically(records.map { $0.jsonLine + "\n" }.joined(), to: "\(input)/manifest.jsonl")
+        var opts = PackOptions(inputs: [PackInput(name: "real", manifest: input)], out: try temporaryFolder())
+        opts.split = "all"
+        let result = try Packer.run(opts)
+        XCTAssertEqual(result.samples, records.count - 1)
+        XCTAssertEqual(result.errors.count, 1)
+        // Which of the two comes first is the plan's (seeded) order; the other is named as skipped.
+        let key = Files.safeName(twin.id)
+        XCTAssertTrue([("record \(twin.id) would have the shard key \(key) of record \(records[0].id); skipped"),
+                       ("record \(records[0].id) would have the shard key \(key) of record \(twin.id); skipped")]
+                        .contains(result.errors[0].reason), result.errors[0].reason)
+        XCTAssertEqual(try Verifier.verify(opts.out).problems, [])
+    }
+
     func testSyntheticCountsAreExactAndNestedAcrossSizes() throws {
         var chosen: [Set<String>] = []
         for n in [1, 2, 4] {
