@@ -8,7 +8,7 @@ import SynmixCore
 /// crowd flag, the taxonomy's instance classes as categories (id = taxonomy id + 1,
 /// COCO's ids start at 1). COCO has no ignore region: it is left out.
 ///
-/// Written in two streaming passes (images, then annotations), so memory holds
+/// Written in one streaming pass (annotations through a scratch file), so memory holds
 /// one record, not the dataset; the file appears under its final name when complete.
 public enum CocoExport {
     public enum Source: Sendable {
@@ -37,44 +37,42 @@ public enum CocoExport {
             JSON.object([("id", .int($0.id + 1)), ("name", .string($0.name)), ("supercategory", .string("synmix"))]).compact
         }.joined(separator: ", ") + "]")
 
-        // Pass 1: images (and, from shards, the image files). Records whose classes are not the taxonomy's are skipped.
-        var skipped: [FileError] = [], accepted: Set<String> = []
-        var imageCount = 0
+        // One pass over the records: images go to the file, annotations to a scratch file (COCO puts the
+        // whole images list first) that is appended at the end. Records whose classes are not the
+        // taxonomy's are skipped.
+        let annotations = try AtomicFile("\(out)/\(fileName).annotations")   // never committed: removed when done
+        var skipped: [FileError] = []
+        var imageCount = 0, annotationCount = 0
         try file.write(",\n\"images\": [")
-        try forEachRecord(source, out: out, extractImages: true, report: { skipped.append($0) }) { record, fileName in
+        try forEachRecord(source, out: out, report: { skipped.append($0) }) { record, fileName in
             if let unknown = record.instances.first(where: { categoryIds[$0.className] == nil }) {
                 skipped.append(FileError(path: record.id, reason: "class '\(unknown.className)' is not an instance class of the taxonomy"))
                 return
             }
             imageCount += 1
-            accepted.insert(record.id)
             try file.write((imageCount > 1 ? ",\n" : "\n") + JSON.object([
                 ("id", .int(imageCount)), ("file_name", .string(fileName)), ("width", .int(record.width)),
                 ("height", .int(record.height)), ("synmix_id", .string(record.id)),
             ]).compact)
-        }
-        // Pass 2: annotations, in the same record order (image ids follow it).
-        var annotationCount = 0, imageId = 0
-        try file.write("],\n\"annotations\": [")
-        try forEachRecord(source, out: out, extractImages: false, report: { _ in }) { record, _ in
-            guard accepted.contains(record.id) else { return }
-            imageId += 1
             for instance in record.instances {
                 annotationCount += 1
-                try file.write((annotationCount > 1 ? ",\n" : "\n") + JSON.object([
-                    ("id", .int(annotationCount)), ("image_id", .int(imageId)), ("category_id", .int(categoryIds[instance.className]!)),
+                try annotations.write((annotationCount > 1 ? ",\n" : "\n") + JSON.object([
+                    ("id", .int(annotationCount)), ("image_id", .int(imageCount)), ("category_id", .int(categoryIds[instance.className]!)),
                     ("segmentation", instance.mask.json), ("area", .int(instance.area)),
                     ("bbox", .array(instance.bbox.map { .int($0) })), ("iscrowd", .int(instance.isCrowd ? 1 : 0)),
                 ]).compact)
             }
         }
+        try file.write("],\n\"annotations\": [")
+        try annotations.flush()
+        try Files.copy(annotations.temporaryPath, into: file)
         try file.write("]}\n")
         try file.commit()
         return Result(images: imageCount, annotations: annotationCount, skipped: skipped, path: "\(out)/\(fileName)")
     }
 
     /// Every record of the source as (width, height, instances) with the image's `file_name`.
-    static func forEachRecord(_ source: Source, out: String, extractImages: Bool, report: (FileError) -> Void,
+    static func forEachRecord(_ source: Source, out: String, report: (FileError) -> Void,
                               _ body: (ExportedRecord, String) throws -> Void) throws {
         switch source {
         case .manifest(let path):
@@ -89,7 +87,7 @@ public enum CocoExport {
                 }
             }
         case .shards(let shards):
-            if extractImages { try Files.createDirectory("\(out)/images") }
+            try Files.createDirectory("\(out)/images")
             try ShardStream(shards: shards, bufferSize: 1, seed: 0, shuffle: false).forEach(epoch: 0, report: report) { sample in
                 let record: SampleRecord
                 do { record = try SampleRecord(bytes: sample.json, file: "\(sample.shard):\(sample.key).json") } catch {
@@ -97,7 +95,7 @@ public enum CocoExport {
                     return true
                 }
                 let fileName = "images/\(record.key).\(record.imageFormat.rawValue)"
-                if extractImages { try Files.writeAtomically(sample.image, to: "\(out)/\(fileName)") }
+                try Files.writeAtomically(sample.image, to: "\(out)/\(fileName)")
                 try body(ExportedRecord(id: record.id, width: record.width, height: record.height, instances: record.instances), fileName)
                 return true
             }

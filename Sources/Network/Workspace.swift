@@ -24,6 +24,10 @@ public final class Workspace: @unchecked Sendable {
     private var values: [Activation: UnsafeMutablePointer<Float>] = [:], gradients: [Activation: UnsafeMutablePointer<Float>] = [:]
     /// Each activation's [C, H, W] (times `batch` for the buffer).
     private var dimensions: [Activation: (channels: Int, height: Int, width: Int)] = [:]
+    /// Which activations' gradients the running backward pass has written (by `slots`), kept so
+    /// that backward allocates nothing.
+    private var slots: [Activation: Int] = [:]
+    private var written: [Bool] = []
     /// Head output [N, classes+4, H/4, W/4] and its gradient.
     public let heads, dHeads: UnsafeMutablePointer<Float>
     private let headShape: ConvShape
@@ -100,6 +104,8 @@ public final class Workspace: @unchecked Sendable {
         dz = allocate(largest)
         temporary = allocate(largest)
         self.dimensions = dimensions
+        slots = Dictionary(uniqueKeysWithValues: dimensions.keys.enumerated().map { ($1, $0) })
+        written = [Bool](repeating: false, count: slots.count)
         self.allocations = allocations
     }
 
@@ -209,14 +215,17 @@ public final class Workspace: @unchecked Sendable {
     /// one (an activation read by two steps) through `temporary` and added.
     public func backward() {
         let p = model.parameters.baseAddress!, g = model.gradients.baseAddress!
-        var written: Set<Activation> = [.heads]
+        for i in written.indices { written[i] = false }
+        written[slots[.heads]!] = true   // by the losses
         func deliver(to activation: Activation, _ produce: (UnsafeMutablePointer<Float>) -> Void) {
-            guard written.insert(activation).inserted else {
+            let slot = slots[activation]!
+            guard !written[slot] else {
                 produce(temporary)
                 let target = gradient(activation), temporary = temporary
                 elementwise(count(activation)) { for i in $0 { target[i] += temporary[i] } }
                 return
             }
+            written[slot] = true
             produce(gradient(activation))
         }
         for step in model.steps.reversed() {
@@ -244,7 +253,8 @@ public final class Workspace: @unchecked Sendable {
                 // Through the ReLU (masked in place), then unchanged into both terms.
                 let out = value(.residual(stage)), dOut = gradient(.residual(stage)), n = count(.residual(stage))
                 elementwise(n) { for i in $0 { dOut[i] = out[i] > 0 ? dOut[i] : 0 } }
-                for term in [sum, skip] { deliver(to: .conv(term)) { $0.update(from: dOut, count: n) } }
+                deliver(to: .conv(sum)) { $0.update(from: dOut, count: n) }
+                deliver(to: .conv(skip)) { $0.update(from: dOut, count: n) }
             }
         }
     }

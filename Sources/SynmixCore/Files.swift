@@ -59,6 +59,21 @@ public enum Files {
         return stream
     }
 
+    /// Appends a file's bytes to `target` a megabyte at a time (memory stays at one chunk).
+    public static func copy(_ path: String, into target: AtomicFile) throws {
+        let stream = try openRegularStream(path)
+        defer { fclose(stream) }
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, stream) }
+            if count > 0 { try target.write(Array(chunk[..<count])) }
+            if count < chunk.count {
+                guard ferror(stream) == 0 else { throw FileError(path: path, reason: "read failed") }
+                return
+            }
+        }
+    }
+
     /// Reads a whole regular file with plain POSIX calls (no Data bridging on the hot path).
     public static func read(_ path: String) throws -> [UInt8] {
         let (fd, size) = try openRegular(path)
@@ -178,6 +193,11 @@ public final class AtomicFile {
     }
 
     public func write(_ text: String) throws { try write(Array(text.utf8)) }
+
+    /// Pushes what was written to the temporary file (so that it can be read back before commit).
+    public func flush() throws {
+        guard fflush(handle) == 0 else { throw FileError(path: temporaryPath, reason: "cannot flush: \(String(cString: strerror(errno)))") }
+    }
 
     /// Closes and renames into place. No fsync: the rename makes the file
     /// appear whole or not at all to any reader and after a crash of the

@@ -125,12 +125,16 @@ public struct ShardIndex: Sendable {
     /// The unified taxonomy the samples' class names come from, in id order (the trainer's
     /// semantic channels), so readers need not hard-code it; nil when pack-mix was not given one.
     public struct TaxonomyClasses: Sendable, Equatable {
+        public struct Class: Sendable, Equatable {
+            public var name: String
+            public var instances: Bool
+        }
         public var sha256: String
-        public var classes: [(name: String, instances: Bool)]
+        public var classes: [Class]
 
         public init(_ taxonomy: Taxonomy) {
             sha256 = taxonomy.sha256
-            classes = taxonomy.classes.map { ($0.name, $0.hasInstances) }
+            classes = taxonomy.classes.map { Class(name: $0.name, instances: $0.hasInstances) }
         }
 
         public var instanceClasses: [String] { classes.filter(\.instances).map(\.name) }
@@ -148,12 +152,8 @@ public struct ShardIndex: Sendable {
                 guard let name = row["name"]?.stringValue, let instances = row["instances"]?.boolValue else {
                     throw fields.fail("a class is not {name, instances}")
                 }
-                return (name, instances)
+                return Class(name: name, instances: instances)
             }
-        }
-
-        public static func == (a: Self, b: Self) -> Bool {
-            a.sha256 == b.sha256 && a.classes.map(\.name) == b.classes.map(\.name) && a.classes.map(\.instances) == b.classes.map(\.instances)
         }
     }
 

@@ -15,7 +15,9 @@ public struct ErrorOverlays: Sendable {
     public let count: Int
     public let classes: [String]
     public var minimumScore = 0.3
-    var worst: [(errors: Int, id: String, sample: DecodedSample, predictions: [PredictedInstance])] = []
+    /// The kept images with their errors (counted once, when the image is added).
+    var worst: [(errors: Int, id: String, sample: DecodedSample, predictions: [PredictedInstance],
+                 falsePositives: Set<Int>, misses: Set<Int>)] = []
 
     public init(count: Int, classes: [String]) {
         self.count = count
@@ -52,7 +54,7 @@ public struct ErrorOverlays: Sendable {
         let (falsePositives, misses) = errors(sample, predictions)
         let total = falsePositives.count + misses.count
         guard total > 0 else { return }
-        worst.append((total, sample.record.id, sample, predictions))
+        worst.append((total, sample.record.id, sample, predictions, falsePositives, misses))
         worst.sort { ($0.errors, $1.id) > ($1.errors, $0.id) }
         if worst.count > count { worst.removeLast() }
     }
@@ -62,13 +64,13 @@ public struct ErrorOverlays: Sendable {
         try Files.createDirectory(folder)
         return try worst.enumerated().map { rank, entry in
             let path = "\(folder)/\(String(format: "%02d", rank + 1))-\(Files.safeName(entry.id)).png"
-            try draw(entry.sample, entry.predictions, to: path)
+            try draw(entry.sample, entry.predictions, falsePositives: entry.falsePositives, misses: entry.misses, to: path)
             return path
         }
     }
 
-    func draw(_ sample: DecodedSample, _ predictions: [PredictedInstance], to path: String) throws {
-        let (falsePositives, misses) = errors(sample, predictions)
+    func draw(_ sample: DecodedSample, _ predictions: [PredictedInstance], falsePositives: Set<Int>, misses: Set<Int>,
+              to path: String) throws {
         let (width, height) = (sample.record.width, sample.record.height)
         let scale = width < 512 ? 2.0 : 1.0   // small shards are hard to read at 1:1
         let panelWidth = Double(width) * scale, panelHeight = Double(height) * scale
