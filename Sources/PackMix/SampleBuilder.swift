@@ -53,8 +53,7 @@ enum SampleBuilder {
         let imagePath = "\(root)/\(record.image)"
         let bytes: [UInt8]
         do { bytes = try Files.read(imagePath) } catch { throw FileError(path: imagePath, reason: "image unreadable: \(error)") }
-        let extensionName = (record.image as NSString).pathExtension.lowercased()
-        let sourceFormat: SampleRecord.ImageFormat = ["jpg", "jpeg"].contains(extensionName) ? .jpg : .png
+        let sourceFormat = SampleRecord.ImageFormat(fileName: record.image)
         let target = options.targetSize(width: record.width, height: record.height)
 
         var imageBytes: [UInt8]
@@ -81,16 +80,7 @@ enum SampleBuilder {
             imageBytes = bytes
         } else {
             do {
-                var pixels: Raster<UInt8>
-                if sourceFormat == .jpg {
-                    pixels = try JPEGCodec.decode(bytes, path: imagePath)
-                } else {
-                    guard case .eightBit(let decoded) = try PNGCodec.decode(bytes, path: imagePath,
-                                                                            options: PNGDecodeOptions(to8Bit: true, stripAlpha: true)) else {
-                        throw ImageError.unexpectedLayout(path: imagePath, reason: "not an 8-bit image")
-                    }
-                    pixels = decoded
-                }
+                var pixels = try sourceFormat.decode8Bit(bytes, path: imagePath)
                 guard pixels.width == record.width, pixels.height == record.height else {
                     throw ImageError.unexpectedLayout(path: imagePath, reason: "image is \(pixels.width)x\(pixels.height), the record says \(record.width)x\(record.height)")
                 }

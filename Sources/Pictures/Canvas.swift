@@ -201,12 +201,6 @@ public final class Canvas {
 extension Canvas {
     /// An 8-bit RGB (or gray) image file, PNG or JPEG by extension.
     public static func loadRGB(_ path: String) throws -> Raster<UInt8> {
-        let bytes = try Files.read(path)
-        if path.lowercased().hasSuffix(".jpg") || path.lowercased().hasSuffix(".jpeg") {
-            return try JPEGCodec.decode(bytes, path: path)
-        }
-        let pixels = try PNGCodec.decode(bytes, path: path, options: PNGDecodeOptions(to8Bit: true, stripAlpha: true))
-        guard case .eightBit(let raster) = pixels else { throw FileError(path: path, reason: "unexpected PNG layout") }
-        return raster
+        try SampleRecord.ImageFormat(fileName: path).decode8Bit(try Files.read(path), path: path)
     }
 }

@@ -16,16 +16,9 @@ public struct DecodedSample: Sendable {
         }
         let name = "\(sample.shard):\(sample.key).\(sample.imageFormat)"
         let raster: Raster<UInt8>
-        do {
-            if sample.imageFormat == "jpg" {
-                raster = try JPEGCodec.decode(sample.image, path: name)
-            } else {
-                guard case .eightBit(let r) = try PNGCodec.decode(sample.image, path: name, options: PNGDecodeOptions(to8Bit: true)) else {
-                    throw fail("image is not 8-bit")
-                }
-                raster = r
-            }
-        } catch let error as FileError { throw error } catch { throw fail("image: \(error)") }
+        do { raster = try record.imageFormat.decode8Bit(sample.image, path: name) } catch let error as FileError { throw error } catch {
+            throw fail("image: \(error)")
+        }
         guard raster.width == record.width, raster.height == record.height else {
             throw fail("image is \(raster.width)×\(raster.height), the record says \(record.width)×\(record.height)")
         }
