@@ -45,8 +45,8 @@ public enum CocoExport {
         var imageCount = 0, annotationCount = 0
         try file.write(",\n\"images\": [")
         try forEachRecord(source, out: out, report: { skipped.append($0) }) { record, fileName in
-            if let unknown = record.instances.first(where: { categoryIds[$0.className] == nil }) {
-                skipped.append(FileError(path: record.id, reason: "class '\(unknown.className)' is not an instance class of the taxonomy"))
+            if let problem = taxonomy.foreignInstance(in: record.instances) {
+                skipped.append(FileError(path: record.id, reason: problem))
                 return
             }
             imageCount += 1

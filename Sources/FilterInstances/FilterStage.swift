@@ -74,16 +74,14 @@ public enum FilterStage {
         var candidates: [(removed: Int, input: ManifestRecord, outcome: FilterOutcome)] = []
         // Lines are read in order, parsed and filtered in parallel batches, and
         // written in order: memory is bounded by the batch, output independent of --jobs.
-        let instanceClasses = Set(taxonomy.classes.filter(\.hasInstances).map(\.name))
         let reader = try ManifestReader(inputPath)
         try orderedParallelMap(jobs: options.jobs, perJob: Self.recordsInFlightPerJob, next: { () -> (line: Int, text: Substring)? in
             reader.nextLine().map { (reader.lineNumber, $0) }
         }, { item -> Result<(ManifestRecord, FilterOutcome, String), ManifestError> in
             do {
                 let record = try ManifestRecord(jsonLine: item.text, file: inputPath, line: item.line)
-                if let unknown = record.instances.first(where: { !instanceClasses.contains($0.className) }) {
-                    throw ManifestError(file: inputPath, line: item.line,
-                                        reason: "instance \(unknown.id) has class '\(unknown.className)', which is not an instance class of the taxonomy")
+                if let problem = taxonomy.foreignInstance(in: record.instances) {
+                    throw ManifestError(file: inputPath, line: item.line, reason: problem)
                 }
                 let outcome = filter.apply(record)
                 return .success((record, outcome, outcome.record.jsonLine))

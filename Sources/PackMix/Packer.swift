@@ -141,7 +141,6 @@ public enum Packer {
             try ManifestReader(ManifestReader.file(input.manifest))
         }
         let resumeAt = shards.last?.nextSample ?? 0
-        let instanceClasses = options.taxonomy.map { Set(ShardIndex.TaxonomyClasses($0).instanceClasses) }
         var current: (file: AtomicFile, hasher: BackgroundSHA256, shard: ShardRecord)?
         var pendingErrors: [FileError] = []
 
@@ -177,9 +176,7 @@ public enum Packer {
         }, { item -> (position: Int, sample: Result<BuiltSample, FileError>) in
             do {
                 let record = try ManifestRecord(jsonLine: item.line, file: item.path, line: 0)
-                if let instanceClasses, let unknown = record.instances.first(where: { !instanceClasses.contains($0.className) }) {
-                    throw PackError("instance \(unknown.id) has class '\(unknown.className)', which is not an instance class of the taxonomy")
-                }
+                if let problem = options.taxonomy?.foreignInstance(in: record.instances) { throw PackError(problem) }
                 return (item.position, Result { () throws(FileError) in try SampleBuilder.build(record, options: options.sample) })
             } catch {
                 return (item.position, .failure(FileError(path: item.path, reason: "record \(item.id): \(error)")))

@@ -81,7 +81,8 @@ public enum Trainer {
         }
         // A fresh run into a folder holding another would mix the two runs' checkpoints (a later
         // --resume would continue whichever has the highest step): refused.
-        if !options.resume, let earlier = [latestCheckpoint(in: "\(options.out)/checkpoints"), "\(options.out)/\(TrainingMetrics.fileName)",
+        let latest = latestCheckpoint(in: "\(options.out)/checkpoints")
+        if !options.resume, let earlier = [latest, "\(options.out)/\(TrainingMetrics.fileName)",
                                             "\(options.out)/model.safetensors"].compactMap({ $0 }).first(where: Files.exists) {
             throw FitError("\(options.out) holds an earlier run (\(earlier)): continue it with --resume, or train into a new --out")
         }
@@ -95,20 +96,19 @@ public enum Trainer {
 
         var metrics = TrainingMetrics(model: options.config.json, training: options.json)
         var startStep = 0, cursor: LoaderCursor?
-        if options.resume && latestCheckpoint(in: "\(options.out)/checkpoints") == nil {
+        if options.resume && latest == nil {
             log("--resume: no checkpoint in \(options.out)/checkpoints yet, starting from the beginning")
         }
-        if options.resume, let latest = latestCheckpoint(in: "\(options.out)/checkpoints") {
+        if options.resume, let latest {
             guard let state = try Checkpoint.load(latest, into: model) else {
                 throw FileError(path: latest, reason: "not a training checkpoint (no optimizer state)")
             }
             optimizer.restore(step: state.optimizerStep, m: state.m, v: state.v)
             startStep = state.step
             cursor = state.cursor
+            // The log of the interrupted run up to its checkpoint continues (settings are this run's).
             if Files.exists("\(options.out)/\(TrainingMetrics.fileName)") {
-                let earlier = try TrainingMetrics.read(folder: options.out)
-                (metrics.steps, metrics.evaluations) = (earlier.steps, earlier.evaluations)
-                metrics.truncate(after: startStep)
+                (metrics.steps, metrics.evaluations) = try TrainingMetrics.read(folder: options.out).entries(upTo: startStep)
             }
             log("resumed from \(latest) at step \(startStep)")
         } else if let initFrom = options.initFrom {

@@ -103,9 +103,8 @@ public struct TrainingMetrics: Sendable {
         return try EvaluationSummary(json: result, file: file)
     }
 
-    /// Keeps the entries of an interrupted run up to `step` (a resume continues from its checkpoint).
-    mutating func truncate(after step: Int) {
-        steps.removeAll { $0.step > step }
-        evaluations.removeAll { $0.step > step }
+    /// The steps and evaluations up to `step` (a resume continues from its checkpoint).
+    func entries(upTo step: Int) -> (steps: [Step], evaluations: [Evaluation]) {
+        (steps.filter { $0.step <= step }, evaluations.filter { $0.step <= step })
     }
 }
