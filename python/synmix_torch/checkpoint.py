@@ -13,9 +13,7 @@ from safetensors.torch import save_file
 
 from . import __version__
 from .model import Net
-
-INPUT_MEAN = 0.5
-INPUT_STD = 0.25
+from .targets import INPUT_MEAN, INPUT_STD
 
 
 def compact(value):

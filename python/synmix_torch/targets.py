@@ -97,7 +97,7 @@ def prepare(record, pixels, classes, width, height, augment=None, sigma=DEFAULT_
     rows0, rows1 = px[y0[vy]], px[y1[vy]]
     top = rows0[:, x0[vx]] * (one - wx_) + rows0[:, x1[vx]] * wx_
     bottom = rows1[:, x0[vx]] * (one - wx_) + rows1[:, x1[vx]] * wx_
-    values = ((top * (one - wy_) + bottom * wy_) / np.float32(255) - np.float32(0.5)) * np.float32(4)
+    values = ((top * (one - wy_) + bottom * wy_) / np.float32(255) - np.float32(INPUT_MEAN)) / np.float32(INPUT_STD)
     image[:, np.flatnonzero(vy)[:, None], np.flatnonzero(vx)[None, :]] = values.transpose(2, 0, 1)
 
     # Targets at stride 4: each head pixel samples the label under its input-space centre.
