@@ -64,6 +64,13 @@ public final class ProgressLine: Sendable {
         self.started = started
     }
 
+    /// Runs `body` with a progress line that is ended however `body` ends.
+    public static func during<T>(_ label: String, unit: String, started: Date = Date(), _ body: (ProgressLine) throws -> T) rethrows -> T {
+        let meter = ProgressLine(label: label, unit: unit, started: started)
+        defer { meter.finish() }
+        return try body(meter)
+    }
+
     public func update(_ done: Int, _ total: Int?) {
         guard enabled else { return }
         let elapsed = Date().timeIntervalSince(started)

@@ -71,10 +71,9 @@ struct FilterInstancesCommand: ParsableCommand {
         options.previews = preview
         options.jobs = parallelism.jobs
         let started = Date()
-        let meter = ProgressLine(label: "filter-instances", unit: "records", started: started)
-        let result: FilterResult
-        do { result = try FilterStage.run(options) { meter.update($0, nil) } } catch { meter.finish(); throw error }
-        meter.finish()
+        let result = try ProgressLine.during("filter-instances", unit: "records", started: started) { meter in
+            try FilterStage.run(options) { meter.update($0, nil) }
+        }
         let seconds = Date().timeIntervalSince(started)
         print(String(format: "filter-instances: %d records, %d instances kept, %d removed, %d errors, %.2f s -> %@",
                      result.records, result.kept, result.removed, result.errors.count, seconds, out))

@@ -77,15 +77,9 @@ struct HarmonizeCommand: ParsableCommand {
         options.maxPixels = maxPixels
 
         let started = Date()
-        let meter = ProgressLine(label: "harmonize \(dataset.rawValue)", unit: "images", started: started)
-        let result: HarmonizeResult
-        do {
-            result = try Harmonizer.run(options) { done, total in meter.update(done, total) }
-        } catch {
-            meter.finish()
-            throw error
+        let result = try ProgressLine.during("harmonize \(dataset.rawValue)", unit: "images", started: started) { meter in
+            try Harmonizer.run(options) { done, total in meter.update(done, total) }
         }
-        meter.finish()
         let seconds = Date().timeIntervalSince(started)
         print(String(format: "harmonize: %d images written, %d errors, %.1f s (%.1f images/s) -> %@",
                      result.written, result.errors.count, seconds,

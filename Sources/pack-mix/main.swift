@@ -120,10 +120,9 @@ struct Pack: ParsableCommand {
         options.sample.maxSize = maxSize.map { ($0.width, $0.height) }
         options.sample.rootMap = rootMap.map { ($0.name, $0.value) }
         let started = Date()
-        let meter = ProgressLine(label: "pack-mix", unit: "samples", started: started)
-        let result: PackResult
-        do { result = try Packer.run(options) { meter.update($0, $1) } } catch { meter.finish(); throw error }
-        meter.finish()
+        let result = try ProgressLine.during("pack-mix", unit: "samples", started: started) { meter in
+            try Packer.run(options) { meter.update($0, $1) }
+        }
         let seconds = Date().timeIntervalSince(started)
         print(String(format: "pack-mix: %d samples in %d shards (%.1f MB), %d skipped, %.2f s (%.0f samples/s, %.0f MB/s) -> %@",
                      result.samples, result.shards.count, Double(result.bytes) / 1e6, result.errors.count, seconds,

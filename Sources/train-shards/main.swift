@@ -196,10 +196,10 @@ struct Evaluate: ParsableCommand {
         if let model, let shards {
             let (predictor, size) = try input.predictor(for: model, jobs: parallelism.jobs)
             var skipped: [FileError] = []
-            let meter = ProgressLine(label: "evaluate", unit: "images")
-            let outcome = try ShardEvaluation.evaluate(predictor, shards: try ShardList.expand(shards), jobs: parallelism.jobs, overlays: overlays,
-                                                       report: { skipped.append($0) }, progress: { meter.update($0, nil) })
-            meter.finish()
+            let outcome = try ProgressLine.during("evaluate", unit: "images") { meter in
+                try ShardEvaluation.evaluate(predictor, shards: try ShardList.expand(shards), jobs: parallelism.jobs, overlays: overlays,
+                                             report: { skipped.append($0) }, progress: { meter.update($0, nil) })
+            }
             say("evaluated \(outcome.result.images) images at \(outcome.width)x\(outcome.height), network input \(size) (minimum regions "
                 + outcome.minRegionSizes.map { "\($0)" }.joined(separator: ", ") + " px: 100 px scaled by each image's area ratio)")
             say(outcome.result.table)
@@ -251,10 +251,10 @@ struct Predict: ParsableCommand {
     func run() throws {
         let (predictor, size) = try input.predictor(for: model, jobs: parallelism.jobs)
         var skipped: [FileError] = []
-        let meter = ProgressLine(label: "predict", unit: "images")
-        let count = try ShardEvaluation.writePredictions(predictor, shards: try ShardList.expand(shards), to: out, jobs: parallelism.jobs,
-                                                         report: { skipped.append($0) }, progress: { meter.update($0, nil) })
-        meter.finish()
+        let count = try ProgressLine.during("predict", unit: "images") { meter in
+            try ShardEvaluation.writePredictions(predictor, shards: try ShardList.expand(shards), to: out, jobs: parallelism.jobs,
+                                                 report: { skipped.append($0) }, progress: { meter.update($0, nil) })
+        }
         say("wrote predictions for \(count) images at \(size) input to \(out)")
         try errorBudget.settle(skipped, tool: "train-shards predict")
     }
