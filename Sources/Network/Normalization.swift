@@ -58,41 +58,66 @@ public func batchNormForward(_ out: UnsafeMutablePointer<Float>, _ input: Unsafe
 }
 
 /// Gradients of batchNormForward: dGamma/dBeta accumulate, dInput is overwritten.
-/// With `reluOutput` (the forward output of a fused ReLU) dOut is first zeroed
-/// where that output is not positive (in place).
+/// With `reluOutput` (the forward output of a fused ReLU) the gradient counts only
+/// where that output is positive. Two vectorised passes per plane: the sums, then dInput
+/// (the mask is applied on the fly, so dOut is only read).
 public func batchNormBackward(_ dInput: UnsafeMutablePointer<Float>, _ dGamma: UnsafeMutablePointer<Float>,
-                              _ dBeta: UnsafeMutablePointer<Float>, _ dOut: UnsafeMutablePointer<Float>,
+                              _ dBeta: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>,
                               _ input: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>,
                               mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
                               batch: Int, channels: Int, pixels: Int, reluOutput: UnsafePointer<Float>? = nil, parts: Int = 1) {
     let count = Float(batch * pixels)
+    let vectorEnd = pixels - pixels % 8
+    @inline(__always) func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+    }
+    /// dOut through the ReLU's mask.
+    @inline(__always) func gradient(_ plane: Int, _ i: Int) -> SIMD8<Float> {
+        let g = load(dOut + plane, i)
+        guard let reluOutput else { return g }
+        return g.replacing(with: 0, where: load(reluOutput + plane, i) .<= 0)
+    }
+    @inline(__always) func gradient(_ plane: Int, _ i: Int) -> Float {
+        reluOutput.map { $0[plane + i] <= 0 } == true ? 0 : dOut[plane + i]
+    }
     partitioned(channels, parts) { _, range in for c in range {
         var sumGradient: Float = 0, sumGradientX: Float = 0
         for n in 0..<batch {
-            let plane = (n * channels + c) * pixels
-            let g = dOut + plane, x = input + plane
-            if let reluOutput { for i in 0..<pixels where reluOutput[plane + i] <= 0 { g[i] = 0 } }
-            sumGradient += planeSum(g, pixels)
-            var lanes = SIMD8<Float>(), i = 0
-            while i + 8 <= pixels {
-                lanes += UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-                i += 8
+            let plane = (n * channels + c) * pixels, x = input + plane
+            var lanes = SIMD8<Float>(), productLanes = SIMD8<Float>()
+            for i in stride(from: 0, to: vectorEnd, by: 8) {
+                let g: SIMD8<Float> = gradient(plane, i)
+                lanes += g
+                productLanes += g * load(x, i)
             }
-            var tail = lanes.sum()
-            while i < pixels { tail += g[i] * x[i]; i += 1 }
-            sumGradientX += tail
+            var sum = lanes.sum(), product = productLanes.sum()
+            for i in vectorEnd..<pixels {
+                let g: Float = gradient(plane, i)
+                sum += g
+                product += g * x[i]
+            }
+            sumGradient += sum
+            sumGradientX += product
         }
         // Σ g·x̂ = (Σ g·x − mean·Σ g)·invStd
         let sumGradientXhat = (sumGradientX - mean[c] * sumGradient) * invStd[c]
         dBeta[c] += sumGradient
         dGamma[c] += sumGradientXhat
+        // dInput = scale·(count·g − Σ g − x̂·Σ g·x̂), x̂ = (x − mean)·invStd
         let scale = gamma[c] * invStd[c] / count
+        let mu = SIMD8(repeating: mean[c]), inv = SIMD8(repeating: invStd[c]), counts = SIMD8(repeating: count)
+        let sums = SIMD8(repeating: sumGradient), sumsXhat = SIMD8(repeating: sumGradientXhat), scales = SIMD8(repeating: scale)
         for n in 0..<batch {
-            let plane = (n * channels + c) * pixels
-            let g = dOut + plane, x = input + plane, target = dInput + plane
-            for i in 0..<pixels {
+            let plane = (n * channels + c) * pixels, x = input + plane, target = dInput + plane
+            for i in stride(from: 0, to: vectorEnd, by: 8) {
+                let g: SIMD8<Float> = gradient(plane, i)
+                let xhat = (load(x, i) - mu) * inv
+                UnsafeMutableRawPointer(target + i).storeBytes(of: scales * (counts * g - sums - xhat * sumsXhat), as: SIMD8<Float>.self)
+            }
+            for i in vectorEnd..<pixels {
+                let g: Float = gradient(plane, i)
                 let xhat = (x[i] - mean[c]) * invStd[c]
-                target[i] = scale * (count * g[i] - sumGradient - xhat * sumGradientXhat)
+                target[i] = scale * (count * g - sumGradient - xhat * sumGradientXhat)
             }
         }
     } }
