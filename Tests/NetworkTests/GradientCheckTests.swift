@@ -155,7 +155,7 @@ extension GradientCheckTests {
     func testBatchNormWithItsFusedReLUGradients() { batchNormCase(relu: true) }
 
     func batchNormCase(relu: Bool) {
-        let (batch, channels, pixels) = (3, 2, 5)
+        let (batch, channels, pixels) = (3, 2, 21)   // 21 pixels: two vectors of 8 and a tail
         let count = batch * channels * pixels
         var input = values(count, scale: 2), gamma = values(channels).map { $0 + 1.5 }, beta = values(channels)
         let r = values(count)
