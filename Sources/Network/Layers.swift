@@ -68,6 +68,7 @@ func validColumns(_ s: ConvShape, kx: Int) -> Range<Int> {
 /// im2col for one image's output rows `rows`: input [C, H, W] -> columns [C·k·k, rows·outW].
 /// Rows are copied as runs (contiguous for stride 1), borders zero-filled.
 func im2col(_ input: UnsafePointer<Float>, _ s: ConvShape, _ columns: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+    if s.isSameSize { return sameSizeIm2col(input, s, columns, rows: rows) }
     let ow = s.outWidth, bandCount = rows.count * ow
     var row = 0
     for c in 0..<s.inChannels {
@@ -96,6 +97,39 @@ func im2col(_ input: UnsafePointer<Float>, _ s: ConvShape, _ columns: UnsafeMuta
                         for x in valid { target[x] = source[x * s.stride] }
                     }
                     (target + valid.upperBound).update(repeating: 0, count: ow - valid.upperBound)
+                }
+                row += 1
+            }
+        }
+    }
+}
+
+/// im2col of a same-size convolution: output and input rows have the same width, so each
+/// column row of the band is one run of the input plane shifted by (ky − p)·W + kx − p,
+/// copied at once; then the rows outside the image and the columns that ran over a row's
+/// edge into its neighbour are zeroed.
+private func sameSizeIm2col(_ input: UnsafePointer<Float>, _ s: ConvShape, _ columns: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+    let (width, planeCount, bandCount) = (s.width, s.height * s.width, rows.count * s.width)
+    var row = 0
+    for c in 0..<s.inChannels {
+        let plane = input + c * planeCount
+        for ky in 0..<s.kernel {
+            // Output rows whose input row y − p + ky lies inside the image.
+            let inside = max(rows.lowerBound, s.padding - ky)..<max(rows.lowerBound, min(rows.upperBound, s.height + s.padding - ky))
+            for kx in 0..<s.kernel {
+                let target = columns + row * bandCount, dx = kx - s.padding
+                let first = (inside.lowerBound - rows.lowerBound) * width, end = (inside.upperBound - rows.lowerBound) * width
+                target.update(repeating: 0, count: first)
+                (target + end).update(repeating: 0, count: bandCount - end)
+                if !inside.isEmpty {
+                    // The run's flat input indices, clamped to the plane (the clamped ends are edge columns, zeroed below).
+                    let start = (inside.lowerBound - s.padding + ky) * width + dx
+                    let from = max(0, start), to = min(planeCount, start + end - first)
+                    (target + first + from - start).update(from: plane + from, count: to - from)
+                    for y in 0..<inside.count {
+                        let line = target + first + y * width
+                        if dx < 0 { line.update(repeating: 0, count: -dx) } else if dx > 0 { (line + width - dx).update(repeating: 0, count: dx) }
+                    }
                 }
                 row += 1
             }
