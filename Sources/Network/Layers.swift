@@ -319,10 +319,11 @@ public func conv2dBackward(_ dInput: UnsafeMutablePointer<Float>?, _ dWeight: Un
 
 /// Bilinear resize [N·C, H, W] -> [N·C, outH, outW] with PyTorch's
 /// align_corners=False sampling (source = (dst + 0.5)·in/out − 0.5, clamped at 0).
+/// Planes are split over `parts` threads.
 public func upsampleForward(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
-                            planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int) {
+                            planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int, parts: Int = 1) {
     let ys = bilinearTaps(input: height, output: outHeight), xs = bilinearTaps(input: width, output: outWidth)
-    for p in 0..<planes {
+    partitioned(planes, parts) { _, planes in for p in planes {
         let source = input + p * height * width, target = out + p * outHeight * outWidth
         for y in 0..<outHeight {
             let (y0, y1, wy) = ys[y]
@@ -333,15 +334,15 @@ public func upsampleForward(_ out: UnsafeMutablePointer<Float>, _ input: UnsafeP
                 target[y * outWidth + x] = top * (1 - wy) + bottom * wy
             }
         }
-    }
+    } }
 }
 
 public func upsampleBackward(_ dInput: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>,
-                             planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int) {
+                             planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int, parts: Int = 1) {
     let ys = bilinearTaps(input: height, output: outHeight), xs = bilinearTaps(input: width, output: outWidth)
-    dInput.initialize(repeating: 0, count: planes * height * width)
-    for p in 0..<planes {
+    partitioned(planes, parts) { _, planes in for p in planes {
         let target = dInput + p * height * width, gradient = dOut + p * outHeight * outWidth
+        target.initialize(repeating: 0, count: height * width)
         for y in 0..<outHeight {
             let (y0, y1, wy) = ys[y]
             for x in 0..<outWidth {
@@ -353,7 +354,7 @@ public func upsampleBackward(_ dInput: UnsafeMutablePointer<Float>, _ dOut: Unsa
                 target[y1 * width + x1] += g * wy * wx
             }
         }
-    }
+    } }
 }
 
 public func bilinearTaps(input: Int, output: Int) -> [(Int, Int, Float)] {

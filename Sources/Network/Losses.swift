@@ -5,30 +5,42 @@ import Foundation
 
 /// Softmax cross-entropy over classes for logits [N, K, H, W] and labels
 /// [N, H, W] (a label < 0 is ignored: no loss, no gradient). Mean over counted pixels.
+/// Images are split over `parts` threads; their losses are summed in image order.
 public func crossEntropyLoss(_ dLogits: UnsafeMutablePointer<Float>, _ logits: UnsafePointer<Float>,
-                             _ labels: UnsafePointer<Int32>, batch: Int, classes: Int, pixels: Int) -> Float {
-    var total: Double = 0
+                             _ labels: UnsafePointer<Int32>, batch: Int, classes: Int, pixels: Int, parts: Int = 1) -> Float {
     var counted = 0
     for n in 0..<batch { for i in 0..<pixels where labels[n * pixels + i] >= 0 { counted += 1 } }
     let scale = counted > 0 ? 1 / Float(counted) : 0
-    for n in 0..<batch {
-        let base = n * classes * pixels
-        for i in 0..<pixels {
-            let label = Int(labels[n * pixels + i])
-            guard label >= 0 else {
-                for k in 0..<classes { dLogits[base + k * pixels + i] = 0 }
-                continue
-            }
-            var maximum = -Float.infinity
-            for k in 0..<classes { maximum = max(maximum, logits[base + k * pixels + i]) }
-            var sum: Float = 0
-            for k in 0..<classes { sum += expf(logits[base + k * pixels + i] - maximum) }
-            total += Double(logf(sum) + maximum - logits[base + label * pixels + i])
-            for k in 0..<classes {
-                let p = expf(logits[base + k * pixels + i] - maximum) / sum
-                dLogits[base + k * pixels + i] = (p - (k == label ? 1 : 0)) * scale
+    let total = withUnsafeTemporaryAllocation(of: Double.self, capacity: batch) { losses in
+        partitioned(batch, parts) { _, images in
+            for n in images {
+                let base = n * classes * pixels
+                var loss: Double = 0
+                for i in 0..<pixels {
+                    let label = Int(labels[n * pixels + i])
+                    guard label >= 0 else {
+                        for k in 0..<classes { dLogits[base + k * pixels + i] = 0 }
+                        continue
+                    }
+                    var maximum = -Float.infinity
+                    for k in 0..<classes { maximum = max(maximum, logits[base + k * pixels + i]) }
+                    // exp(logit − max) once per class, kept in dLogits until the sum is known.
+                    var sum: Float = 0
+                    for k in 0..<classes {
+                        let e = expf(logits[base + k * pixels + i] - maximum)
+                        dLogits[base + k * pixels + i] = e
+                        sum += e
+                    }
+                    loss += Double(logf(sum) + maximum - logits[base + label * pixels + i])
+                    for k in 0..<classes {
+                        let p = dLogits[base + k * pixels + i] / sum
+                        dLogits[base + k * pixels + i] = (p - (k == label ? 1 : 0)) * scale
+                    }
+                }
+                losses[n] = loss
             }
         }
+        return losses.reduce(0, +)
     }
     return counted > 0 ? Float(total / Double(counted)) : 0
 }
@@ -127,7 +139,7 @@ public final class Objective: @unchecked Sendable {
                 $0.baseAddress!.advanced(by: i * 2 * pixels).update(from: head + (classes + 1) * pixels, count: 2 * pixels)
             }
         }
-        let ce = crossEntropyLoss(&dSemantic, semantic, semanticTarget, batch: n, classes: classes, pixels: pixels)
+        let ce = crossEntropyLoss(&dSemantic, semantic, semanticTarget, batch: n, classes: classes, pixels: pixels, parts: w.threads)
         let mse = mseLoss(&dCenter, center, centerTarget, count: n * pixels)
         let l1 = maskedL1Loss(&dOffset, offset, offsetTarget, offsetWeight, batch: n, channels: 2, pixels: pixels)
         for i in 0..<n {

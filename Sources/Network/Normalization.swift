@@ -68,14 +68,11 @@ public func batchNormBackward(_ dInput: UnsafeMutablePointer<Float>, _ dGamma: U
                               batch: Int, channels: Int, pixels: Int, reluOutput: UnsafePointer<Float>? = nil, parts: Int = 1) {
     let count = Float(batch * pixels)
     let vectorEnd = pixels - pixels % 8
-    @inline(__always) func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
-        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
-    }
     /// dOut through the ReLU's mask.
     @inline(__always) func gradient(_ plane: Int, _ i: Int) -> SIMD8<Float> {
-        let g = load(dOut + plane, i)
+        let g = load8(dOut + plane, i)
         guard let reluOutput else { return g }
-        return g.replacing(with: 0, where: load(reluOutput + plane, i) .<= 0)
+        return g.replacing(with: 0, where: load8(reluOutput + plane, i) .<= 0)
     }
     @inline(__always) func gradient(_ plane: Int, _ i: Int) -> Float {
         reluOutput.map { $0[plane + i] <= 0 } == true ? 0 : dOut[plane + i]
@@ -88,7 +85,7 @@ public func batchNormBackward(_ dInput: UnsafeMutablePointer<Float>, _ dGamma: U
             for i in stride(from: 0, to: vectorEnd, by: 8) {
                 let g: SIMD8<Float> = gradient(plane, i)
                 lanes += g
-                productLanes += g * load(x, i)
+                productLanes += g * load8(x, i)
             }
             var sum = lanes.sum(), product = productLanes.sum()
             for i in vectorEnd..<pixels {
@@ -111,8 +108,8 @@ public func batchNormBackward(_ dInput: UnsafeMutablePointer<Float>, _ dGamma: U
             let plane = (n * channels + c) * pixels, x = input + plane, target = dInput + plane
             for i in stride(from: 0, to: vectorEnd, by: 8) {
                 let g: SIMD8<Float> = gradient(plane, i)
-                let xhat = (load(x, i) - mu) * inv
-                UnsafeMutableRawPointer(target + i).storeBytes(of: scales * (counts * g - sums - xhat * sumsXhat), as: SIMD8<Float>.self)
+                let xhat = (load8(x, i) - mu) * inv
+                store8(scales * (counts * g - sums - xhat * sumsXhat), target, i)
             }
             for i in vectorEnd..<pixels {
                 let g: Float = gradient(plane, i)

@@ -170,7 +170,7 @@ public final class Workspace: @unchecked Sendable {
             case .upsampleAdd(let upsampled, let added):
                 let r = states[upsampled].shape, out = value(.fused), d = dimensions[.fused]!
                 upsampleForward(out, states[upsampled].out, planes: batch * r.outChannels, height: r.outHeight, width: r.outWidth,
-                                outHeight: d.height, outWidth: d.width)
+                                outHeight: d.height, outWidth: d.width, parts: threads)
                 let addend = states[added].out
                 elementwise(count(.fused)) { for i in $0 { out[i] += addend[i] } }
             case .heads(let index):
@@ -247,12 +247,12 @@ public final class Workspace: @unchecked Sendable {
                 deliver(to: .conv(added)) { $0.update(from: dSum, count: count(.fused)) }
                 deliver(to: .conv(upsampled)) { dInput in
                     upsampleBackward(dInput, dSum, planes: batch * r.outChannels, height: r.outHeight, width: r.outWidth,
-                                     outHeight: d.height, outWidth: d.width)
+                                     outHeight: d.height, outWidth: d.width, parts: threads)
                 }
             case .residual(let stage, let sum, let skip):
                 // Through the ReLU (masked in place), then unchanged into both terms.
                 let out = value(.residual(stage)), dOut = gradient(.residual(stage)), n = count(.residual(stage))
-                elementwise(n) { for i in $0 { dOut[i] = out[i] > 0 ? dOut[i] : 0 } }
+                elementwise(n) { reluBackward(dOut, output: out, $0) }
                 deliver(to: .conv(sum)) { $0.update(from: dOut, count: n) }
                 deliver(to: .conv(skip)) { $0.update(from: dOut, count: n) }
             }

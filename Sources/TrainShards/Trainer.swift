@@ -154,7 +154,7 @@ public enum Trainer {
             workspace.forward(training: true)
             let loss = objective.evaluate(batch)
             workspace.backward()
-            optimizer.update(model.parameters, UnsafeBufferPointer(model.gradients))
+            optimizer.update(model.parameters, UnsafeBufferPointer(model.gradients), parts: workspace.threads)
             let t2 = Date()
             waiting += t1.timeIntervalSince(t0)
             computing += t2.timeIntervalSince(t1)

@@ -46,7 +46,7 @@ struct TrainStep: ParsableCommand {
             workspace.forward(training: true)
             _ = objective.evaluate(data)
             workspace.backward()
-            optimizer.update(model.parameters, UnsafeBufferPointer(model.gradients))
+            optimizer.update(model.parameters, UnsafeBufferPointer(model.gradients), parts: workspace.threads)
         }
         for _ in 0..<warmup { step() }
         let stepTimes = (0..<steps).map { _ in time(step) }
@@ -56,7 +56,7 @@ struct TrainStep: ParsableCommand {
             phases[0] += time { workspace.forward(training: true) }
             phases[1] += time { _ = objective.evaluate(data) }
             phases[2] += time { workspace.backward() }
-            phases[3] += time { optimizer.update(model.parameters, UnsafeBufferPointer(model.gradients)) }
+            phases[3] += time { optimizer.update(model.parameters, UnsafeBufferPointer(model.gradients), parts: workspace.threads) }
         }
         let forwardTimes = (0..<steps).map { _ in time { workspace.forward(training: false) } }
 

@@ -113,7 +113,7 @@ final class GradientCheckTests: XCTestCase {
         let labels: [Int32] = (0..<(batch * pixels)).map { $0 % 5 == 4 ? -1 : Int32($0 % classes) }   // some ignored
         func ce(_ x: [Float], _ d: inout [Float]) -> Float {
             x.withUnsafeBufferPointer { l in labels.withUnsafeBufferPointer { t in d.withUnsafeMutableBufferPointer {
-                crossEntropyLoss($0.baseAddress!, l.baseAddress!, t.baseAddress!, batch: batch, classes: classes, pixels: pixels)
+                crossEntropyLoss($0.baseAddress!, l.baseAddress!, t.baseAddress!, batch: batch, classes: classes, pixels: pixels, parts: 2)
             } } }
         }
         var dLogits = [Float](repeating: 0, count: logits.count)
@@ -202,6 +202,26 @@ extension GradientCheckTests {
         // Running statistics move 10 % towards the batch's (unbiased variance).
         XCTAssertEqual(runningMean[0], 0.1 * mean[0], accuracy: 1e-6)
         XCTAssertGreaterThan(runningVar[0], 0.9)
+    }
+
+    func testAdamWUpdatesEveryParameterAlikeOnVectorLanesAndThreads() {
+        // 21 parameters over 2 threads (vector lanes and scalar tails) against 21 one-parameter
+        // optimizers, over 3 steps: the same bits.
+        var together = AdamW(parameterCount: 21, learningRate: 0.05, totalSteps: 100)
+        var alone = (0..<21).map { _ in AdamW(parameterCount: 1, learningRate: 0.05, totalSteps: 100) }
+        var p = values(21), q = p
+        for _ in 0..<3 {
+            let g = values(21)
+            p.withUnsafeMutableBufferPointer { p in g.withUnsafeBufferPointer { together.update(p, $0, parts: 2) } }
+            for i in 0..<21 {
+                var one = [q[i]]
+                one.withUnsafeMutableBufferPointer { p in [g[i]].withUnsafeBufferPointer { alone[i].update(p, $0) } }
+                q[i] = one[0]
+            }
+        }
+        XCTAssertEqual(p, q)
+        XCTAssertEqual(together.m, alone.map { $0.m[0] })
+        XCTAssertEqual(together.v, alone.map { $0.v[0] })
     }
 
     func testAdamWFollowsPyTorchsUpdate() {
