@@ -200,7 +200,7 @@ public enum Packer {
                 }
                 if current == nil { try openShard(shardName(options.prefix, shards.count)) }
                 if current!.shard.entry.samples == 0 { current!.shard.entry.firstKey = sample.key }
-                for piece in sample.pieces where !piece.isEmpty {
+                for piece in sample.pieces where piece.count > 0 {
                     try current!.file.write(piece)
                     current!.hasher.update(piece)
                 }

@@ -35,15 +35,15 @@ public struct SampleOptions: Sendable {
 }
 
 /// One sample ready for a shard: its tar members' bytes, in pieces so that a
-/// multi-megabyte image is written as read, without another copy.
+/// multi-megabyte image is written and hashed from its mapped file, without a copy.
 struct BuiltSample: Sendable {
     var key: String
     var domain: String
     var classes: [String]
-    var pieces: [[UInt8]]   // json member, image header(s), image bytes, padding
+    var pieces: [any ByteSource]   // json member, image header(s), image bytes, padding
 
     var byteCount: Int { pieces.reduce(0) { $0 + $1.count } }
-    var bytes: [UInt8] { pieces.flatMap { $0 } }
+    var bytes: [UInt8] { pieces.flatMap { $0.withUnsafeBytes { Array($0) } } }
 }
 
 enum SampleBuilder {
@@ -51,22 +51,23 @@ enum SampleBuilder {
         var root = record.root
         for (old, new) in options.rootMap where root.hasPrefix(old) { root = new + root.dropFirst(old.count) }
         let imagePath = "\(root)/\(record.image)"
-        let bytes: [UInt8]
-        do { bytes = try Files.read(imagePath) } catch { throw FileError(path: imagePath, reason: "image unreadable: \(error)") }
         let sourceFormat = SampleRecord.ImageFormat(fileName: record.image)
         let target = options.targetSize(width: record.width, height: record.height)
 
-        var imageBytes: [UInt8]
+        let imageBytes: any ByteSource
         let format = options.imageFormat.encoding(of: sourceFormat)
         if options.imageFormat == .keep && !options.resizes {
-            // The fast path copies the encoded bytes; only the header is checked.
+            // The fast path copies the encoded bytes from the mapped file; only the header is checked.
+            let file: MappedFile
+            do { file = try Files.map(imagePath) } catch { throw FileError(path: imagePath, reason: "image unreadable: \(error)") }
             let size: (Int, Int)
             do {
+                let start = file.withUnsafeBytes { Array($0.prefix(33)) }
                 if sourceFormat == .png {
-                    let header = try PNGCodec.header(of: Array(bytes.prefix(33)), path: imagePath)
+                    let header = try PNGCodec.header(of: start, path: imagePath)
                     size = (header.width, header.height)
                 } else {
-                    guard bytes.count > 3, bytes[0] == 0xFF, bytes[1] == 0xD8 else {
+                    guard start.count > 3, start[0] == 0xFF, start[1] == 0xD8 else {
                         throw ImageError.corrupt(path: imagePath, reason: "not a JPEG file")
                     }
                     size = (record.width, record.height)
@@ -77,8 +78,10 @@ enum SampleBuilder {
             guard size == (record.width, record.height) else {
                 throw FileError(path: imagePath, reason: "image is \(size.0)x\(size.1), the record says \(record.width)x\(record.height)")
             }
-            imageBytes = bytes
+            imageBytes = file
         } else {
+            let bytes: [UInt8]
+            do { bytes = try Files.read(imagePath) } catch { throw FileError(path: imagePath, reason: "image unreadable: \(error)") }
             do {
                 var pixels = try sourceFormat.decode8Bit(bytes, path: imagePath)
                 guard pixels.width == record.width, pixels.height == record.height else {
@@ -115,9 +118,9 @@ enum SampleBuilder {
         let json = SampleRecord(id: record.id, key: key, source: record.source, domain: record.domain, split: record.split,
                                 width: target.width, height: target.height, originalWidth: record.width,
                                 originalHeight: record.height, imageFormat: format, instances: instances, ignore: ignore).json
-        let pieces = [Tar.member(name: "\(key).json", data: Array(json.compact.utf8)),
-                      Tar.headers(name: "\(key).\(format.rawValue)", size: imageBytes.count), imageBytes,
-                      [UInt8](repeating: 0, count: Tar.padding(imageBytes.count))]
+        let pieces: [any ByteSource] = [Tar.member(name: "\(key).json", data: Array(json.compact.utf8)),
+                                        Tar.headers(name: "\(key).\(format.rawValue)", size: imageBytes.count), imageBytes,
+                                        [UInt8](repeating: 0, count: Tar.padding(imageBytes.count))]
         return BuiltSample(key: key, domain: record.domain, classes: instances.filter { !$0.isCrowd }.map(\.className),
                            pieces: pieces)
     }

@@ -47,10 +47,11 @@ public final class BackgroundSHA256: @unchecked Sendable {
 
     public init() {}
 
-    public func update(_ bytes: [UInt8]) {
+    /// Queues `bytes` (kept alive until hashed).
+    public func update(_ bytes: some ByteSource) {
         pending.wait()
         queue.async {
-            self.hasher.update(bytes)
+            bytes.withUnsafeBytes { self.hasher.update($0) }
             self.pending.signal()
         }
     }
