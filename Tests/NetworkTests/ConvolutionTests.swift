@@ -70,8 +70,8 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testStrideTwoConvolutionInBandsEqualsTheDefinition() {
-        // Odd input width (71 → 36 outputs): the last columns take the scalar tails; 4 bands of 4 rows.
-        check(ConvShape(batch: 3, inChannels: 24, height: 32, width: 71, outChannels: 6, kernel: 3, stride: 2, padding: 1),
+        // Odd input height and width (31×71 → 16×36 outputs): the last rows and columns take the tails; 4 bands of 4 rows.
+        check(ConvShape(batch: 3, inChannels: 24, height: 31, width: 71, outChannels: 6, kernel: 3, stride: 2, padding: 1),
               expectedBands: 4, parts: 2)
         // Three input channels (the stem): one band holds the whole image.
         check(ConvShape(batch: 1, inChannels: 3, height: 32, width: 64, outChannels: 5, kernel: 3, stride: 2, padding: 1),
