@@ -43,12 +43,8 @@ public func batchNormForward(_ out: UnsafeMutablePointer<Float>, _ input: Unsafe
         invStd[c] = inv
         let scale = gamma[c] * inv, shift = beta[c] - mu * scale
         for n in 0..<batch {
-            let source = input + (n * channels + c) * pixels, target = out + (n * channels + c) * pixels
-            if relu {
-                for i in 0..<pixels { target[i] = max(0, source[i] * scale + shift) }
-            } else {
-                for i in 0..<pixels { target[i] = source[i] * scale + shift }
-            }
+            let plane = (n * channels + c) * pixels
+            affine(out + plane, input + plane, count: pixels, scale: scale, shift: shift, relu: relu)
         }
         if let runningMean, let runningVar {
             runningMean[c] = (1 - momentum) * runningMean[c] + momentum * mu

@@ -21,3 +21,20 @@ func reluBackward(_ gradient: UnsafeMutablePointer<Float>, output: UnsafePointer
     }
     while i < range.upperBound { if output[i] <= 0 { gradient[i] = 0 }; i += 1 }
 }
+
+/// Per-channel affine map of a batch-norm: target[i] = source[i]·scale + shift, then max(0, ·)
+/// when `relu` (NaN included: max(0, NaN) is 0, as Swift's max gives), over `count` elements.
+/// Source and target may be the same buffer.
+func affine(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int, scale: Float, shift: Float, relu: Bool) {
+    var i = 0
+    while i + 8 <= count {
+        let value = load8(source, i) * scale + shift
+        store8(relu ? value.replacing(with: 0, where: .!(value .>= 0)) : value, target, i)
+        i += 8
+    }
+    while i < count {
+        let value = source[i] * scale + shift
+        target[i] = relu ? max(0, value) : value
+        i += 1
+    }
+}

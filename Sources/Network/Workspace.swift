@@ -34,6 +34,8 @@ public final class Workspace: @unchecked Sendable {
     /// Scratch: im2col columns (per thread), per-thread weight gradients, a batch-norm
     /// input gradient, a gradient to add into one that another step already wrote.
     private let columns, weightScratch, dz, temporary: UnsafeMutablePointer<Float>
+    /// Evaluation mode's batch-norm scales and shifts of one convolution ([C] each).
+    private let affineScratch: UnsafeMutablePointer<Float>
     private var allocations: [UnsafeMutablePointer<Float>] = []
 
     public init(model: Model, batch: Int, height: Int, width: Int, threads: Int = 1) {
@@ -103,6 +105,7 @@ public final class Workspace: @unchecked Sendable {
         weightScratch = allocate(weightScratchTotal)
         dz = allocate(largest)
         temporary = allocate(largest)
+        affineScratch = allocate(2 * (model.convs.map(\.outChannels).max() ?? 0))
         self.dimensions = dimensions
         slots = Dictionary(uniqueKeysWithValues: dimensions.keys.enumerated().map { ($1, $0) })
         written = [Bool](repeating: false, count: slots.count)
@@ -183,24 +186,22 @@ public final class Workspace: @unchecked Sendable {
     private func convForward(_ index: Int, _ x: UnsafePointer<Float>, training: Bool) {
         let spec = model.convs[index], state = states[index], s = state.shape
         let p = model.parameters.baseAddress!, b = model.buffers.baseAddress!
-        conv2dForward(state.z, x, p + spec.weight, nil, s, scratch: columns, parts: threads)
-        let pixels = s.outHeight * s.outWidth
-        if training {
-            batchNormForward(state.out, state.z, p + spec.gamma, p + spec.beta, mean: state.mean, invStd: state.invStd,
-                             runningMean: b + spec.runningMean, runningVar: b + spec.runningVar,
-                             batch: batch, channels: s.outChannels, pixels: pixels, relu: spec.relu, parts: threads)
+        guard training else {
+            // Batch norm with the running statistics is a per-channel affine map, applied to each band of
+            // the convolution's output as it is computed (no pass over z; z is only kept for training).
+            let scale = affineScratch, shift = affineScratch + s.outChannels
+            for c in 0..<s.outChannels {
+                scale[c] = p[spec.gamma + c] / (b[spec.runningVar + c] + 1e-5).squareRoot()
+                shift[c] = p[spec.beta + c] - b[spec.runningMean + c] * scale[c]
+            }
+            conv2dForward(state.out, x, p + spec.weight, nil, s, scratch: columns, parts: threads,
+                          affine: ChannelAffine(scale: scale, shift: shift, relu: spec.relu))
             return
         }
-        partitioned(s.outChannels, threads) { _, channels in
-            for c in channels {
-                let scale = p[spec.gamma + c] / (b[spec.runningVar + c] + 1e-5).squareRoot()
-                let shift = p[spec.beta + c] - b[spec.runningMean + c] * scale
-                for n in 0..<batch {
-                    let plane = (n * s.outChannels + c) * pixels
-                    for i in plane..<plane + pixels { state.out[i] = spec.relu ? max(0, state.z[i] * scale + shift) : state.z[i] * scale + shift }
-                }
-            }
-        }
+        conv2dForward(state.z, x, p + spec.weight, nil, s, scratch: columns, parts: threads)
+        batchNormForward(state.out, state.z, p + spec.gamma, p + spec.beta, mean: state.mean, invStd: state.invStd,
+                         runningMean: b + spec.runningMean, runningVar: b + spec.runningVar,
+                         batch: batch, channels: s.outChannels, pixels: s.outHeight * s.outWidth, relu: spec.relu, parts: threads)
     }
 
     /// `body` over slices of 0..<count on the workspace's threads (elementwise loops).

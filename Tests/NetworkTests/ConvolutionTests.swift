@@ -77,4 +77,28 @@ final class ConvolutionTests: XCTestCase {
         check(ConvShape(batch: 1, inChannels: 3, height: 32, width: 64, outChannels: 5, kernel: 3, stride: 2, padding: 1),
               expectedBands: 1, parts: 1)
     }
+
+    func testChannelAffineInBandsEqualsBatchNormAfterTheConvolution() {
+        // Evaluation mode folds batch norm (and its ReLU) into the convolution's bands: the same bits
+        // as the affine map applied to the whole output afterwards, for a band count above 1.
+        let s = ConvShape(batch: 2, inChannels: 24, height: 16, width: 40, outChannels: 8, kernel: 3, stride: 1, padding: 1)
+        let input = values(s.batch * s.inChannels * s.height * s.width), weight = values(s.outChannels * s.columnRows)
+        let scale = values(s.outChannels), shift = values(s.outChannels)
+        var scratch = [Float](repeating: 0, count: 2 * s.scratchCount)   // two threads
+        for relu in [false, true] {
+            var expected = [Float](repeating: 0, count: s.batch * s.outChannels * s.outHeight * s.outWidth), fused = expected
+            conv2dForward(&expected, input, weight, nil, s, scratch: &scratch)
+            let pixels = s.outHeight * s.outWidth
+            for i in expected.indices {
+                let channel = i / pixels % s.outChannels, value = expected[i] * scale[channel] + shift[channel]
+                expected[i] = relu ? max(0, value) : value
+            }
+            scale.withUnsafeBufferPointer { scale in shift.withUnsafeBufferPointer { shift in
+                conv2dForward(&fused, input, weight, nil, s, scratch: &scratch, parts: 2,
+                              affine: ChannelAffine(scale: scale.baseAddress!, shift: shift.baseAddress!, relu: relu))
+            } }
+            XCTAssertEqual(fused, expected, "relu: \(relu)")
+            XCTAssertEqual(fused.contains { $0 < 0 }, !relu)
+        }
+    }
 }
