@@ -88,8 +88,7 @@ func im2col(_ input: UnsafePointer<Float>, _ s: ConvShape, _ columns: UnsafeMuta
                         // The even lanes of 16 loaded floats; the loads stay inside the input row.
                         var x = valid.lowerBound
                         while x + 8 <= valid.upperBound && kx - s.padding + 2 * x + 16 <= s.width {
-                            let pairs = UnsafeRawPointer(source + 2 * x).loadUnaligned(as: SIMD16<Float>.self)
-                            UnsafeMutableRawPointer(target + x).storeBytes(of: pairs.evenHalf, as: SIMD8<Float>.self)
+                            store8(UnsafeRawPointer(source + 2 * x).loadUnaligned(as: SIMD16<Float>.self).evenHalf, target, x)
                             x += 8
                         }
                         while x < valid.upperBound { target[x] = source[2 * x]; x += 1 }
@@ -159,7 +158,7 @@ func col2im(_ columns: UnsafePointer<Float>, _ s: ConvShape, _ gradient: UnsafeM
                         while x + 8 <= valid.upperBound && kx - s.padding + 2 * x + 16 <= s.width {
                             let pointer = UnsafeMutableRawPointer(target + 2 * x)
                             var pairs = pointer.loadUnaligned(as: SIMD16<Float>.self)
-                            pairs.evenHalf += UnsafeRawPointer(source + x).loadUnaligned(as: SIMD8<Float>.self)
+                            pairs.evenHalf += load8(source, x)
                             pointer.storeBytes(of: pairs, as: SIMD16<Float>.self)
                             x += 8
                         }

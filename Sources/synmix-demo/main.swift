@@ -15,7 +15,7 @@ struct Demo: ParsableCommand {
         version: synmixVersion)
 
     @Option(help: "Output folder (replaced).") var out = "demo-out"
-    @Option(help: "full (about 18 minutes on 2 cores), quick (under 5) or tiny (seconds: checks the chain).")
+    @Option(help: "full (about 14 minutes on 2 cores), quick (under 5) or tiny (seconds: checks the chain).")
     var preset: DemoSettings.Preset = .full
     @Option(help: "Folder of the stage executables (default: this executable's).") var bin: String?
     @Option(help: "Mappings folder (default: the repository's mappings/).") var mappings: String?
