@@ -5,7 +5,7 @@ import Foundation
 @inline(__always)
 func planeSum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
     var lanes = SIMD8<Float>(), i = 0
-    while i + 8 <= count { lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self); i += 8 }
+    while i + 8 <= count { lanes += load8(p, i); i += 8 }
     var sum = lanes.sum()
     while i < count { sum += p[i]; i += 1 }
     return sum
@@ -15,7 +15,7 @@ func planeSum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
 func planeSquaredDeviation(_ p: UnsafePointer<Float>, _ count: Int, from mean: Float) -> Float {
     var lanes = SIMD8<Float>(), i = 0
     let m = SIMD8<Float>(repeating: mean)
-    while i + 8 <= count { let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - m; lanes += d * d; i += 8 }
+    while i + 8 <= count { let d = load8(p, i) - m; lanes += d * d; i += 8 }
     var sum = lanes.sum()
     while i < count { sum += (p[i] - mean) * (p[i] - mean); i += 1 }
     return sum
@@ -71,7 +71,8 @@ public func batchNormBackward(_ dInput: UnsafeMutablePointer<Float>, _ dGamma: U
         return g.replacing(with: 0, where: load8(reluOutput + plane, i) .<= 0)
     }
     @inline(__always) func gradient(_ plane: Int, _ i: Int) -> Float {
-        reluOutput.map { $0[plane + i] <= 0 } == true ? 0 : dOut[plane + i]
+        if let reluOutput, reluOutput[plane + i] <= 0 { return 0 }
+        return dOut[plane + i]
     }
     partitioned(channels, parts) { _, range in for c in range {
         var sumGradient: Float = 0, sumGradientX: Float = 0
