@@ -58,8 +58,8 @@ enum SampleBuilder {
         let format = options.imageFormat.encoding(of: sourceFormat)
         if options.imageFormat == .keep && !options.resizes {
             // The fast path copies the encoded bytes from the mapped file; only the header is checked.
-            let file: MappedFile
-            do { file = try Files.map(imagePath) } catch { throw FileError(path: imagePath, reason: "image unreadable: \(error)") }
+            let file: any ByteSource
+            do { file = try Files.contents(imagePath) } catch { throw FileError(path: imagePath, reason: "image unreadable: \(error)") }
             let size: (Int, Int)
             do {
                 let start = file.withUnsafeBytes { Array($0.prefix(33)) }

@@ -83,12 +83,16 @@ public enum Files {
         return bytes
     }
 
-    /// A file mapped read-only (its pages are the page cache's: no copy into the process, no
-    /// fresh pages to fault in and zero, as reading a multi-megabyte image into a new array costs).
-    public static func map(_ path: String) throws -> MappedFile {
+    /// A file's bytes, mapped read-only where the file system allows it (its pages are the page
+    /// cache's: no copy into the process, no fresh pages to fault in and zero, as reading a
+    /// multi-megabyte image into a new array costs), read otherwise.
+    public static func contents(_ path: String) throws -> any ByteSource {
         let (fd, size) = try openRegular(path)
         defer { close(fd) }
-        return try MappedFile(descriptor: fd, size: size, path: path)
+        if let mapped = MappedFile(descriptor: fd, size: size) { return mapped }
+        let bytes = try read(fd, upTo: size, path: path)
+        guard bytes.count == size else { throw FileError(path: path, reason: "file shrank while reading") }
+        return bytes
     }
 
     /// The first `count` bytes of a file (fewer if it is shorter): enough for a PNG header.
@@ -178,19 +182,20 @@ public protocol ByteSource: Sendable {
 
 extension Array: ByteSource where Element == UInt8 {}
 
-/// A regular file's bytes mapped read-only (`Files.map`), unmapped when the last reference goes.
+/// A regular file's bytes mapped read-only (`Files.contents`), unmapped when the last reference goes.
 /// Only for inputs that nothing truncates while they are read (a dataset's images): a page
 /// cut off under the mapping would end the process (SIGBUS) instead of raising an error.
 public final class MappedFile: ByteSource, @unchecked Sendable {
     public let count: Int
     private let start: UnsafeMutableRawPointer?   // nil for an empty file (nothing to map)
 
-    init(descriptor: Int32, size: Int, path: String) throws {
+    /// Nil where the file cannot be mapped (a file system without mmap).
+    init?(descriptor: Int32, size: Int) {
         count = size
         guard size > 0 else { start = nil; return }
         // MAP_POPULATE maps every page now, in one call, instead of one fault per 64 KB later.
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, descriptor, 0)
-        guard let address, address != MAP_FAILED else { throw FileError(path: path, reason: "cannot map: \(String(cString: strerror(errno)))") }
+        guard let address, address != MAP_FAILED else { return nil }
         start = address
     }
 

@@ -92,9 +92,29 @@ final class HostileInputTests: XCTestCase {
         XCTAssertThrowsError(try Files.read(fifo)) { XCTAssertEqual("\($0)", "\(fifo): not a regular file") }
         XCTAssertThrowsError(try ManifestReader(fifo)) { XCTAssertEqual("\($0)", "\(fifo): not a regular file") }
         XCTAssertThrowsError(try Tar.Reader(path: fifo)) { XCTAssertEqual("\($0)", "\(fifo): not a regular file") }
+        XCTAssertThrowsError(try Files.contents(fifo)) { XCTAssertEqual("\($0)", "\(fifo): not a regular file") }
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
         try Files.createDirectory("\(folder)/dir")
         XCTAssertThrowsError(try ManifestReader("\(folder)/dir")) { XCTAssertEqual("\($0)", "\(folder)/dir: is a directory, not a file") }
+    }
+
+    func testFileContentsAreMappedAndEqualTheFilesBytes() throws {
+        // pack-mix's keep path writes and hashes images from their mapping: the same bytes as a read,
+        // an empty file included (nothing to map).
+        let folder = try temporaryFolder()
+        let bytes = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try Files.writeAtomically(bytes, to: "\(folder)/image.png")
+        try Files.writeAtomically([UInt8](), to: "\(folder)/empty.png")
+        let contents = try Files.contents("\(folder)/image.png")
+        XCTAssertTrue(contents is MappedFile)
+        XCTAssertEqual(contents.count, 70_000)
+        XCTAssertEqual(contents.withUnsafeBytes { Array($0) }, bytes)
+        let empty = try Files.contents("\(folder)/empty.png")
+        XCTAssertEqual(empty.count, 0)
+        XCTAssertEqual(empty.withUnsafeBytes { $0.count }, 0)
+        XCTAssertThrowsError(try Files.contents("\(folder)/missing.png")) {
+            XCTAssertEqual("\($0)", "\(folder)/missing.png: No such file or directory")
+        }
     }
 
     func testAnOutputFolderThatIsTheInputsIsRefused() throws {
