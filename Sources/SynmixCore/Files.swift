@@ -78,9 +78,7 @@ public enum Files {
     public static func read(_ path: String) throws -> [UInt8] {
         let (fd, size) = try openRegular(path)
         defer { close(fd) }
-        let bytes = try read(fd, upTo: size, path: path)
-        guard bytes.count == size else { throw FileError(path: path, reason: "file shrank while reading") }
-        return bytes
+        return try readWhole(fd, size: size, path: path)
     }
 
     /// A file's bytes, mapped read-only where the file system allows it (its pages are the page
@@ -90,6 +88,11 @@ public enum Files {
         let (fd, size) = try openRegular(path)
         defer { close(fd) }
         if let mapped = MappedFile(descriptor: fd, size: size) { return mapped }
+        return try readWhole(fd, size: size, path: path)
+    }
+
+    /// All `size` bytes of an open file; one that is shorter by now is an error.
+    private static func readWhole(_ fd: Int32, size: Int, path: String) throws -> [UInt8] {
         let bytes = try read(fd, upTo: size, path: path)
         guard bytes.count == size else { throw FileError(path: path, reason: "file shrank while reading") }
         return bytes

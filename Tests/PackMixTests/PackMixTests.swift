@@ -197,18 +197,12 @@ final class PackMixTests: XCTestCase {
         guard let executable = builtExecutable("pack-mix") else {
             return XCTFail("pack-mix is not built (run `swift build --build-tests`)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--real", options.inputs[0].manifest, "--synthetic", options.inputs[1].manifest, "--seed", "7",
-                             "--split", "all", "--shard-samples", "2", "--scale", "1.5", "--image-format", "png",
-                             "--out", options.out, "--jobs", "1"] + extra
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while Files.list(options.out).filter({ $0.hasSuffix(".tar") }).count < shards && Date() < deadline { usleep(2_000) }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
+        let ending = try runKilled(executable, ["--real", options.inputs[0].manifest, "--synthetic", options.inputs[1].manifest,
+                                                "--seed", "7", "--split", "all", "--shard-samples", "2", "--scale", "1.5",
+                                                "--image-format", "png", "--out", options.out, "--jobs", "1"] + extra) {
+            Files.list(options.out).filter { $0.hasSuffix(".tar") }.count >= shards
+        }
+        XCTAssertEqual(ending, .uncaughtSignal, "the run finished before it could be killed")
     }
 
     func testResumeAfterAKilledRunGivesTheSameBytes() throws {

@@ -60,6 +60,21 @@ public func runProgramCapturingErrors(_ executable: String, _ arguments: [String
             String(decoding: errorData.withLock { $0 }, as: UTF8.self))
 }
 
+/// Starts a program (standard output discarded) and SIGKILLs it once `ready()` holds, or after
+/// 60 s; returns how it ended (`.uncaughtSignal` when the kill ended it, not its own exit).
+public func runKilled(_ executable: String, _ arguments: [String], when ready: () -> Bool) throws -> Process.TerminationReason {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(60)
+    while !ready() && Date() < deadline { usleep(2_000) }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    return process.terminationReason
+}
+
 /// A stage executable built beside the tests (`swift build --build-tests` builds them all).
 public func builtExecutable(_ name: String) -> String? {
     let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path

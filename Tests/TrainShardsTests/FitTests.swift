@@ -123,16 +123,10 @@ final class FitTests: XCTestCase {
                                             + "continue it with --resume, or train into a new --out"), again.errors)
 
         let interrupted = try temporaryFolder()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: trainer)
-        process.arguments = arguments + ["--out", interrupted]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while !Files.exists("\(interrupted)/checkpoints/step-000010.safetensors") && Date() < deadline { usleep(2_000) }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
+        let ending = try runKilled(trainer, arguments + ["--out", interrupted]) {
+            Files.exists("\(interrupted)/checkpoints/step-000010.safetensors")
+        }
+        XCTAssertEqual(ending, .uncaughtSignal, "the run finished before it could be killed")
         XCTAssertFalse(Files.exists("\(interrupted)/model.safetensors"))
 
         let (status, output, errors) = try run(arguments + ["--out", interrupted, "--resume"])

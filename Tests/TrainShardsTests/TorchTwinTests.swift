@@ -16,17 +16,7 @@ final class TorchTwinTests: XCTestCase {
     func python(_ arguments: [String], program: String? = nil) throws -> (status: Int32, output: String, errors: String) {
         guard let python = interopPython else { throw XCTSkip(interopSkipReason) }
         let executable = program.map { URL(fileURLWithPath: python).deletingLastPathComponent().appendingPathComponent($0).path } ?? python
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["PYTHONPATH=\(repositoryRoot)/python", "OMP_NUM_THREADS=1", executable] + arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+        return try runProgramCapturingErrors("/usr/bin/env", ["PYTHONPATH=\(repositoryRoot)/python", "OMP_NUM_THREADS=1", executable] + arguments)
     }
 
     func testTorchrunTrainsOnTwoRanksAndTrainShardsScoresTheCheckpoint() throws {
