@@ -102,8 +102,9 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "CityscapesLabels"]),
         .testTarget(name: "CorruptionMatrixTests", dependencies: [
             "TestSupport", "SynmixCore", "Harmonize", "FilterInstances", "PackMix", "ShardData", "Evaluation",
+            "CocoExport", "Network", "TrainShards", "Experiment",
         ]),
-        .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "SynmixCore", "Evaluation", "Harmonize", "ShardData"]),
+        .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "SynmixCore", "Evaluation", "Harmonize", "ShardData", "Network", "PackMix"]),
         .testTarget(name: "NetworkTests", dependencies: ["TestSupport", "Network"]),
         .testTarget(name: "ShardDataTests", dependencies: ["TestSupport", "ShardData"]),
         .testTarget(name: "TrainShardsTests", dependencies: ["TestSupport", "Network", "ShardData", "TrainShards", "Harmonize", "PackMix"]),

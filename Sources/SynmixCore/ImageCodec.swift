@@ -212,6 +212,18 @@ public enum PNGCodec {
 }
 
 public enum JPEGCodec {
+    /// The size a JPEG's frame header declares (nothing decoded).
+    public static func declaredSize(of bytes: [UInt8], path: String) throws -> (width: Int, height: Int) {
+        var error = [CChar](repeating: 0, count: Int(SYNMIX_ERROR_SIZE))
+        var width: UInt32 = 0, height: UInt32 = 0
+        var channels: Int32 = 0
+        let rc = bytes.withUnsafeBufferPointer { data in
+            synmix_jpeg_info_read(data.baseAddress, data.count, &width, &height, &channels, &error)
+        }
+        guard rc == 0 else { throw ImageError.corrupt(path: path, reason: message(error)) }
+        return (Int(width), Int(height))
+    }
+
     /// Decodes to 8-bit gray (1 channel) or RGB (3 channels).
     public static func decode(_ bytes: [UInt8], path: String,
                               maxPixels: Int = PNGDecodeOptions.defaultMaxPixels) throws -> Raster<UInt8> {

@@ -181,7 +181,8 @@ struct Coco: ParsableCommand {
         let source: CocoExport.Source = try manifest.map { .manifest($0) } ?? .shards(ShardList.expand(shards!))
         let result = try CocoExport.export(source, taxonomy: try Taxonomy(contentsOf: taxonomyPath), to: out)
         print("pack-mix coco: \(result.images) images, \(result.annotations) annotations -> \(result.path)")
-        try errorBudget.settle(result.skipped, tool: "pack-mix coco")
+        if result.emptyMasks > 0 { print("  left out \(result.emptyMasks) instances whose mask is empty (no pixel at the exported size)") }
+        try errorBudget.settle(result.skipped, tool: "pack-mix coco")   // each skipped sample is named with its shard (or line) and reason
     }
 }
 
