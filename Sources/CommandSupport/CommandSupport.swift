@@ -19,7 +19,7 @@ public struct Parallelism: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
+        guard jobs >= 1 else { throw ValidationError("--jobs (or --threads) must be at least 1, got \(jobs)") }
     }
 }
 

@@ -26,11 +26,27 @@ public struct ModelConfig: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { json.compact }
 
+    /// The widest network a config may ask for. Parameters grow with width² (285 k at the default 24):
+    /// 256 is about 32 M parameters (130 MB of weights, 4× that while training), past any network
+    /// this CPU trainer runs, and small enough that a hostile checkpoint's config cannot turn the
+    /// model's allocation into the machine's memory.
+    public static let maxWidth = 256
+    /// The most instance classes a config may name (the taxonomy has 8).
+    public static let maxClasses = 1000
+
     public init(json: JSON) throws {
-        guard json["architecture"]?.stringValue == Self.architecture, let width = json["width"]?.intValue,
-              let classes = json["classes"]?.arrayValue?.compactMap(\.stringValue) else {
-            throw FileError(path: "synmix.config", reason: "synmix.config is not a \(Self.architecture) config: \(json.compact)")
+        func fail(_ reason: String) -> FileError { FileError(path: "synmix.config", reason: "synmix.config \(json.compact): \(reason)") }
+        guard let architecture = json["architecture"]?.stringValue, architecture == Self.architecture else {
+            throw fail("another architecture than \(Self.architecture)")
         }
+        guard let width = json["width"]?.intValue, (1...Self.maxWidth).contains(width) else {
+            throw fail("width is not an integer in 1...\(Self.maxWidth)")
+        }
+        guard let list = json["classes"]?.arrayValue, (1...Self.maxClasses).contains(list.count) else {
+            throw fail("classes is not a list of 1...\(Self.maxClasses) names")
+        }
+        let classes = list.compactMap(\.stringValue)
+        guard classes.count == list.count, Set(classes).count == classes.count else { throw fail("classes are not distinct strings") }
         self.init(width: width, classes: classes)
     }
 }

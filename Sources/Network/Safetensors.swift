@@ -67,18 +67,34 @@ public enum Safetensors {
         return out
     }
 
-    /// Parses and validates a file: offsets contiguous from 0, sizes matching shapes, no trailing bytes.
+    /// The largest header a reader accepts (the reference implementation's own limit, 100 MB): the
+    /// header is read and parsed whole, so its declared length is checked before anything else.
+    public static let maxHeaderLength = 100_000_000
+
+    /// Parses and validates a file: offsets contiguous from 0 (so none overlaps another or lies outside
+    /// the data), sizes matching shapes and dtypes, each name once, no trailing bytes. Every size is
+    /// checked with overflow-reporting arithmetic: the header is someone else's, and a shape whose
+    /// product overflows must be an error, not a trap.
     public static func parse(_ bytes: [UInt8]) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
-        guard bytes.count >= 8 else { throw FormatError(reason: "header too small") }
-        let length = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        guard length <= 100_000_000 else { throw FormatError(reason: "header too large") }
-        guard 8 + length <= bytes.count else { throw FormatError(reason: "invalid header length") }
+        guard bytes.count >= 8 else { throw FormatError(reason: "header too small") }   // the reference implementation's wording
+        let declared = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard declared <= UInt64(maxHeaderLength) else {
+            throw FormatError(reason: "header length \(declared) is more than the \(maxHeaderLength) bytes a header may have")
+        }
+        let length = Int(declared)
+        guard length >= 2 else { throw FormatError(reason: "header length \(length) is too small for a JSON object") }
+        guard 8 + length <= bytes.count else {
+            throw FormatError(reason: "header length \(length) runs past the end of the \(bytes.count)-byte file (truncated?)")
+        }
         let header: JSON
         do { header = try JSON.parse(Array(bytes[8..<(8 + length)])) } catch { throw FormatError(reason: "header is not JSON: \(error)") }
         guard case .object(let fields) = header else { throw FormatError(reason: "header is not a JSON object") }
         var metadata: [String: String] = [:]
         var entries: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
+        var names: Set<String> = []
+        let dataLength = bytes.count - 8 - length
         for (name, value) in fields {
+            guard names.insert(name).inserted else { throw FormatError(reason: "\(name) appears twice in the header") }
             if name == "__metadata__" {
                 guard case .object(let pairs) = value else { if value.isNull { continue }; throw FormatError(reason: "__metadata__ is not an object") }
                 for (key, text) in pairs {
@@ -87,12 +103,28 @@ public enum Safetensors {
                 }
                 continue
             }
-            guard let code = value["dtype"]?.stringValue, let dtype = DType(rawValue: code) else {
-                throw FormatError(reason: "tensor \(name): unsupported or missing dtype")
+            guard let code = value["dtype"]?.stringValue else { throw FormatError(reason: "tensor \(name): no dtype") }
+            guard let dtype = DType(rawValue: code) else {
+                throw FormatError(reason: "tensor \(name): dtype \(code) is not one of F32, I64")
             }
-            guard let shape = value["shape"]?.arrayValue?.map({ $0.intValue ?? -1 }), shape.allSatisfy({ $0 >= 0 }),
-                  let offsets = value["data_offsets"]?.arrayValue?.compactMap(\.intValue), offsets.count == 2 else {
-                throw FormatError(reason: "tensor \(name): bad shape or data_offsets")
+            guard let shape = value["shape"]?.arrayValue?.map({ $0.intValue ?? -1 }), shape.allSatisfy({ $0 >= 0 }) else {
+                throw FormatError(reason: "tensor \(name): shape is not a list of integers >= 0")
+            }
+            guard let offsets = value["data_offsets"]?.arrayValue?.map({ $0.intValue ?? -1 }), offsets.count == 2,
+                  offsets[0] >= 0, offsets[1] >= 0 else {
+                throw FormatError(reason: "tensor \(name): data_offsets is not [begin, end] of integers >= 0")
+            }
+            guard offsets[0] <= offsets[1], offsets[1] <= dataLength else {
+                throw FormatError(reason: "tensor \(name): data_offsets \(offsets) lie outside the \(dataLength) bytes of data")
+            }
+            var byteCount = dtype.size
+            for side in shape {
+                let (product, overflow) = byteCount.multipliedReportingOverflow(by: side)
+                guard !overflow else { throw FormatError(reason: "tensor \(name): shape \(shape) holds more elements than an integer counts") }
+                byteCount = product
+            }
+            guard offsets[1] - offsets[0] == byteCount else {
+                throw FormatError(reason: "tensor \(name): \(code) \(shape) takes \(byteCount) bytes, data_offsets give \(offsets[1] - offsets[0])")
             }
             entries.append((name, dtype, shape, offsets[0], offsets[1]))
         }
@@ -101,11 +133,9 @@ public enum Safetensors {
         var tensors: [String: Tensor] = [:]
         let dataStart = 8 + length
         for entry in entries {
-            guard entry.begin == expected, entry.end >= entry.begin else { throw FormatError(reason: "invalid offset for tensor \(entry.name)") }
-            guard entry.end - entry.begin == entry.shape.reduce(1, *) * entry.dtype.size else {
-                throw FormatError(reason: "invalid shape, data type, or offset for tensor \(entry.name)")
+            guard entry.begin == expected else {
+                throw FormatError(reason: "tensor \(entry.name) starts at \(entry.begin), not at \(expected) where the one before it ends (overlap or gap)")
             }
-            guard dataStart + entry.end <= bytes.count else { throw FormatError(reason: "tensor \(entry.name) runs past the end of the file") }
             var tensor = Tensor([Float](), shape: [0])
             tensor.dtype = entry.dtype
             tensor.shape = entry.shape
@@ -113,7 +143,10 @@ public enum Safetensors {
             tensors[entry.name] = tensor
             expected = entry.end
         }
-        guard dataStart + expected == bytes.count else { throw FormatError(reason: "incomplete metadata, file not fully covered") }
+        guard expected == dataLength else {
+            // The reference implementation's wording.
+            throw FormatError(reason: "incomplete metadata, file not fully covered")
+        }
         return (tensors, metadata)
     }
 }

@@ -224,11 +224,24 @@ struct SourceStream {
         iterator = stream.makeIterator(epoch: 0)
     }
 
+    /// Moves to a saved data position. A position is a count of samples into its epoch, so it must lie
+    /// within the epoch: one past its end would otherwise be skipped through epoch after epoch
+    /// (a hostile 10¹⁸ never ends).
     mutating func seek(epoch: Int, position: Int, report: (FileError) -> Void) throws {
+        let place = stream.shards.first ?? "shards"
+        guard epoch >= 0, position >= 0 else {
+            throw FileError(path: place, reason: "the data position (epoch \(epoch), sample \(position)) to resume at is negative")
+        }
         self.epoch = epoch
         self.position = 0
         iterator = stream.makeIterator(epoch: epoch)
-        for _ in 0..<position { _ = try next(report: report, seed: 0) }
+        while self.position < position {
+            guard iterator.next(report: report) != nil else {
+                throw FileError(path: place, reason: "the data position to resume at, sample \(position) of epoch \(epoch), is past the "
+                                + "\(self.position) samples of the \(stream.shards.count) shard(s): were they trained on other shards?")
+            }
+            self.position += 1
+        }
     }
 
     /// The next sample and the seed of its augmentation (from the source, epoch and position).

@@ -13,6 +13,8 @@ public enum Checkpoint {
         public var optimizerStep: Int
         public var m: [Float], v: [Float]
         public var cursor: LoaderCursor
+        /// The input the run trained at (nil in a checkpoint written without it).
+        public var input: Input?
     }
 
     /// What the network was trained on: the input size (predict and evaluate use it unless told
@@ -32,12 +34,43 @@ public enum Checkpoint {
             .object([("size", .array([.int(width), .int(height)])), ("mean", .double(Double(mean))), ("std", .double(Double(std)))])
         }
 
-        init(json: JSON, path: String) throws {
-            guard let size = json["size"]?.arrayValue?.compactMap(\.intValue), size.count == 2, size[0] > 0, size[1] > 0,
-                  let mean = json["mean"]?.doubleValue, let std = json["std"]?.doubleValue else {
-                throw FileError(path: path, reason: "synmix.input metadata is not {size: [w, h], mean, std}: \(json.compact)")
+        /// The largest input a checkpoint (or --input-size) may name, checked before anything is
+        /// allocated: the workspace holds every layer's activations for the whole input, so the pixel
+        /// count sets its size. 8 M pixels is four full 2048×1024 Cityscapes frames, more than any run
+        /// here needs; 100 000 × 100 000 from a hostile file would ask for terabytes.
+        public static let maxPixels = 4 * 2048 * 1024
+        /// Both sides are multiples of this (the network's output stride).
+        public static let sideMultiple = 16
+
+        /// Why `width`×`height` cannot be the network's input, or nil.
+        public static func problem(width: Int, height: Int) -> String? {
+            guard width > 0, height > 0 else { return "\(width)x\(height) is not a positive size" }
+            guard width % sideMultiple == 0, height % sideMultiple == 0 else {
+                return "\(width)x\(height) is not a multiple of \(sideMultiple) on both sides"
             }
-            (width, height, self.mean, self.std) = (size[0], size[1], Float(mean), Float(std))
+            guard width <= maxPixels, height <= maxPixels, width * height <= maxPixels else {
+                return "\(width)x\(height) is more than the \(maxPixels) pixels an input may have"
+            }
+            return nil
+        }
+
+        /// Parses `synmix.input`. The size is bounded before use; the normalisation is refused unless it
+        /// is the one this network's input pipeline applies (Targets.inputMean/inputStd): predicting on
+        /// pixels scaled otherwise than in training gives wrong results without a word.
+        init(json: JSON, path: String) throws {
+            func fail(_ reason: String) -> FileError { FileError(path: path, reason: "synmix.input \(json.compact): \(reason)") }
+            guard let size = json["size"]?.arrayValue, size.count == 2, let width = size[0].intValue, let height = size[1].intValue else {
+                throw fail("size is not [width, height] of integers")
+            }
+            if let problem = Self.problem(width: width, height: height) { throw fail(problem) }
+            guard let mean = json["mean"]?.doubleValue, let std = json["std"]?.doubleValue, mean.isFinite, std.isFinite, std > 0 else {
+                throw fail("mean and std are not finite numbers with std > 0")
+            }
+            guard Float(mean) == Targets.inputMean, Float(std) == Targets.inputStd else {
+                throw fail("the checkpoint normalises pixels with mean \(mean), std \(std); this network's input pipeline uses mean "
+                           + "\(Targets.inputMean), std \(Targets.inputStd)")
+            }
+            (self.width, self.height, self.mean, self.std) = (width, height, Float(mean), Float(std))
         }
     }
 
@@ -70,12 +103,11 @@ public enum Checkpoint {
     /// and the input it was trained on (nil for a checkpoint written without it).
     public static func model(at path: String) throws -> (model: Model, input: Input?) {
         let file = try read(path)
+        // The input metadata is checked before the model is built: both are the file's word on sizes.
+        let input = try self.input(of: file.metadata, path: path)
         let model = Model(config: try config(of: file.metadata, path: path))
         try load(file, path: path, into: model)
-        guard let text = file.metadata["synmix.input"] else { return (model, nil) }
-        let json: JSON
-        do { json = try JSON.parse(Array(text.utf8)) } catch { throw FileError(path: path, reason: "synmix.input metadata: \(error)") }
-        return (model, try Input(json: json, path: path))
+        return (model, input)
     }
 
     /// Loads weights and running statistics into `model`; refuses a checkpoint of another architecture.
@@ -99,6 +131,17 @@ public enum Checkpoint {
             }
             return tensor.floats
         }
+        // Every tensor is one the model (and, in a training checkpoint, its optimizer) has: an extra one
+        // means another network, whose weights would otherwise be dropped without a word.
+        let training = metadata["synmix.training"]
+        var expected = Set(model.parameterSlots.map(\.name) + model.bufferSlots.map(\.name)
+                           + model.blockNames.map { "\($0).bn.num_batches_tracked" })
+        if training != nil {
+            expected.formUnion(model.parameterSlots.flatMap { ["optimizer.exp_avg.\($0.name)", "optimizer.exp_avg_sq.\($0.name)"] })
+        }
+        if let extra = tensors.keys.filter({ !expected.contains($0) }).sorted().first {
+            throw FileError(path: path, reason: "tensor \(extra) is not one of this model's (\(tensors.count - expected.count) more than expected)")
+        }
         for slot in model.parameterSlots {
             let v = try values(slot.name, slot.shape)
             for i in 0..<slot.count { model.parameters[slot.offset + i] = v[i] }
@@ -107,15 +150,28 @@ public enum Checkpoint {
             let v = try values(slot.name, slot.shape)
             for i in 0..<slot.count { model.buffers[slot.offset + i] = v[i] }
         }
-        if let tracked = tensors["stem.0.bn.num_batches_tracked"], tracked.dtype == .i64, tracked.data.count == 8 {
-            model.batchesTracked = tracked.data.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }
+        for name in model.blockNames.map({ "\($0).bn.num_batches_tracked" }) {
+            guard let tracked = tensors[name] else { throw FileError(path: path, reason: "tensor \(name) is missing") }
+            guard tracked.dtype == .i64, tracked.shape == [] else {
+                throw FileError(path: path, reason: "tensor \(name) is \(tracked.dtype.rawValue) \(tracked.shape), expected I64 []")
+            }
+            let count = tracked.data.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }
+            guard count >= 0 else { throw FileError(path: path, reason: "tensor \(name) counts \(count) batches") }
+            if name == "stem.0.bn.num_batches_tracked" { model.batchesTracked = count }
         }
-        guard let text = metadata["synmix.training"] else { return nil }
+        guard let text = training else { return nil }
+        func fail(_ reason: String) -> FileError { FileError(path: path, reason: "synmix.training \(text): \(reason)") }
         guard let state = try? JSON.parse(Array(text.utf8)), let step = state["step"]?.intValue,
-              let optimizerStep = state["optimizer_step"]?.intValue,
-              let epochs = state["epochs"]?.arrayValue?.compactMap(\.intValue),
-              let positions = state["positions"]?.arrayValue?.compactMap(\.intValue), epochs.count == positions.count else {
-            throw FileError(path: path, reason: "bad synmix.training metadata: \(text)")
+              let optimizerStep = state["optimizer_step"]?.intValue, let rawEpochs = state["epochs"]?.arrayValue,
+              let rawPositions = state["positions"]?.arrayValue else {
+            throw fail("not {step, optimizer_step, epochs, positions} with integers")
+        }
+        let epochs = rawEpochs.compactMap(\.intValue), positions = rawPositions.compactMap(\.intValue)
+        guard epochs.count == rawEpochs.count, positions.count == rawPositions.count, !epochs.isEmpty, epochs.count == positions.count else {
+            throw fail("epochs and positions are not two lists of integers, one per source")
+        }
+        guard step >= 0, optimizerStep >= 0, epochs.allSatisfy({ $0 >= 0 }), positions.allSatisfy({ $0 >= 0 }) else {
+            throw fail("a step, epoch or position is negative")
         }
         var m = [Float](repeating: 0, count: model.parameterTotal), v = m
         for slot in model.parameterSlots {
@@ -125,7 +181,14 @@ public enum Checkpoint {
         var cursor = LoaderCursor(sources: epochs.count)
         cursor.epochs = epochs
         cursor.positions = positions
-        return TrainingState(step: step, optimizerStep: optimizerStep, m: m, v: v, cursor: cursor)
+        return TrainingState(step: step, optimizerStep: optimizerStep, m: m, v: v, cursor: cursor, input: try input(of: metadata, path: path))
+    }
+
+    static func input(of metadata: [String: String], path: String) throws -> Input? {
+        guard let text = metadata["synmix.input"] else { return nil }
+        let json: JSON
+        do { json = try JSON.parse(Array(text.utf8)) } catch { throw FileError(path: path, reason: "synmix.input metadata: \(error)") }
+        return try Input(json: json, path: path)
     }
 
     static func read(_ path: String) throws -> (tensors: [String: Safetensors.Tensor], metadata: [String: String]) {
@@ -135,9 +198,8 @@ public enum Checkpoint {
     }
 
     static func config(of metadata: [String: String], path: String) throws -> ModelConfig {
-        guard let text = metadata["synmix.config"], let json = try? JSON.parse(Array(text.utf8)) else {
-            throw FileError(path: path, reason: "no synmix.config metadata: not a synmix checkpoint")
-        }
+        guard let text = metadata["synmix.config"] else { throw FileError(path: path, reason: "no synmix.config metadata: not a synmix checkpoint") }
+        guard let json = try? JSON.parse(Array(text.utf8)) else { throw FileError(path: path, reason: "synmix.config metadata is not JSON: \(text)") }
         do { return try ModelConfig(json: json) } catch let error as FileError { throw FileError(path: path, reason: error.reason) }
     }
 }

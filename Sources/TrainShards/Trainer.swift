@@ -43,6 +43,7 @@ public struct FitOptions: Sendable {
             ("train", .array(sources.map { .object([("name", .string($0.name)), ("shards", .array($0.shards.map { .string($0) }))]) })),
             ("shares", shares.map { .array($0.map { .double($0) }) } ?? .null),
             ("eval", .array(evaluations.map { .object([("name", .string($0.name)), ("shards", .array($0.shards.map { .string($0) }))]) })),
+            ("steps", steps.map { .int($0) } ?? .null), ("epochs", epochs.map { .int($0) } ?? .null),
             ("batch", .int(batch)), ("input_size", .array([.int(inputWidth), .int(inputHeight)])),
             ("lr", .double(Double(learningRate))), ("warmup_fraction", .double(warmupFraction)), ("schedule", .string("linear warm-up, cosine")),
             ("seed", .int(Int(seed))), ("threads", .int(threads)), ("init", initFrom.map { .string($0) } ?? .null),
@@ -76,8 +77,11 @@ public enum Trainer {
         guard !options.sources.isEmpty, options.sources.allSatisfy({ !$0.shards.isEmpty }) else {
             throw FitError("no training shards given (--train)")
         }
-        guard options.inputWidth % 16 == 0, options.inputHeight % 16 == 0 else {
-            throw FitError("--input-size \(options.inputWidth)x\(options.inputHeight) is not a multiple of 16")
+        if let problem = Checkpoint.Input.problem(width: options.inputWidth, height: options.inputHeight) {
+            throw FitError("--input-size \(problem)")
+        }
+        guard (1...ModelConfig.maxWidth).contains(options.config.width) else {
+            throw FitError("--width \(options.config.width) is outside 1...\(ModelConfig.maxWidth)")
         }
         // A fresh run into a folder holding another would mix the two runs' checkpoints (a later
         // --resume would continue whichever has the highest step): refused.
@@ -100,16 +104,34 @@ public enum Trainer {
             log("--resume: no checkpoint in \(options.out)/checkpoints yet, starting from the beginning")
         }
         if options.resume, let latest {
+            // The interrupted run's metrics.json (written before each checkpoint) holds its options: a
+            // resume continues that run, so every option that shapes the training must be the same.
+            let metricsPath = "\(options.out)/\(TrainingMetrics.fileName)"
+            guard Files.exists(metricsPath) else {
+                throw FileError(path: metricsPath, reason: "missing: --resume needs the interrupted run's log to check its options and continue it")
+            }
+            let earlier = try TrainingMetrics.read(folder: options.out)
+            let changed = differingOptions(stored: earlier.training, current: options.json)
+                + differingOptions(stored: earlier.model, current: options.config.json).map { "model \($0)" }
+            guard changed.isEmpty else {
+                throw FitError("--resume: \(options.out) was trained with other options (\(changed.joined(separator: "; "))); "
+                               + "resume with the same options (only --jobs may differ), or train into a new --out")
+            }
             guard let state = try Checkpoint.load(latest, into: model) else {
                 throw FileError(path: latest, reason: "not a training checkpoint (no optimizer state)")
+            }
+            guard state.step <= totalSteps else {
+                throw FileError(path: latest, reason: "its step \(state.step) is past this run's \(totalSteps) steps")
+            }
+            if let input = state.input, (input.width, input.height) != (options.inputWidth, options.inputHeight) {
+                throw FileError(path: latest, reason: "trained at \(input.width)x\(input.height), this run's --input-size is "
+                                + "\(options.inputWidth)x\(options.inputHeight)")
             }
             optimizer.restore(step: state.optimizerStep, m: state.m, v: state.v)
             startStep = state.step
             cursor = state.cursor
-            // The log of the interrupted run up to its checkpoint continues (settings are this run's).
-            if Files.exists("\(options.out)/\(TrainingMetrics.fileName)") {
-                (metrics.steps, metrics.evaluations) = try TrainingMetrics.read(folder: options.out).entries(upTo: startStep)
-            }
+            // The log of the interrupted run up to its checkpoint continues.
+            (metrics.steps, metrics.evaluations) = earlier.entries(upTo: startStep)
             log("resumed from \(latest) at step \(startStep)")
         } else if let initFrom = options.initFrom {
             try Checkpoint.load(initFrom, into: model)
@@ -215,6 +237,18 @@ public enum Trainer {
         }
         guard samples > 0 else { throw FileError(path: options.sources[0].shards[0], reason: "no samples in the training shards") }
         return (epochs * samples + options.batch - 1) / options.batch
+    }
+
+    /// The options of `current` whose value differs from `stored`, as "NAME (A there, B now)". `threads`
+    /// is left out (results do not depend on it); a key `stored` lacks (an older writer) is not compared.
+    static func differingOptions(stored: JSON, current: JSON) -> [String] {
+        guard case .object(let pairs) = current else { return [] }
+        // Compared as written and read back, so 2.0 and 2 are the same number.
+        func canonical(_ value: JSON) -> String { (try? JSON.parse(Array(value.compact.utf8)))?.compact ?? value.compact }
+        return pairs.compactMap { key, value in
+            guard key != "threads", let old = stored[key], canonical(old) != canonical(value) else { return nil }
+            return "\(key) (\(canonical(old)) there, \(canonical(value)) now)"
+        }
     }
 
     static func latestCheckpoint(in folder: String) -> String? {

@@ -87,7 +87,8 @@ public struct TrainingMetrics: Sendable {
     public static func read(folder: String) throws -> TrainingMetrics {
         let path = "\(folder)/\(fileName)"
         let value: JSON
-        do { value = try JSON.parse(try Files.read(path)) } catch { throw FileError(path: path, reason: "\(error)") }
+        let bytes = try Files.read(path)
+        do { value = try JSON.parse(bytes) } catch { throw FileError(path: path, reason: "not valid JSON (damaged or truncated?): \(error)") }
         return try TrainingMetrics(json: value, file: path)
     }
 

@@ -23,10 +23,10 @@ func namedShards(_ argument: String, fallback: String) throws -> (name: String, 
     return (fallback, try ShardList.expand(argument))
 }
 
-/// The network's input: both sides multiples of 16 (the output stride).
+/// The network's input: both sides multiples of 16 (the output stride), within Checkpoint.Input.maxPixels.
 func checkInputSize(_ size: PixelSize) throws {
-    guard size.width % 16 == 0, size.height % 16 == 0 else {
-        throw ValidationError("--input-size must be WxH with both multiples of 16, got '\(size)'")
+    if let problem = Checkpoint.Input.problem(width: size.width, height: size.height) {
+        throw ValidationError("--input-size: \(problem)")
     }
 }
 
@@ -104,6 +104,7 @@ struct Fit: ParsableCommand {
     func validate() throws {
         try checkInputSize(inputSize)
         guard (steps == nil) != (epochs == nil) else { throw ValidationError("give exactly one of --steps and --epochs") }
+        guard width <= ModelConfig.maxWidth else { throw ValidationError("--width must be at most \(ModelConfig.maxWidth), got \(width)") }
         guard batch > 0, width > 0, checkpointEvery > 0, logEvery > 0, (evalEvery ?? 1) > 0, (steps ?? 1) > 0, (epochs ?? 1) > 0 else {
             throw ValidationError("--steps, --epochs, --batch, --width, --eval-every, --checkpoint-every and --log-every must be positive")
         }

@@ -61,7 +61,7 @@ final class ExitStatusTests: XCTestCase {
         let cases: [(String, [String], String)] = [
             ("pack-mix", ["--real", folder, "--out", folder + "/o", "--scale", "1e9"], "--scale must be in (0, 16], got 1000000000.0"),
             ("pack-mix", ["--real", folder, "--out", folder + "/o", "--scale", "nan"], "--scale must be in (0, 16], got nan"),
-            ("pack-mix", ["--real", folder, "--out", folder + "/o", "--jobs", "0"], "--jobs must be at least 1, got 0"),
+            ("pack-mix", ["--real", folder, "--out", folder + "/o", "--jobs", "0"], "--jobs (or --threads) must be at least 1, got 0"),
             ("pack-mix", ["--real", folder, "--out", folder + "/o", "--max-errors=-1"], "--max-errors must be 0 or more, got -1"),
             ("pack-mix", ["--real", folder, "--out", folder + "/o", "--partition", "3/2"], "The value '3/2' is invalid for '--partition <partition>'"),
             ("pack-mix", ["--real", folder, "--out", folder + "/o", "--max-size", "0x10"], "The value '0x10' is invalid for '--max-size <max-size>'"),

@@ -48,13 +48,16 @@ final class FitTests: XCTestCase {
             (["fit", "--train", shards, "--out", out, "--steps", "2", "--eval-every", "0"], "must be positive"),
             (["fit", "--train", shards, "--out", out, "--steps", "0"], "must be positive"),
             (["fit", "--train", shards, "--out", out, "--steps", "2", "--lr", "nan"], "--lr and --center-sigma must be positive numbers"),
-            (["evaluate", "--model", "\(out)/none.safetensors", "--shards", shards, "--jobs", "0"], "--jobs must be at least 1, got 0"),
-            (["evaluate", "--model", "\(out)/none.safetensors", "--shards", shards, "--threads=-1"], "--jobs must be at least 1, got -1"),
-            (["predict", "--model", "\(out)/none.safetensors", "--shards", shards, "--out", out, "--jobs", "0"], "--jobs must be at least 1, got 0"),
+            (["evaluate", "--model", "\(out)/none.safetensors", "--shards", shards, "--jobs", "0"], "--jobs (or --threads) must be at least 1, got 0"),
+            (["evaluate", "--model", "\(out)/none.safetensors", "--shards", shards, "--threads=-1"], "--jobs (or --threads) must be at least 1, got -1"),
+            (["predict", "--model", "\(out)/none.safetensors", "--shards", shards, "--out", out, "--jobs", "0"], "--jobs (or --threads) must be at least 1, got 0"),
             (["predict", "--model", "\(out)/none.safetensors", "--shards", shards, "--out", out, "--max-errors=-1"],
              "--max-errors must be 0 or more, got -1"),
             (["evaluate", "--model", "\(out)/none.safetensors", "--shards", shards, "--input-size", "100x64"],
-             "--input-size must be WxH with both multiples of 16, got '100x64'"),
+             "--input-size: 100x64 is not a multiple of 16 on both sides"),
+            (["fit", "--train", shards, "--out", out, "--steps", "2", "--input-size", "100000x100000"],
+             "--input-size: 100000x100000 is more than the 8388608 pixels an input may have"),
+            (["fit", "--train", shards, "--out", out, "--steps", "2", "--width", "100000"], "--width must be at most 256, got 100000"),
         ] {
             let (status, _, errors) = try run(arguments)
             XCTAssertEqual(status, 64, "\(arguments): \(errors)")   // EX_USAGE, from swift-argument-parser's validation
