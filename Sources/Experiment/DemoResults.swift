@@ -18,8 +18,14 @@ public struct RunResult: Sendable {
     public var folder: String
 
     init(_ run: TrainingRun) throws {
-        let metrics = try TrainingMetrics.read(folder: run.folder)
         let file = "\(run.folder)/\(TrainingMetrics.fileName)"
+        guard Files.exists(file) else { throw FileError(path: file, reason: "missing: run \(run.name) seed \(run.seed) has not finished (train it again)") }
+        let metrics = try TrainingMetrics.read(folder: run.folder)
+        let foreign = Self.differences(metrics, run)
+        guard foreign.isEmpty else {
+            throw FileError(path: file, reason: "not run \(run.name) seed \(run.seed) of this preset (\(foreign.joined(separator: "; "))): "
+                            + "a folder of another preset or plan; rerun without --report-only")
+        }
         name = run.name
         seed = run.seed
         real = try metrics.lastEvaluation("real", file: file)
@@ -29,6 +35,29 @@ public struct RunResult: Sendable {
         realImages = run.realImages
         syntheticImages = run.syntheticImages
         folder = run.folder
+    }
+}
+
+extension RunResult {
+    /// What in `metrics` is not what `run`'s fit arguments ask for, as "NAME (A there, B expected)":
+    /// the seed, batch, input size, learning rate and width of the run, and the step it finished at.
+    static func differences(_ metrics: TrainingMetrics, _ run: TrainingRun) -> [String] {
+        func argument(_ flag: String) -> String? {
+            run.arguments.firstIndex(of: flag).flatMap { $0 + 1 < run.arguments.count ? run.arguments[$0 + 1] : nil }
+        }
+        var found: [String] = []
+        func expect(_ name: String, _ stored: String?, _ wanted: String?) {
+            if let wanted, stored != wanted { found.append("\(name) (\(stored ?? "none") there, \(wanted) expected)") }
+        }
+        let training = metrics.training
+        expect("seed", training["seed"]?.intValue.map { String($0) }, argument("--seed"))
+        expect("batch", training["batch"]?.intValue.map { String($0) }, argument("--batch"))
+        expect("input size", training["input_size"]?.arrayValue.map { $0.map { $0.intValue.map(String.init) ?? "?" }.joined(separator: "x") },
+               argument("--input-size"))
+        expect("lr", training["lr"]?.doubleValue.map { String(Float($0)) }, argument("--lr").flatMap(Float.init).map { String($0) })
+        expect("width", metrics.model["width"]?.intValue.map { String($0) }, argument("--width"))
+        expect("last step", metrics.steps.last.map { String($0.step) }, argument("--steps"))
+        return found
     }
 }
 
