@@ -48,13 +48,14 @@ bench: build venv
 	bash Benchmarks/train.sh
 
 ## fuzz: every reader of outside bytes (PNG, JPEG, tar, manifest, sample, index, Synscapes meta,
-## prediction files) driven with mutated inputs for FUZZ_SECONDS each, FUZZ_JOBS at a time. Each input
+## prediction files, safetensors checkpoints, merge part indexes) driven with mutated inputs for FUZZ_SECONDS each, FUZZ_JOBS at a time. Each input
 ## is written to fuzz-out/current-READER before it runs, so a crash leaves its reproducer there.
 FUZZ_SECONDS ?= 600
 FUZZ_JOBS ?= 2
 FUZZ_TESTS := PNGDecoderSurvivesMutatedImages JPEGDecoderSurvivesMutatedImages TarReadersSurviveMutatedShards \
 	ManifestRecordParserSurvivesMutatedLines SampleRecordParserSurvivesMutatedJSON ShardIndexParserSurvivesMutatedJSON \
-	SynscapesMetaReaderSurvivesMutatedFiles PredictionFileReaderSurvivesMutatedFiles
+	SynscapesMetaReaderSurvivesMutatedFiles PredictionFileReaderSurvivesMutatedFiles \
+	SafetensorsHeaderReaderSurvivesMutatedFiles PartIndexParserSurvivesMutatedFiles
 fuzz: deps
 	swift build --build-tests
 	rm -rf fuzz-out && mkdir -p fuzz-out

@@ -1,6 +1,8 @@
 import Foundation
 @testable import Evaluation
 @testable import Harmonize
+import Network
+@testable import PackMix
 import ShardData
 import SynmixCore
 import TestSupport
@@ -106,6 +108,39 @@ final class ReaderFuzzTests: XCTestCase {
         try fuzz("predictions", seeds: [seed], structured: true) { bytes in
             try Files.writeAtomically(bytes, to: "\(folder)/a_pred.txt")
             _ = try CityscapesEvaluation.readPredictions("\(folder)/a_pred.txt", predictionRoot: folder, width: 16, height: 8)
+        }
+    }
+
+    func testSafetensorsHeaderReaderSurvivesMutatedFiles() throws {
+        let weights = Safetensors.Tensor((0..<24).map { Float($0) / 7 }, shape: [2, 3, 2, 2])
+        let seeds = [
+            Safetensors.serialize(["stem.0.conv.weight": weights, "stem.0.bn.num_batches_tracked": .init([3] as [Int64], shape: [])],
+                                  metadata: ["synmix.input": #"{"size":[64,32],"mean":0.5,"std":0.25}"#]),
+            Safetensors.serialize(["a": .init([1, 2] as [Float], shape: [2]), "b": .init([Float](), shape: [0, 4])]),
+        ]
+        try fuzz("safetensors", seeds: seeds, structured: false) { bytes in
+            _ = try Safetensors.parse(bytes)
+        }
+    }
+
+    func testPartIndexParserSurvivesMutatedFiles() throws {
+        // A real part 1/1 with its shards: each mutant replaces its index and goes through the whole merge.
+        let manifest = try temporaryFolder()
+        var harmonize = HarmonizeOptions(dataset: .cityscapes, root: "\(fixturesFolder)/cityscapes", out: manifest,
+                                         mappingPath: "\(mappingsFolder)/cityscapes.yaml", taxonomyPath: "\(mappingsFolder)/taxonomy.yaml")
+        harmonize.split = "all"
+        _ = try Harmonizer.run(harmonize)
+        let out = try temporaryFolder()
+        var options = PackOptions(inputs: [PackInput(name: "real", manifest: manifest)], out: out)
+        options.split = "all"
+        options.shardSamples = 2
+        options.partition = Partition("1/1")
+        _ = try Packer.run(options)
+        let partPath = "\(out)/\(Packer.partIndexName(Partition("1/1")!))"
+        let seed = try JSON.parse(try Files.read(partPath)).compact
+        try fuzz("part-index", seeds: [Array(seed.utf8)], structured: true) { bytes in
+            try Files.writeAtomically(bytes, to: partPath)
+            _ = try Packer.merge(out: out)
         }
     }
 
