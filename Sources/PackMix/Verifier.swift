@@ -31,7 +31,13 @@ public enum Verifier {
                 problems.append(Problem(shard: name, key: nil, reason: "sha256 differs from the index"))
             }
             // A damaged shard still has its samples before the damage: they are counted and checked.
-            let (members, damage) = Tar.readMembers(bytes)
+            let reader = Tar.Reader(bytes: bytes)
+            var members: [Tar.Member] = [], damage: Tar.ReadError?
+            do { while let member = try reader.next() { members.append(member) } } catch { damage = error }
+            for other in reader.otherMembers {
+                problems.append(Problem(shard: name, key: nil, reason: "member '\(other.name)' at byte \(other.offset) is not a regular file "
+                                        + "(type '\(other.type)'; a link, folder or device is unsafe to extract)"))
+            }
             if let damage { problems.append(Problem(shard: name, key: nil, reason: "\(damage); the \(members.count) members before it are checked")) }
             // Consecutive members sharing a key form a sample (as webdataset groups them).
             var groups: [(key: String, members: [Tar.Member])] = []

@@ -115,6 +115,9 @@ public enum Tar {
         private let handle: FileHandle?
         private var position = 0
         private var longName: String?
+        /// Members that are not regular files (links, folders, devices, FIFOs), passed over by `next()`
+        /// as WebDataset passes over them; `pack-mix verify` reports each: pack-mix writes none.
+        public private(set) var otherMembers: [(name: String, offset: Int, type: Character)] = []
 
         public init(bytes: [UInt8]) {
             self.bytes = bytes
@@ -176,6 +179,7 @@ public enum Tar {
                     if type == UInt8(ascii: "0") || type == 0 || type == UInt8(ascii: "7") {
                         return Member(name: name, offset: offset, data: data)
                     }
+                    otherMembers.append((name, offset, Character(Unicode.Scalar(type))))
                 }
             }
         }

@@ -119,6 +119,24 @@ final class MergeCorruptionTests: XCTestCase {
         XCTAssertEqual(cases.count, 18)
     }
 
+    /// pack-mix verify names every member that is not a regular file (here a symbolic link).
+    func testVerifyReportsASymbolicLinkMemberAsAProblem() throws {
+        let out = try parts(1)
+        _ = try Packer.merge(out: out)
+        XCTAssertEqual(try Verifier.verify(out).problems, [])
+        let shard = "\(out)/mix-000000.tar"
+        let members = try Tar.read(try Files.read(shard))
+        var link = Tar.member(name: "evil.json", data: [])
+        link[156] = UInt8(ascii: "2")   // typeflag: symbolic link
+        let sum = link[0..<512].enumerated().reduce(0) { $0 + ((148..<156).contains($1.offset) ? 32 : Int($1.element)) }
+        for (k, byte) in Array(String(format: "%06o\0 ", sum).utf8).enumerated() { link[148 + k] = byte }
+        let bytes = members.flatMap { Tar.member(name: $0.name, data: Array($0.data)) } + link
+        try Files.writeAtomically(bytes + Tar.trailer(after: bytes.count), to: shard)
+        let problems = try Verifier.verify(out).problems
+        XCTAssertTrue(problems.contains { $0.shard == "mix-000000.tar" && $0.reason.contains("member 'evil.json' at byte") && $0.reason.contains("is not a regular file (type '2'") },
+                      "\(problems)")
+    }
+
     func copy(_ folder: String) throws -> String {
         let out = try temporaryFolder()
         for name in Files.list(folder) { try FileManager.default.copyItem(atPath: "\(folder)/\(name)", toPath: "\(out)/\(name)") }
