@@ -28,6 +28,7 @@ from .data import ShardSamples, instance_classes, shard_index
 from .model import Net
 from .targets import DEFAULT_SIGMA
 
+DETECTORS = ("maskrcnn", "pointrend")
 LOSS_WEIGHTS = {"semantic": 1.0, "center": 200.0, "offset": 1.0}
 WARMUP_FRACTION = 0.1
 
@@ -60,6 +61,7 @@ def positive(text):
 
 def arguments(argv=None):
     p = argparse.ArgumentParser(prog="synmix_torch.train", description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=("synmix",), default="synmix", help="synmix (this network); maskrcnn and pointrend: train_detector")
     p.add_argument("--train", action="append", required=True, help="training shards (glob or brace range); repeatable")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--steps", type=positive, help="training steps (every rank takes them all)")
@@ -122,6 +124,13 @@ def train_step(model, optimizer, tensors, device, classes):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chooser = argparse.ArgumentParser(add_help=False)
+    chooser.add_argument("--model", choices=("synmix",) + DETECTORS, default="synmix")
+    chosen, _ = chooser.parse_known_args(argv)
+    if chosen.model in DETECTORS:
+        from . import train_detector   # needs torchvision (pip install './python[detection]')
+        return train_detector.main(argv)
     args = arguments(argv)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
