@@ -82,7 +82,24 @@ public enum CityscapesEvaluation {
         return (images, skipped)
     }
 
-    static func walk(_ root: String) -> [String] {
+    /// The predictions of the image called `name` in a results-format folder: the one txt among `txtFiles`
+    /// whose name is `name` followed by `_` or `.` (the official script's `CITY_SEQ_FRAME*.txt`, without
+    /// letting `a_1` claim `a_10`'s file), masks at `width`×`height`.
+    public static func predictions(forImage name: String, txtFiles: [String], root: String, width: Int, height: Int) throws
+        -> [InstanceEvaluator.Prediction] {
+        let matches = txtFiles.filter {
+            let file = ($0 as NSString).lastPathComponent
+            return file.hasPrefix(name + "_") || file.hasPrefix(name + ".")
+        }
+        guard matches.count == 1 else {
+            throw InputError(file: root, line: nil, reason: matches.isEmpty ? "no prediction file \(name)_*.txt for image \(name)"
+                                                                        : "\(matches.count) prediction files for image \(name): \(matches.joined(separator: ", "))")
+        }
+        return try readPredictions(matches[0], predictionRoot: root, width: width, height: height)
+    }
+
+    /// Every file under `root`, sorted (the txt files of a results-format folder are found among them).
+    public static func walk(_ root: String) -> [String] {
         var files: [String] = []
         let enumerator = FileManager.default.enumerator(atPath: root)
         while let path = enumerator?.nextObject() as? String { files.append("\(root)/\(path)") }

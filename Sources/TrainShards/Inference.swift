@@ -84,6 +84,56 @@ public enum ShardEvaluation {
                        minRegionSizes: Set(images.compactMap(\.minRegionSize)).sorted(), worst: worst)
     }
 
+    /// Scores results-format predictions — any system's: `train-shards predict`, `synmix_torch.predict`,
+    /// Detectron2's — against the shards' own ground truth, with the official AP over the 8 evaluated
+    /// classes. Image NAME (the record id's last part, as both predictors name it) has its masks at the
+    /// record's original size, as the format says; where the shards hold a smaller copy, each mask is
+    /// resampled by nearest neighbour to the shard's resolution and the 100 px minimum region scaled by
+    /// the area ratio, as `evaluate --model` scores. A sample without its prediction file, or whose file
+    /// is bad, is reported and skipped.
+    public static func evaluate(predictions folder: String, shards: [String], jobs: Int,
+                                report: (FileError) -> Void, progress: (Int) -> Void = { _ in }) throws -> Outcome {
+        let root = Files.absolute(folder)
+        guard Files.isDirectory(root) else { throw FileError(path: root, reason: "no such predictions folder") }
+        let txtFiles = CityscapesEvaluation.walk(root).filter { $0.hasSuffix(".txt") }
+        let classes = CityscapesEvaluation.classes.map(\.name)
+        var images: [InstanceEvaluator.Image] = []
+        var size: (Int, Int)?
+        var owners: [String: String] = [:]   // image name -> the sample key that has it
+        try forEachSample(shards, jobs: jobs, report: report, progress: progress) { sample in
+            let record = sample.record
+            let name = Files.safeName(String(record.id.split(separator: "/").last ?? Substring(sample.key)))
+            if let other = owners[name] {
+                report(FileError(path: "\(root)/\(name)", reason: "samples \(other) and \(sample.key) both have image name \(name): the second is skipped"))
+                return
+            }
+            owners[name] = sample.key
+            let predictions: [InstanceEvaluator.Prediction]
+            do {
+                predictions = try CityscapesEvaluation.predictions(forImage: name, txtFiles: txtFiles, root: root,
+                                                                   width: record.originalWidth, height: record.originalHeight)
+            } catch {
+                report(FileError(path: root, reason: "sample \(sample.key): \(error)"))
+                return
+            }
+            let resampled = predictions.map { prediction -> InstanceEvaluator.Prediction in
+                guard prediction.mask.width != record.width || prediction.mask.height != record.height else { return prediction }
+                let mask = Resize.masks([prediction.mask], ignore: nil, width: record.width, height: record.height).instances[0]
+                return InstanceEvaluator.Prediction(classIndex: prediction.classIndex, score: prediction.score,
+                                                    mask: mask ?? RLE.empty(height: record.height, width: record.width))
+            }
+            size = size ?? (record.width, record.height)
+            var image = InstanceEvaluator.Image(instances: record.instances, ignore: record.ignore, classNames: classes, predictions: resampled)
+            image.minRegionSize = InstanceEvaluator.minRegionSize(width: record.width, height: record.height,
+                                                                  originalWidth: record.originalWidth, originalHeight: record.originalHeight)
+            images.append(image)
+        }
+        guard let size else { throw FileError(path: root, reason: "no sample of the shards has readable predictions") }
+        let result = InstanceEvaluator(classNames: classes).evaluate(images)
+        return Outcome(result: result, width: size.0, height: size.1, minRegionSizes: Set(images.compactMap(\.minRegionSize)).sorted(),
+                       worst: ErrorOverlays(count: 0, classes: classes))
+    }
+
     /// Writes predictions in the Cityscapes results format at each image's original size:
     /// `NAME_pred.txt` with lines `masks/NAME_I.png LABELID SCORE`, masks 8-bit 0/255.
     /// Returns the number of images written.

@@ -163,9 +163,11 @@ struct Fit: ParsableCommand {
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Cityscapes instance-level AP of a model on shards, or of results-format predictions against Cityscapes ground truth.",
+        abstract: "Cityscapes instance-level AP of a model on shards, or of results-format predictions against the shards' or Cityscapes' ground truth.",
         discussion: """
             --model CKPT --shards SHARDS evaluates at the shards' resolution (the 100 px minimum region scaled). \
+            --predictions DIR --shards SHARDS scores any results-format predictions (train-shards predict, \
+            python -m synmix_torch.predict, Detectron2) against the shards' own ground truth, the same way. \
             --cityscapes-gt DIR --predictions DIR is identical to cityscapesScripts' evalInstanceLevelSemanticLabeling.
             """)
 
@@ -187,9 +189,10 @@ struct Evaluate: ParsableCommand {
         guard overlays >= 0, overlays == 0 || (model != nil && out != nil) else {
             throw ValidationError("--overlays K needs K >= 0, --model and --out")
         }
-        guard (model != nil && shards != nil && cityscapesGt == nil && predictions == nil)
-                || (model == nil && shards == nil && cityscapesGt != nil && predictions != nil) else {
-            throw ValidationError("give either --model and --shards, or --cityscapes-gt and --predictions")
+        let ofModel = model != nil && shards != nil && predictions == nil && cityscapesGt == nil
+        let ofPredictions = model == nil && predictions != nil && (shards != nil) != (cityscapesGt != nil)
+        guard ofModel || ofPredictions else {
+            throw ValidationError("give --model and --shards, --predictions and --shards, or --predictions and --cityscapes-gt")
         }
     }
 
@@ -208,6 +211,21 @@ struct Evaluate: ParsableCommand {
                 try Files.createDirectory(out)
                 try Files.writeAtomically(outcome.json.pretty, to: "\(out)/metrics.json")
                 for path in try outcome.worst.write(to: "\(out)/overlays") { say("overlay: \(path)") }
+            }
+            try errorBudget.settle(skipped, tool: "train-shards evaluate")
+            return
+        }
+        if let predictions, let shards {
+            var skipped: [FileError] = []
+            let outcome = try ProgressLine.during("evaluate", unit: "images") { meter in
+                try ShardEvaluation.evaluate(predictions: predictions, shards: try ShardList.expand(shards), jobs: parallelism.jobs,
+                                             report: { skipped.append($0) }, progress: { meter.update($0, nil) })
+            }
+            say("evaluated \(outcome.result.images) images at \(outcome.width)x\(outcome.height) against the shards' ground truth")
+            say(outcome.result.table)
+            if let out {
+                try Files.createDirectory(out)
+                try Files.writeAtomically(outcome.json.pretty, to: "\(out)/metrics.json")
             }
             try errorBudget.settle(skipped, tool: "train-shards evaluate")
             return
