@@ -123,10 +123,9 @@ public struct SynscapesReader: DatasetReader {
                 instances.append(InstanceRecord(
                     id: instances.count, className: taxonomy.classes[classId].name, isCrowd: false, mask: mask,
                     sourceId: sourceId, occlusion: entry.occluded, truncation: entry.truncated,
-                    amodalBBox: entry.bbox2d.map { b in
-                        [b.xmin * Double(width), b.ymin * Double(height),
-                         (b.xmax - b.xmin) * Double(width), (b.ymax - b.ymin) * Double(height)]
-                    }))
+                    amodalBBox: [entry.bbox2d.xmin * Double(width), entry.bbox2d.ymin * Double(height),
+                                 (entry.bbox2d.xmax - entry.bbox2d.xmin) * Double(width),
+                                 (entry.bbox2d.ymax - entry.bbox2d.ymin) * Double(height)]))
             }
         }
         stats.metaEntriesWithoutPixels = meta.instances.keys.filter { !withPixels.contains($0) }.count
@@ -220,9 +219,9 @@ struct SynscapesMeta {
     struct Box { var xmin, xmax, ymin, ymax: Double }
     struct Entry {
         var classId: Int
-        var occluded: Double?
-        var truncated: Double?
-        var bbox2d: Box?
+        var occluded: Double
+        var truncated: Double
+        var bbox2d: Box
     }
 
     var instances: [Int: Entry]
@@ -239,15 +238,28 @@ struct SynscapesMeta {
         guard case .object(let classes)? = top["instance"]?["class"] else {
             throw FileError(path: path, reason: "meta JSON has no instance.class table")
         }
-        /// An optional per-instance table, by instance id key.
+        /// A per-instance table, by instance id key. occluded, truncated and bbox2d are required:
+        /// filter-instances judges an instance by them, and one written without them would pass
+        /// its occlusion, truncation and visible-fraction rules unjudged, without a word.
         func table(_ name: String) throws(FileError) -> [String: JSON] {
-            guard let value = top["instance"]?[name], !value.isNull else { return [:] }
+            guard let value = top["instance"]?[name], !value.isNull else {
+                throw FileError(path: path, reason: "meta JSON has no instance.\(name) table (filter-instances needs every instance's \(name) value)")
+            }
             guard case .object(let pairs) = value else { throw FileError(path: path, reason: "instance.\(name) is not an object") }
             return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
         }
-        /// A renderer's occlusion or truncation: a number in [0, 1] when present.
-        func fraction(_ name: String, _ key: String, in table: [String: JSON]) throws(FileError) -> Double? {
-            guard let value = table[key] else { return nil }
+        let instanceKeys = Set(classes.map(\.0))
+        /// The entry of instance `key` in `table`; its absence names the keys that match no
+        /// instance, where a damaged byte usually shows.
+        func lookup(_ name: String, _ key: String, in table: [String: JSON]) throws(FileError) -> JSON {
+            if let value = table[key] { return value }
+            let stray = table.keys.filter { !instanceKeys.contains($0) }.sorted()
+            let hint = stray.isEmpty ? "" : "; its keys that name no instance: \(stray.map { JSON.string($0).compact }.joined(separator: ", "))"
+            throw FileError(path: path, reason: "instance.\(name) has no entry for instance \(key)\(hint)")
+        }
+        /// A renderer's occlusion or truncation: a number in [0, 1].
+        func fraction(_ name: String, _ key: String, in table: [String: JSON]) throws(FileError) -> Double {
+            let value = try lookup(name, key, in: table)
             guard let number = value.doubleValue, (0...1).contains(number) else {
                 throw FileError(path: path, reason: "instance.\(name).\(key) is \(value.compact), not a number in [0, 1]")
             }
@@ -259,20 +271,19 @@ struct SynscapesMeta {
             guard let id = Int(key), id > 0, let classId = value.intValue else {
                 throw FileError(path: path, reason: "instance.class entry '\(key)' is not an instance id with an integer class")
             }
-            var entry = Entry(classId: classId)
-            entry.occluded = try fraction("occluded", key, in: occluded)
-            entry.truncated = try fraction("truncated", key, in: truncated)
-            if let box = boxes[key] {
-                func coordinate(_ name: String) throws(FileError) -> Double {
-                    guard let number = box[name]?.doubleValue, number.isFinite else {
-                        throw FileError(path: path, reason: "instance.bbox2d.\(key) lacks a numeric '\(name)'")
-                    }
-                    return number
+            let occlusion = try fraction("occluded", key, in: occluded)
+            let truncation = try fraction("truncated", key, in: truncated)
+            let box = try lookup("bbox2d", key, in: boxes)
+            func coordinate(_ name: String) throws(FileError) -> Double {
+                guard let number = box[name]?.doubleValue, number.isFinite else {
+                    throw FileError(path: path, reason: "instance.bbox2d.\(key) lacks a numeric '\(name)'")
                 }
-                entry.bbox2d = Box(xmin: try coordinate("xmin"), xmax: try coordinate("xmax"),
-                                   ymin: try coordinate("ymin"), ymax: try coordinate("ymax"))
+                return number
             }
-            entries[id] = entry
+            entries[id] = Entry(classId: classId,
+                                occluded: occlusion, truncated: truncation,
+                                bbox2d: Box(xmin: try coordinate("xmin"), xmax: try coordinate("xmax"),
+                                            ymin: try coordinate("ymin"), ymax: try coordinate("ymax")))
         }
         instances = entries
     }

@@ -77,7 +77,18 @@ final class CorruptionMatrixTests: XCTestCase {
             ("class a string", replacingFirstValue(of: "class", in: valid, with: "\"car\"")),
             ("a bbox2d without xmin", replacing(#""xmin""#, #""x_min""#)),
             ("invalid UTF-8", String(decoding: Array(valid.utf8.prefix(40)) + [0xC3, 0x28] + Array(valid.utf8.dropFirst(40)), as: UTF8.self)),
+            // A value filter-instances needs, missing: the frame is an error, not an instance left unjudged.
+            ("no occluded table", replacing(#""occluded": {"#, #""occlusion": {"#)),
+            ("no truncated table", replacing(#""truncated": {"#, #""truncation": {"#)),
+            ("an occluded key with a damaged byte", damagingFirstKey(of: "occluded", in: valid)),
         ]
+    }
+
+    /// The first instance key in the `table` object with one digit's byte damaged ('0' ^ 0x40 = 'p').
+    func damagingFirstKey(of table: String, in text: String) -> String {
+        guard let start = text.range(of: "\"\(table)\": {"),
+              let zero = text[start.upperBound...].firstIndex(of: "0") else { return text }
+        return text.replacingCharacters(in: zero...zero, with: "p")
     }
 
     /// The first value in the `table` object of instance entries replaced with `value`.
@@ -99,7 +110,7 @@ final class CorruptionMatrixTests: XCTestCase {
             try Files.writeAtomically(text, to: "\(root)/meta/3.json")
             try expectOneSkip(of: "\(root)/meta/3.json", name, clean: clean, root: root, dataset: .synscapes)
         }
-        XCTAssertEqual(cases.count, 15)
+        XCTAssertEqual(cases.count, 18)
     }
 
     // MARK: manifest lines (through filter-instances and pack-mix)

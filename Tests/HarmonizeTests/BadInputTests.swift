@@ -49,7 +49,10 @@ final class BadInputTests: XCTestCase {
         for number in 1...6 { try writer.write(SynscapesReaderTests.handScene(), number: number, seed: 1) }
         try FileManager.default.removeItem(atPath: "\(root)/meta/2.json")
         try write(Array("{\"instance\": ".utf8), "\(root)/meta/3.json")
-        try write(Array(#"{"camera": {}, "instance": {"class": {"2400002": 24}}, "scene": {}}"#.utf8), "\(root)/meta/4.json")
+        try write(Array(#"""
+            {"camera": {}, "instance": {"class": {"2400002": 24}, "occluded": {"2400002": 0}, "truncated": {"2400002": 0},
+             "bbox2d": {"2400002": {"xmin": 0, "xmax": 0.5, "ymin": 0, "ymax": 0.5}}}, "scene": {}}
+            """#.utf8), "\(root)/meta/4.json")
         var classes = Raster<UInt8>(width: 64, height: 32, channels: 1, filling: 7)
         classes.samples[5] = 200
         try write(try PNGCodec.encode(classes), "\(root)/img/class/5.png")
@@ -95,6 +98,55 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(reasons.count, 3)
         XCTAssertTrue(reasons.allSatisfy { $0.contains("not a number in [0, 1]") }, "\(reasons)")
         XCTAssertTrue(reasons.contains { $0.contains("is -0.5,") } && reasons.contains { $0.contains("is 1.5,") } && reasons.contains { $0.contains("is \"high\",") }, "\(reasons)")
+    }
+
+    /// meta/N.json with `edit` applied to its instance tables (name → entries by instance key).
+    func editingInstanceTables(_ path: String, _ edit: (String, [(String, JSON)]) -> [(String, JSON)]?) throws {
+        guard case .object(let top) = try JSON.parse(try Files.read(path)) else { return XCTFail("\(path) is not an object") }
+        let edited: [(String, JSON)] = top.map { key, section in
+            guard key == "instance", case .object(let tables) = section else { return (key, section) }
+            return (key, .object(tables.compactMap { name, table in
+                guard case .object(let entries) = table else { return (name, table) }
+                return edit(name, entries).map { (name, .object($0)) }
+            }))
+        }
+        try Files.writeAtomically(JSON.object(edited).pretty, to: path)
+    }
+
+    func testSynscapesMetaWithoutOcclusionTruncationOrAmodalBoxIsANamedErrorAndTheGoodFrameIsKept() throws {
+        let root = try temporaryFolder()
+        let writer = SynscapesWriter(root: root, appearance: .fixtureSynthetic)
+        for number in 1...6 { try writer.write(SynscapesReaderTests.handScene(), number: number, seed: 1) }
+        func meta(_ number: Int) -> String { "\(root)/meta/\(number).json" }
+        // 2, 3, 4: a table left out; 5, 6: one key with a damaged byte ('0' ^ 0x40 = 'p'), so
+        // that instance has no occlusion or truncation although the table is there.
+        try editingInstanceTables(meta(2)) { name, entries in name == "occluded" ? nil : entries }
+        try editingInstanceTables(meta(3)) { name, entries in name == "truncated" ? nil : entries }
+        try editingInstanceTables(meta(4)) { name, entries in name == "bbox2d" ? nil : entries }
+        func damagingKey(in table: String) -> (String, [(String, JSON)]) -> [(String, JSON)] {
+            { name, entries in
+                name != table ? entries : entries.map { ($0.0 == "2600001" ? "2600p01" : $0.0, $0.1) }
+            }
+        }
+        try editingInstanceTables(meta(5), damagingKey(in: "occluded"))
+        try editingInstanceTables(meta(6), damagingKey(in: "truncated"))
+
+        let out = try temporaryFolder()
+        let result = try Harmonizer.run(options(.synscapes, root: root, out: out))
+        XCTAssertEqual(result.written, 1)
+        XCTAssertEqual(try readManifest(out).map(\.id), ["synscapes/1"])
+        let errors = try readErrors(out)
+        XCTAssertEqual(errors.map { $0["file"]! }, (2...6).map(meta))
+        XCTAssertEqual(errors.map { $0["reason"]! }, [
+            "meta JSON has no instance.occluded table (filter-instances needs every instance's occluded value)",
+            "meta JSON has no instance.truncated table (filter-instances needs every instance's truncated value)",
+            "meta JSON has no instance.bbox2d table (filter-instances needs every instance's bbox2d value)",
+            #"instance.occluded has no entry for instance 2600001; its keys that name no instance: "2600p01""#,
+            #"instance.truncated has no entry for instance 2600001; its keys that name no instance: "2600p01""#,
+        ])
+        // Counted against --max-errors as any other bad frame.
+        let summary = try JSON.parse(try Files.read("\(out)/summary.json"))
+        XCTAssertEqual(summary["errors"]?.intValue, 5)
     }
 
     func testImagesAbovePixelBudgetAreRefused() throws {
