@@ -48,6 +48,7 @@ bench: build venv
 	bash Benchmarks/evaluation.sh
 	$(PYTHON) -m pip install -q -r Benchmarks/requirements.txt
 	bash Benchmarks/train.sh
+	bash Benchmarks/detector.sh
 
 ## fuzz: every reader of outside bytes (PNG, JPEG, tar, manifest, sample, index, Synscapes meta,
 ## prediction files, safetensors checkpoints, merge part indexes) driven with mutated inputs for FUZZ_SECONDS each, FUZZ_JOBS at a time. Each input
