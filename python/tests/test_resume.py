@@ -12,7 +12,7 @@ import pytest
 
 from conftest import write_source
 
-STEPS = 10
+STEPS = 8
 PYTHON = sys.executable
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
 
@@ -43,6 +43,24 @@ def run(arguments):
     return done.stdout
 
 
+def descendants(pid):
+    """Every process below `pid`, read from /proc (children first found, then theirs)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, frontier = [], [pid]
+    while frontier:
+        frontier = [c for p in frontier for c in children.get(p, [])]
+        found += frontier
+    return found
+
+
 def run_and_kill(arguments, out, after_step):
     """Starts a run and SIGKILLs its whole process group once it has logged `after_step` (past a checkpoint)."""
     process = subprocess.Popen(arguments, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
@@ -56,7 +74,11 @@ def run_and_kill(arguments, out, after_step):
                 break
         time.sleep(0.02)
     assert process.poll() is None, f"the run ended before it could be killed: {process.stderr.read()[-2000:]}"
-    os.killpg(process.pid, signal.SIGKILL)
+    for pid in [process.pid] + descendants(process.pid):   # torchrun starts its workers in sessions of their own
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     process.wait()
     assert not os.path.exists(os.path.join(out, "model.safetensors"))
     return [entry["step"] for entry in keys(out)][-1]
