@@ -140,7 +140,7 @@ public final class ShardReader {
     private let reader: Tar.Reader
     private var lookahead: Tar.Member?
     private var finished = false
-    /// Keys met so far in this shard: a key that comes again is a different sample under a
+    /// Keys met so far in this shard: a key that comes again later is a different sample under a
     /// duplicate name, reported and skipped rather than merged into the first.
     private var seenKeys: Set<String> = []
 
@@ -149,34 +149,55 @@ public final class ShardReader {
         reader = try Tar.Reader(path: path)
     }
 
+    /// A member's part in its sample: the json, the image (png or jpg: a sample has one), or
+    /// another extension (passed over, as WebDataset keeps what it is not asked for).
+    /// By the name's last suffix, as a sample's members have always been found (a name such as
+    /// "../...png" still gives a sample, whose empty key the readers then name).
+    static func role(_ member: Tar.Member) -> Substring {
+        if member.name.hasSuffix(".json") { return "json" }
+        if member.name.hasSuffix(".png") || member.name.hasSuffix(".jpg") { return "image" }
+        return member.sampleExtension
+    }
+
     public func next(report: (FileError) -> Void) -> ShardSample? {
-        while true {
-            var members: [Tar.Member] = []
-            if let first = lookahead { members.append(first); lookahead = nil }
+        while let first = lookahead ?? read(report: report) {
+            lookahead = nil
+            let key = String(first.sampleKey)
+            // The run of consecutive members under this key. The first member of each part forms the
+            // sample; a member whose part is already taken repeats the sample (A.json A.json A.png,
+            // A.json A.png A.json A.png) and is reported and left out, so that the first sample is
+            // kept rather than lost with its repetition. Left-out members are not held in memory.
+            var kept: [Tar.Member] = [first]
+            var repetitions: [Int] = []              // offset where each repetition begins
+            var repetitionRoles: Set<Substring> = []  // the parts of the repetition being read
             while let member = read(report: report) {
-                // A member continues the sample if it has the sample's key and an extension not seen in it yet.
-                if members.isEmpty || (member.sampleKey == members[0].sampleKey
-                                       && !members.contains { $0.sampleExtension == member.sampleExtension }) {
-                    members.append(member)
+                guard member.sampleKey == first.sampleKey else { lookahead = member; break }
+                let role = Self.role(member)
+                if !kept.contains(where: { Self.role($0) == role }) {
+                    kept.append(member)
                 } else {
-                    lookahead = member
-                    break
+                    if repetitions.isEmpty || !repetitionRoles.insert(role).inserted {
+                        repetitions.append(member.offset)
+                        repetitionRoles = [role]
+                    }
                 }
             }
-            guard let first = members.first else { return nil }
-            let key = String(first.sampleKey)
             guard seenKeys.insert(key).inserted else {
                 report(FileError(path: path, reason: "sample \(key) at byte \(first.offset) repeats an earlier sample's key; skipped"))
                 continue
             }
-            guard let json = members.first(where: { $0.name.hasSuffix(".json") }),
-                  let image = members.first(where: { $0.name.hasSuffix(".png") || $0.name.hasSuffix(".jpg") }) else {
+            for offset in repetitions {
+                report(FileError(path: path, reason: "sample \(key) at byte \(offset) repeats an earlier sample's key; skipped"))
+            }
+            guard let json = kept.first(where: { Self.role($0) == "json" }),
+                  let image = kept.first(where: { Self.role($0) == "image" }) else {
                 report(FileError(path: path, reason: "sample \(key) at byte \(first.offset) lacks its json or image member; skipped"))
                 continue
             }
             return ShardSample(key: key, shard: path, json: Array(json.data), image: Array(image.data),
                                imageFormat: String(image.name.split(separator: ".").last ?? ""))
         }
+        return nil
     }
 
     private func read(report: (FileError) -> Void) -> Tar.Member? {
