@@ -16,7 +16,8 @@ import torch
 from synmix_torch.detection import build
 from synmix_torch.detection_data import PlanBatches
 from synmix_torch.plan import DataPlan, Source
-from synmix_torch.train_detector import expand, instance_classes
+from synmix_torch.shards import expand
+from synmix_torch.train_detector import instance_classes
 
 
 def steps(model, optimizer, batches, device, count):

@@ -47,7 +47,7 @@ final class DetectorTests: XCTestCase {
 
     func testPointRendTrainsUnderTorchrunOnTwoRanks() throws {
         let out = try temporaryFolder()
-        var arguments = trainArguments(out: out, steps: 20)
+        var arguments = trainArguments(out: out, steps: 20) + ["--eval", "fixtures=\(fixtureShards)/mix-*.tar", "--evaluator", trainer]
         arguments[arguments.firstIndex(of: "--batch")! + 1] = "1"
         let run = try python(["--nproc_per_node", "2", "--master_port", String(29_500 + Int.random(in: 1...400))] + arguments, program: "torchrun")
         XCTAssertEqual(run.status, 0, run.errors)
@@ -57,6 +57,11 @@ final class DetectorTests: XCTestCase {
         XCTAssertEqual(metrics["training"]?["processes"]?.intValue, 2)
         let losses = try XCTUnwrap(metrics["steps"]?.arrayValue?.compactMap { $0["loss"]?.doubleValue })
         XCTAssertLessThan(losses.suffix(5).reduce(0, +), losses.prefix(5).reduce(0, +), "the loss falls")
+        // --eval: rank 0 predicted the val shards at the end and train-shards scored them into metrics.json.
+        let evaluations = try XCTUnwrap(metrics["evaluations"]?.arrayValue)
+        XCTAssertEqual(evaluations.map { $0["step"]?.intValue }, [20])
+        XCTAssertEqual(evaluations.first?["result"]?["images"]?.intValue, 6)
+        XCTAssertTrue(run.output.contains("step 20: fixtures AP "), run.output)
         let predict = try python(["-m", "synmix_torch.predict", "--run", out, "--shards", "\(fixtureShards)/mix-000000.tar", "--out", "\(out)/p"])
         XCTAssertEqual(predict.status, 0, predict.errors)
         XCTAssertEqual(Files.list("\(out)/p").filter { $0.hasSuffix("_pred.txt") }.count, 3)

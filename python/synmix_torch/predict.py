@@ -20,8 +20,7 @@ from PIL import Image
 from . import detector_checkpoint as checkpoints
 from .detection import paste_masks
 from .detection_data import image_tensor, scaled_size
-from .shards import SampleReader, ShardError, sample_counts
-from .train_detector import expand
+from .shards import SampleReader, ShardError, expand, sample_counts
 
 # The evaluated classes' Cityscapes label ids (cityscapesScripts, helpers/labels.py); the results format names these.
 CITYSCAPES_LABEL_IDS = {"person": 24, "rider": 25, "car": 26, "truck": 27, "bus": 28, "train": 31, "motorcycle": 32, "bicycle": 33}
@@ -68,6 +67,24 @@ def write_predictions(name, classes, labels, scores, masks, out):
     write_atomically(os.path.join(out, f"{name}_pred.txt"), "".join(lines).encode())
 
 
+def predict_shards(detector, settings, shards, out, device):
+    """Writes the predictions of every sample of `shards` under `out`; returns how many images."""
+    detector.eval()
+    classes = detector.config["classes"]
+    os.makedirs(os.path.join(out, "masks"), exist_ok=True)
+    reader, names = SampleReader(), {}
+    for shard, count in zip(shards, sample_counts(shards)):
+        for index in range(count):
+            key, record, pixels = reader.read(shard, index, count)
+            name = result_name(record)
+            if name in names:
+                raise ShardError(f"{shard}: sample {key!r} would write {name}_pred.txt, as {names[name]} does")
+            names[name] = key
+            labels, scores, masks = predict_image(detector, pixels, settings, tuple(record["original_size"]), device)
+            write_predictions(name, classes, labels, scores, masks, out)
+    return len(names)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="synmix_torch.predict", description=__doc__.splitlines()[0])
     p.add_argument("--run", help="a training run folder (its model.safetensors)")
@@ -83,23 +100,9 @@ def main(argv=None):
     except checkpoints.CheckpointError as error:
         sys.exit(str(error))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    detector.to(device).eval()
-    classes = detector.config["classes"]
-    shards = expand(args.shards)
-    os.makedirs(os.path.join(args.out, "masks"), exist_ok=True)
-    reader, written, names = SampleReader(), 0, {}
+    detector.to(device)
     try:
-        counts = sample_counts(shards)
-        for shard, count in zip(shards, counts):
-            for index in range(count):
-                key, record, pixels = reader.read(shard, index, count)
-                name = result_name(record)
-                if name in names:
-                    raise ShardError(f"{shard}: sample {key!r} would write {name}_pred.txt, as {names[name]} does")
-                names[name] = key
-                labels, scores, masks = predict_image(detector, pixels, settings, tuple(record["original_size"]), device)
-                write_predictions(name, classes, labels, scores, masks, args.out)
-                written += 1
+        written = predict_shards(detector, settings, expand(args.shards), args.out, device)
     except ShardError as error:
         sys.exit(str(error))
     print(f"wrote predictions for {written} images to {args.out}", flush=True)

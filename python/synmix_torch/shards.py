@@ -6,10 +6,12 @@ shard, the sample and the reason — a member that is not a regular file, a samp
 image, a repeated key, a JSON that does not describe the image beside it, a count that disagrees with
 index.json. The PyTorch side never trains silently on data the Swift reader would reject.
 """
+import glob
 import hashlib
 import io
 import json
 import os
+import re
 import sys
 import tarfile
 from collections import OrderedDict
@@ -25,6 +27,19 @@ RECORD_KEYS = ("key", "width", "height", "original_size", "image_format", "insta
 
 class ShardError(ValueError):
     """A shard or one of its samples is unusable; the message names the file and the reason."""
+
+
+def expand(pattern):
+    """A shard list as `train-shards` takes it: brace ranges ({000000..000012}) and globs, in order."""
+    ranges = re.search(r"\{(\d+)\.\.(\d+)\}", pattern)
+    if ranges:
+        first, last = ranges.group(1), ranges.group(2)
+        return [s for n in range(int(first), int(last) + 1)
+                for s in expand(pattern[:ranges.start()] + str(n).zfill(len(first)) + pattern[ranges.end():])]
+    matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
+    if not matches or not all(os.path.isfile(m) for m in matches):
+        raise ShardError(f"{pattern}: no shard matches")
+    return matches
 
 
 def index_json(folder):

@@ -20,7 +20,8 @@ import glob
 import json
 import math
 import os
-import re
+import shutil
+import subprocess
 import sys
 import time
 
@@ -31,7 +32,8 @@ from . import detector_checkpoint as checkpoints
 from .detection import BACKBONES, MODELS, ROI_BATCH, build
 from .detection_data import TEST_MAX_SIZE, TEST_SHORT_SIDE, TRAIN_MAX_SIZE, TRAIN_SHORT_SIDES, PlanBatches
 from .plan import DataPlan, PlanError, Source, split_batch
-from .shards import ShardError, index_json, verify
+from .predict import predict_shards
+from .shards import ShardError, expand, index_json, verify
 
 RECIPE_GLOBAL_BATCH = 8          # Detectron2 Cityscapes: IMS_PER_BATCH 8
 RECIPE_LR_PER_8_IMAGES = 0.01    # BASE_LR 0.01 at 8 images per batch
@@ -45,19 +47,6 @@ WARMUP_FACTOR = 1e-3             # WARMUP_FACTOR, linear
 # Options a resumed run must share with the checkpoint (what fixes the samples, the model and the schedule).
 RESUME_FIXED = ("model", "backbone", "classes", "steps", "lr", "lr_steps", "warmup_steps", "seed", "global_batch",
                 "train", "share", "short_sides", "max_size", "augment")
-
-
-def expand(pattern):
-    """A shard list as `train-shards` takes it: brace ranges ({000000..000012}) and globs, in order."""
-    ranges = re.search(r"\{(\d+)\.\.(\d+)\}", pattern)
-    if ranges:
-        first, last = ranges.group(1), ranges.group(2)
-        return [s for n in range(int(first), int(last) + 1)
-                for s in expand(pattern[:ranges.start()] + str(n).zfill(len(first)) + pattern[ranges.end():])]
-    matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
-    if not matches or not all(os.path.isfile(m) for m in matches):
-        raise SystemExit(f"{pattern}: no shard matches")
-    return matches
 
 
 def named_sources(values):
@@ -134,6 +123,11 @@ def arguments(argv=None):
     p.add_argument("--log-every", type=positive, default=20)
     p.add_argument("--log-keys", action="store_true", help="write every step's sample keys (all ranks, in plan order) to OUT/keys.jsonl")
     p.add_argument("--verify-shards", action="store_true", help="check each shard's SHA-256 against index.json first")
+    p.add_argument("--eval", action="append", default=[], help="NAME=PATTERN: val shards scored through train-shards evaluate "
+                   "every --eval-every steps and at the end (repeatable)")
+    p.add_argument("--eval-every", type=positive, help="steps between evaluations (default: only at the end)")
+    p.add_argument("--evaluator", default=os.environ.get("SYNMIX_TRAIN_SHARDS", "train-shards"),
+                   help="the train-shards executable that scores predictions (default: $SYNMIX_TRAIN_SHARDS, else on PATH)")
     p.add_argument("--classes", nargs="*", help="instance classes, when index.json does not name the taxonomy")
     args = p.parse_args(argv)
     if args.seed < 0:
@@ -142,6 +136,9 @@ def arguments(argv=None):
         p.error("--lr must be a positive number")
     if args.workers < 0:
         p.error("--workers must be 0 or more")
+    for value in args.eval:
+        if "=" not in value or not value.split("=", 1)[0]:
+            p.error(f"--eval must be NAME=PATTERN, got {value!r}")
     if args.init and args.backbone_weights:
         p.error("give --init (a whole COCO detector) or --backbone-weights (an ImageNet backbone), not both")
     return args
@@ -172,7 +169,9 @@ def initialise(detector, args, say):
         loaded, skipped = checkpoints.load_partial(detector.backbone.body, state, args.backbone_weights, f"{args.backbone} backbone")
         say(f"backbone from {args.backbone_weights}: {loaded} tensors ({len(skipped)} not in the file)")
     if args.init:
-        state = checkpoints.load_weights_file(args.init)
+        # torchvision's COCO Mask R-CNN names its mask head roi_heads.mask_head / mask_predictor; ours is one branch.
+        state = {k.replace("roi_heads.mask_head.", "roi_heads.mask_branch.head.").replace("roi_heads.mask_predictor.", "roi_heads.mask_branch.predictor."): v
+                 for k, v in checkpoints.load_weights_file(args.init).items()}
         loaded, skipped = checkpoints.load_partial(detector, state, args.init, "detector")
         say(f"initialised from {args.init}: {loaded} tensors; re-initialised {len(skipped)} "
             f"(class-specific or not in the file): {', '.join(skipped[:6])}{' …' if len(skipped) > 6 else ''}")
@@ -195,6 +194,7 @@ def main(argv=None):
             print(text, flush=True)
 
     try:
+        evaluations = [(name, pattern, expand(pattern)) for name, _, pattern in (v.partition("=") for v in args.eval)]
         sources = named_sources(args.train)
         classes = instance_classes(sources[0][1], args.classes)
         if args.verify_shards:
@@ -277,11 +277,13 @@ def main(argv=None):
 
     metrics_path = os.path.join(args.out, "metrics.json")
     keys_path = os.path.join(args.out, "keys.jsonl")
-    steps_log = []
+    steps_log, earlier_evaluations = [], []
     if start and os.path.exists(metrics_path):
         try:
             with open(metrics_path) as f:
-                steps_log = [s for s in json.load(f)["steps"] if s["step"] <= start]
+                earlier = json.load(f)
+            steps_log = [s for s in earlier["steps"] if s["step"] <= start]
+            earlier_evaluations = list(earlier["evaluations"])
         except (ValueError, KeyError, TypeError) as error:
             sys.exit(f"cannot resume: {metrics_path} is damaged ({error}); move it away to start its log afresh")
     if rank == 0 and args.log_keys:
@@ -294,10 +296,31 @@ def main(argv=None):
         os.replace(keys_path + ".tmp", keys_path)
 
     waiting = computing = 0.0
+    evaluation_log = [e for e in earlier_evaluations if e["step"] <= start] if start else []
+
+    def evaluate(step):
+        """Rank 0 writes predictions on each --eval set and has train-shards score them; the others wait."""
+        if rank == 0:
+            detector.eval()
+            for name, pattern, shards in evaluations:
+                folder = os.path.join(args.out, "evaluations", f"step-{step:06d}", name)
+                shutil.rmtree(folder, ignore_errors=True)
+                predict_shards(detector, input_settings, shards, os.path.join(folder, "predictions"), device)
+                scored = subprocess.run([args.evaluator, "evaluate", "--predictions", os.path.join(folder, "predictions"),
+                                         "--shards", pattern, "--out", folder], capture_output=True, text=True)
+                if scored.returncode != 0:
+                    sys.exit(f"{args.evaluator} evaluate on {pattern} failed at step {step}: {scored.stderr.strip()[-2000:]}")
+                with open(os.path.join(folder, "metrics.json")) as f:
+                    result = json.load(f)
+                evaluation_log.append({"step": step, "name": name, "result": result})
+                say(f"step {step}: {name} AP {100 * result['ap']:.1f}, AP50 {100 * result['ap50']:.1f} ({result['images']} images)")
+            detector.train()
+        if world > 1:
+            dist.barrier()
 
     def write_metrics():
         seconds = waiting + computing
-        metrics = {"model": detector.config, "training": options, "steps": steps_log, "evaluations": [],
+        metrics = {"model": detector.config, "training": options, "steps": steps_log, "evaluations": evaluation_log,
                    "timing": {"images_per_second": (len(steps_log) and steps_log[-1]["step"] - start) * global_batch / seconds if seconds else 0.0,
                               "data_wait_share": waiting / seconds if seconds else 0.0, "seconds": seconds}, "skipped": []}
         with open(metrics_path + ".tmp", "w") as f:
@@ -345,6 +368,8 @@ def main(argv=None):
             say(f"step {done}/{args.steps}  loss {loss.item():.4f} (" + " ".join(f"{k[5:]} {v.item():.3f}" for k, v in parts.items())
                 + f")  lr {rate:.2e}  {(done - start) * global_batch / (time.perf_counter() - started):.1f} img/s  "
                 f"data wait {100 * waiting / (waiting + computing):.1f}%")
+        if evaluations and ((args.eval_every and done % args.eval_every == 0) or done == args.steps):
+            evaluate(done)
         if rank == 0 and (done % args.checkpoint_every == 0 or done == args.steps):
             write_metrics()
             checkpoints.save(detector, os.path.join(folder, f"step-{done:06d}.safetensors"), input_settings,

@@ -13,8 +13,7 @@ from synmix_torch.detection import build
 from synmix_torch.detection_data import PlanBatches
 from synmix_torch.plan import DataPlan, PlanError, Source, split_batch
 from synmix_torch.pointrend import PointRendMaskBranch
-from synmix_torch.shards import SampleReader, ShardError
-from synmix_torch.train_detector import expand
+from synmix_torch.shards import SampleReader, ShardError, expand
 
 
 def target_with_ignore():
