@@ -186,16 +186,21 @@ public final class BatchLoader: @unchecked Sendable {
             while ready.count < count {
                 var pulled: [(ShardSample, UInt64)] = []
                 for _ in 0..<(count - ready.count) { pulled.append(try streams[i].next(report: report, seed: s.seed)) }
-                let outcomes = parallelMap(pulled, jobs: s.jobs) { sample, seed -> Result<PreparedSample, Error> in
+                let outcomes = parallelMap(pulled, jobs: s.jobs) { sample, seed -> Result<(PreparedSample, FileError?), Error> in
                     Result {
                         var random = SplitMix64(seed: seed)
-                        return Targets.prepare(try DecodedSample(sample), classes: s.classes, width: s.width, height: s.height,
-                                               augmentation: s.augmentation, sigma: s.centerSigma, random: &random)
+                        let decoded = try DecodedSample(sample)
+                        let prepared = Targets.prepare(decoded, classes: s.classes, width: s.width, height: s.height,
+                                                       augmentation: s.augmentation, sigma: s.centerSigma, random: &random)
+                        return (prepared, decoded.unknownClasses(s.classes, scope: "the taxonomy's instance classes"))
                     }
                 }
                 for outcome in outcomes {
                     switch outcome {
-                    case .success(let sample): ready.append(sample)
+                    case .success(let (sample, problem)):
+                        // A class outside the taxonomy: trained on as an ignore region, and said so.
+                        if let problem { report(problem) }
+                        ready.append(sample)
                     case .failure(let error): report(error as? FileError ?? FileError(path: "shard", reason: "\(error)"))
                     }
                 }

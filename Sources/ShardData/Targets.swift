@@ -5,10 +5,12 @@ import SynmixCore
 public struct DecodedSample: Sendable {
     public var record: SampleRecord
     public var key: String { record.key }
+    public var shard: String            // the shard it came from, for reports
     public var pixels: Raster<UInt8>   // 3 channels, record.width × record.height
 
     /// Parses the JSON and decodes the image; errors name the shard and the sample.
     public init(_ sample: ShardSample) throws {
+        shard = sample.shard
         func fail(_ reason: String) -> FileError { FileError(path: sample.shard, reason: "sample \(sample.key): \(reason)") }
         do { record = try SampleRecord(bytes: sample.json, file: "\(sample.key).json") } catch { throw fail("\(error)") }
         guard record.key == sample.key, record.imageFormat.rawValue == sample.imageFormat else {
@@ -23,6 +25,19 @@ public struct DecodedSample: Sendable {
             throw fail("image is \(raster.width)×\(raster.height), the record says \(record.width)×\(record.height)")
         }
         pixels = Self.rgb(raster)
+    }
+
+    /// The instances whose class is not among `classes` (`scope` says what those are), named in one
+    /// report for the sample, or nil when there are none. The sample is still used: the trainer
+    /// learns nothing on such an instance (its pixels get no class, centre or offset target, as an
+    /// ignore region) and the evaluator makes it part of the ignore region, so neither drops it
+    /// without a word.
+    public func unknownClasses(_ classes: [String], scope: String) -> FileError? {
+        let unknown = record.instances.filter { !classes.contains($0.className) }
+        guard !unknown.isEmpty else { return nil }
+        let named = unknown.map { "instance \($0.id) has class '\($0.className)'" }.joined(separator: ", ")
+        return FileError(path: shard, reason: "sample \(key): \(named), outside \(scope) (\(classes.joined(separator: ", "))); "
+                         + "used as an ignore region")
     }
 
     static func rgb(_ raster: Raster<UInt8>) -> Raster<UInt8> {
@@ -125,7 +140,9 @@ public enum Targets {
         for i in 0..<hw * hh {
             let k = Int(instanceAt[i])
             if k == -1 { semantic[i] = 0; continue }
-            guard k >= 0, let c = classIndex[k] else { continue }   // ignore, or a class the model does not know
+            // Ignore, or a class the model does not know: no class target here and no centre or offset
+            // below (sums[k] stays empty), so such an instance is an ignore region (reported by the loader).
+            guard k >= 0, let c = classIndex[k] else { continue }
             semantic[i] = Int32(c + 1)
             if !instances[k].isCrowd { sums[k].y += Double(i / hw); sums[k].x += Double(i % hw); sums[k].n += 1 }
         }

@@ -63,6 +63,20 @@ public enum ShardEvaluation {
         guard decoded > 0 else { throw FileError(path: shards.first ?? "shards", reason: "no readable sample to evaluate") }
     }
 
+    /// A sample's ground truth for the evaluator. An instance whose class is outside `classes` is
+    /// reported (shard, key, class) and joins the ignore region, as the trainer ignores it: a
+    /// prediction on it then lies on void and is no false positive, where dropping the instance
+    /// silently would count it as one.
+    static func groundTruth(_ sample: DecodedSample, classes: [String], scope: String,
+                            report: (FileError) -> Void) -> (instances: [InstanceRecord], ignore: RLE?) {
+        let record = sample.record
+        guard let problem = sample.unknownClasses(classes, scope: scope) else { return (record.instances, record.ignore) }
+        report(problem)
+        let unknown = record.instances.filter { !classes.contains($0.className) }
+        let ignore = RLE.union(unknown.map(\.mask) + (record.ignore.map { [$0] } ?? []), height: record.height, width: record.width)
+        return (record.instances.filter { classes.contains($0.className) }, ignore)
+    }
+
     public static func evaluate(_ predictor: Predictor, shards: [String], jobs: Int,
                                 overlays: Int = 0, report: (FileError) -> Void, progress: (Int) -> Void = { _ in }) throws -> Outcome {
         let classes = predictor.model.config.classes
@@ -74,7 +88,8 @@ public enum ShardEvaluation {
             let instances = predictor.predict(sample)
             worst.add(sample, instances)
             let predictions = instances.map { InstanceEvaluator.Prediction(classIndex: $0.classIndex, score: $0.score, mask: $0.mask) }
-            var image = InstanceEvaluator.Image(instances: sample.record.instances, ignore: sample.record.ignore, classNames: classes, predictions: predictions)
+            let truth = groundTruth(sample, classes: classes, scope: "the model's classes", report: report)
+            var image = InstanceEvaluator.Image(instances: truth.instances, ignore: truth.ignore, classNames: classes, predictions: predictions)
             image.minRegionSize = InstanceEvaluator.minRegionSize(width: sample.record.width, height: sample.record.height,
                                                                   originalWidth: sample.record.originalWidth, originalHeight: sample.record.originalHeight)
             images.append(image)
@@ -123,7 +138,8 @@ public enum ShardEvaluation {
                                                     mask: mask ?? RLE.empty(height: record.height, width: record.width))
             }
             size = size ?? (record.width, record.height)
-            var image = InstanceEvaluator.Image(instances: record.instances, ignore: record.ignore, classNames: classes, predictions: resampled)
+            let truth = groundTruth(sample, classes: classes, scope: "the evaluated classes", report: report)
+            var image = InstanceEvaluator.Image(instances: truth.instances, ignore: truth.ignore, classNames: classes, predictions: resampled)
             image.minRegionSize = InstanceEvaluator.minRegionSize(width: record.width, height: record.height,
                                                                   originalWidth: record.originalWidth, originalHeight: record.originalHeight)
             images.append(image)
