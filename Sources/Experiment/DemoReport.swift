@@ -91,9 +91,44 @@ public struct DemoReport {
         return lines.joined(separator: "\n")
     }
 
+    /// What trained the runs: the protocol's training line for each engine.
+    var trainingText: String {
+        let s = settings
+        let budget = """
+            \(s.steps) steps of batch \(s.batch) at \(s.inputWidth)×\(s.inputHeight) for every run \
+            (equal compute) except the convergence control (\(2 * s.steps) steps) and the fine-tuning (\(s.steps / 2) steps on real at half \
+            the rate, after the synthetic-only run: 1.5× the budget, compared with the 2× control)
+            """
+        switch s.engine {
+        case .swift:
+            return "`train-shards fit`, width \(s.width), \(budget); AdamW, peak lr \(s.learningRate), 10 % linear warm-up then cosine, "
+                + "random scale/crop/flip, one thread per run, \(s.lanes) runs side by side."
+        case .torch:
+            return "`synmix_torch.train --model \(s.model) --backbone \(s.backbone)`\(s.backboneWeights.map { " from ImageNet weights (\($0))" } ?? " from scratch"), "
+                + "\(budget); SGD (momentum 0.9, weight decay 1e-4), lr \(s.learningRate), linear warm-up, ×0.1 at 75 % of the steps, "
+                + "short side drawn from \(s.shortSides.map(String.init).joined(separator: "/")), flip (Detectron2's Cityscapes recipe, scaled), "
+                + "\(s.processes) process(es) per run, \(s.lanes) run(s) side by side; predictions scored by `train-shards evaluate --predictions`."
+        }
+    }
+
+    /// The report's first lines: what ran and how long each run took.
+    var budgetText: String {
+        let runs = results.runs
+        let total = runs.map(\.seconds).reduce(0, +)
+        let slowest = runs.max { $0.seconds < $1.seconds }
+        return "Engine `\(settings.engine.rawValue)`" + (settings.engine == .torch ? " (\(settings.model), \(settings.backbone)-FPN)" : " (the synmix network)")
+            + ", \(runs.count) runs, \(String(format: "%.1f", total / 60)) minutes of training steps in all"
+            + (slowest.map { String(format: " (%.0f s per run on average, the longest %@-s%d %.0f s)", total / Double(max(1, runs.count)),
+                                    $0.name, Int($0.seed), $0.seconds) } ?? "") + "."
+    }
+
     var protocolText: String {
         let s = settings
-        return """
+        let data = s.datasets.map {
+            "- Data: your datasets — Cityscapes at `\($0.cityscapes)` (\(s.realTrain) train, \(s.realVal) val frames) and Synscapes at "
+                + "`\($0.synscapes)` (\(s.syntheticTrain) train frames, \(s.syntheticVal) held out as val, \(s.syntheticValFraction) of its ids)."
+        }
+        let text = """
         - Data (generated, deterministic from seed \(s.seed)): \(s.realTrain) real train frames with class mix `\(s.realTrainClasses.rawValue)` \
         (Cityscapes' frequencies with the tail squared: cars and people everywhere, each other class about once per 100 frames), \
         \(s.realVal) balanced real val frames (Cityscapes layout), \(s.syntheticTrain) synthetic train frames with class mix \
@@ -103,10 +138,7 @@ public struct DemoReport {
         protocol of long-tail benchmarks (ImageNet-LT): every class's AP rests on many instances.
         - Pipeline: `harmonize` both, `filter-instances` the synthetic set (thresholds calibrated from the real annotations), \
         `pack-mix` at \(s.inputWidth)×\(s.inputHeight).
-        - Training: `train-shards fit`, width \(s.width), \(s.steps) steps of batch \(s.batch) at \(s.inputWidth)×\(s.inputHeight) for every run \
-        (equal compute) except the convergence control (\(2 * s.steps) steps) and the fine-tuning (\(s.steps / 2) steps on real at half \
-        the rate, after the synthetic-only run: 1.5× the budget, compared with the 2× control); AdamW, peak lr \(s.learningRate), 10 % \
-        linear warm-up then cosine, random scale/crop/flip, one thread per run, two runs side by side.
+        - Training: \(trainingText)
         - Mixing: the real and the synthetic shards stream as two sources with a fixed real share of \(Int(100 * s.realShare)) % per batch \
         (`--share real=\(s.realShare)`); synthetic counts keep the published ratios (3 000, 6 000, 9 000, 20 000 to 3 475 real) as nested \
         subsets. The published protocol trains 50 epochs on uniformly mixed shards, so a larger mix trains longer: it confounds \
@@ -117,14 +149,16 @@ public struct DemoReport {
         - Evaluation: Cityscapes instance AP (the official algorithm) at \(s.inputWidth)×\(s.inputHeight), the 100 px minimum region scaled by \
         the area ratio (\(String(format: "%.2f", 100 * Double(s.inputWidth * s.inputHeight) / Double(s.frameWidth * s.frameHeight))) px).
         """
+        // The user's datasets replace the generated benchmark's description (the first item).
+        return data.map { ([$0] + text.components(separatedBy: "\n- ").dropFirst()).joined(separator: "\n- ") } ?? text
     }
 
     func markdown(plots: [String], previews: [String], elapsed: Double) -> String {
         """
         # synmix demo: mixed real and synthetic training
 
-        Preset `\(settings.preset)`, \(String(format: "%.1f", elapsed / 60)) minutes on this machine. Every number below was computed by \
-        this run (AP ×100); `report.json` holds them all, machine-readable.
+        Preset `\(settings.preset)`; this invocation took \(String(format: "%.1f", elapsed / 60)) minutes. \(budgetText) Every number below was \
+        computed by these runs (AP ×100); `report.json` holds them all, machine-readable.
 
         ## Does the published pattern appear?
 

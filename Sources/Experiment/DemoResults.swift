@@ -222,6 +222,8 @@ public struct DemoResults: Sendable {
         let names = runs.map(\.name).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         return .object([
             ("preset", .string(settings.preset)),
+            ("engine", .string(settings.engine.rawValue)),
+            ("model", .string(settings.engine == .torch ? settings.model : "synmix")),
             ("elapsed_seconds", number(elapsed)),
             ("settings", .object([
                 ("seed", .int(Int(settings.seed))), ("steps", .int(settings.steps)), ("batch", .int(settings.batch)),

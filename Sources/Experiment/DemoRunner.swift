@@ -3,10 +3,12 @@ import Synchronization
 import SynmixCore
 import SynmixGenerate
 
-/// One training of the experiment: what `train-shards fit` gets, and its results.
+/// One training of the experiment: the trainer's command line (`train-shards fit` or `synmix_torch.train`).
 public struct TrainingRun: Sendable {
     public var name: String
     public var seed: UInt64
+    /// The trainer: a stage executable's name, or a path (the torch engine's Python or torchrun).
+    public var tool: String
     public var arguments: [String]
     /// A run whose model this one starts from (pre-training then fine-tuning).
     public var after: String?
@@ -34,7 +36,8 @@ public enum DemoRun {
 /// on real and synthetic val, and write the report. Each stage is the real
 /// executable, so the demo runs exactly what users run.
 public final class DemoRunner: @unchecked Sendable {
-    public let settings: DemoSettings
+    /// The preset's settings; with the user's datasets, the image counts become theirs once harmonized.
+    public private(set) var settings: DemoSettings
     let log: @Sendable (String) -> Void
     let started = Date()
 
@@ -50,13 +53,15 @@ public final class DemoRunner: @unchecked Sendable {
     /// the runs already in the output folder.
     @discardableResult
     public func run(reportOnly: Bool = false) throws -> DemoResults {
-        let runs = trainingRuns()
         if !reportOnly {
             try Files.createDirectory(path("logs"))
+            try checkPlan()
             try generate()
             try prepare()
-            try train(runs)
         }
+        if reportOnly, settings.datasets != nil { try countUserImages() }
+        let runs = trainingRuns()
+        if !reportOnly { try train(runs) }
         let results = try DemoResults(settings: settings, runs: runs, filterReport: path("synthetic-filtered"))
         // A rewritten report keeps the wall time of the run that trained the models.
         let elapsed = reportOnly ? (try? JSON.parse(try Files.read(path("report.json"))))?["elapsed_seconds"]?.doubleValue ?? .nan
@@ -65,9 +70,38 @@ public final class DemoRunner: @unchecked Sendable {
         return results
     }
 
+    // MARK: resuming
+
+    /// A rerun into the same folder continues it: every finished stage and run is kept. So the folder must hold
+    /// this experiment and no other (OUT/plan.json, written on the first run).
+    func checkPlan() throws {
+        let file = path("plan.json")
+        guard Files.exists(file) else { return try Files.writeAtomically(settings.identity.pretty, to: file) }
+        let stored = try JSON.parse(try Files.read(file))
+        guard case .object(let pairs) = settings.identity else { return }
+        let differences = pairs.filter { stored[$0.0]?.compact != $0.1.compact }
+            .map { "\($0.0) (\(stored[$0.0]?.compact ?? "none") there, \($0.1.compact) now)" }
+        guard differences.isEmpty else {
+            throw FileError(path: file, reason: "\(out) holds another experiment: \(differences.joined(separator: "; ")); "
+                            + "use another --out, or --fresh to replace it")
+        }
+    }
+
+    /// Runs `body` unless `marker` exists (a stage that finished), and writes the marker after it.
+    func once(_ marker: String, _ body: () throws -> Void) throws {
+        guard !Files.exists(path(marker)) else { return }
+        try body()
+        try Files.writeAtomically(Array("done\n".utf8), to: path(marker))
+    }
+
     // MARK: data
 
     func generate() throws {
+        guard settings.datasets == nil else { return }
+        try once("data/.complete") { try generateBenchmark() }
+    }
+
+    func generateBenchmark() throws {
         let s = settings
         let t0 = Date()
         // Real: Cityscapes layout, a long-tailed train city and a class-balanced val city;
@@ -91,40 +125,79 @@ public final class DemoRunner: @unchecked Sendable {
                    Date().timeIntervalSince(t0)))
     }
 
+    /// The dataset roots: the user's, or the generated benchmark's.
+    var realRoot: String { settings.datasets?.cityscapes ?? path("data/real") }
+    var syntheticRoot: String { settings.datasets?.synscapes ?? path("data/synthetic") }
+    var syntheticValFraction: Double {
+        settings.datasets == nil ? Double(settings.syntheticVal) / Double(settings.syntheticTrain + settings.syntheticVal) : settings.syntheticValFraction
+    }
+
+    /// Runs a stage whose output folder is `output` unless it finished before (its own completion file there);
+    /// a stage interrupted half-way starts again from an empty folder.
+    func stage(_ tool: String, _ arguments: [String], output: String, done: String, logName: String? = nil) throws {
+        guard !Files.exists("\(output)/\(done)") else { return }
+        try? FileManager.default.removeItem(atPath: output)
+        try stage(tool, arguments, logName: logName)
+    }
+
+    /// The user's datasets set the counts the plan scales to (harmonize's summary.json, per split).
+    func countUserImages() throws {
+        func images(_ folder: String, _ split: String) throws -> Int {
+            let file = "\(folder)/summary.json"
+            guard let count = try JSON.parse(try Files.read(file))["splits"]?[split]?["images"]?.intValue else {
+                throw FileError(path: file, reason: "no image count for split \(split)")
+            }
+            return count
+        }
+        settings.realTrain = try images(path("real"), "train")
+        settings.realVal = try images(path("real"), "val")
+        settings.syntheticTrain = try images(path("synthetic"), "train")
+        settings.syntheticVal = try images(path("synthetic"), "val")
+        guard settings.realTrain > 0, settings.realVal > 0, settings.syntheticTrain > 0, settings.syntheticVal > 0 else {
+            throw FileError(path: path("real"), reason: "the datasets need train and val images in both domains: real \(settings.realTrain) train, "
+                            + "\(settings.realVal) val; synthetic \(settings.syntheticTrain) train, \(settings.syntheticVal) val")
+        }
+        log("[prepare] your datasets: real \(settings.realTrain) train + \(settings.realVal) val, synthetic \(settings.syntheticTrain) train + "
+            + "\(settings.syntheticVal) val; synthetic counts \(settings.syntheticCounts.map(String.init).joined(separator: ", "))")
+    }
+
     func prepare() throws {
         let s = settings
-        let valFraction = String(Double(s.syntheticVal) / Double(s.syntheticTrain + s.syntheticVal))
-        try stage("harmonize", ["--dataset", "cityscapes", "--root", path("data/real"), "--split", "all", "--out", path("real")],
-                  logName: "harmonize-real")
-        try stage("harmonize", ["--dataset", "synscapes", "--root", path("data/synthetic"), "--val-fraction", valFraction,
-                                "--out", path("synthetic")], logName: "harmonize-synthetic")
+        let valFraction = String(syntheticValFraction)
+        try stage("harmonize", ["--dataset", "cityscapes", "--root", realRoot, "--split", "all", "--out", path("real")],
+                  output: path("real"), done: "summary.json", logName: "harmonize-real")
+        try stage("harmonize", ["--dataset", "synscapes", "--root", syntheticRoot, "--val-fraction", valFraction,
+                                "--out", path("synthetic")], output: path("synthetic"), done: "summary.json", logName: "harmonize-synthetic")
         // Thresholds from the real annotations themselves (what a human left unlabelled).
         try stage("filter-instances", ["--in", path("synthetic"), "--calibrate-from", path("real"), "--preview", "3",
-                                       "--out", path("synthetic-filtered")])
-        let size = "\(s.inputWidth)x\(s.inputHeight)"
+                                       "--out", path("synthetic-filtered")], output: path("synthetic-filtered"), done: "report.md")
+        if s.datasets != nil { try countUserImages() }
+        let s2 = settings
+        let size = "\(s2.inputWidth)x\(s2.inputHeight)"
         func pack(_ name: String, _ arguments: [String]) throws {
-            try stage("pack-mix", arguments + ["--max-size", size, "--seed", String(s.seed), "--out", path("shards/\(name)")],
-                      logName: "pack-\(name)")
+            try stage("pack-mix", arguments + ["--max-size", size, "--seed", String(s2.seed), "--out", path("shards/\(name)")],
+                      output: path("shards/\(name)"), done: "index.json", logName: "pack-\(name)")
         }
         try pack("real-train", ["--real", path("real"), "--split", "train"])
         try pack("real-val", ["--real", path("real"), "--split", "val"])
         try pack("synthetic-val", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all", "--split", "val"])
         try pack("synthetic-all", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all"])
-        for count in s.syntheticCounts {
+        for count in s2.syntheticCounts {
             // Nested subsets (one seed): each larger set keeps the smaller one's images; mixed runs
             // stream them beside the real shards with a fixed real share per batch.
             try pack("synthetic-\(count)", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
         }
-        try pack("mix-\(s.largest)", ["--real", path("real"), "--synthetic", path("synthetic-filtered"), "--synthetic-count", String(s.largest)])
-        if s.ablations {
+        try pack("mix-\(s2.largest)", ["--real", path("real"), "--synthetic", path("synthetic-filtered"), "--synthetic-count", String(s2.largest)])
+        if s2.ablations {
             // Ablation: the mapping without the two-wheeler split (a rider stays part of its bicycle/motorcycle).
-            try stage("harmonize", ["--dataset", "synscapes", "--root", path("data/synthetic"), "--val-fraction", valFraction,
+            try stage("harmonize", ["--dataset", "synscapes", "--root", syntheticRoot, "--val-fraction", valFraction,
                                     "--mapping", "\(settings.mappings)/ablations/synscapes-unsplit.yaml",
                                     "--taxonomy", "\(settings.mappings)/taxonomy.yaml", "--out", path("synthetic-unsplit")],
-                      logName: "harmonize-unsplit")
+                      output: path("synthetic-unsplit"), done: "summary.json", logName: "harmonize-unsplit")
             try stage("filter-instances", ["--in", path("synthetic-unsplit"), "--calibrate-from", path("real"),
-                                           "--out", path("synthetic-unsplit-filtered")], logName: "filter-instances-unsplit")
-            let largest = s.largest
+                                           "--out", path("synthetic-unsplit-filtered")], output: path("synthetic-unsplit-filtered"),
+                      done: "report.md", logName: "filter-instances-unsplit")
+            let largest = s2.largest
             try pack("unfiltered-\(largest)", ["--synthetic", path("synthetic"), "--synthetic-count", String(largest)])
             try pack("unsplit-\(largest)", ["--synthetic", path("synthetic-unsplit-filtered"), "--synthetic-count", String(largest)])
         }
@@ -170,13 +243,28 @@ public final class DemoRunner: @unchecked Sendable {
                 let folder = path("runs/\(name)-s\(seed)")
                 let steps = max(1, Int(Double(s.steps) * stepFactor))
                 let rate = s.learningRate * (after == nil ? 1 : 0.5)
-                runs.append(TrainingRun(name: name, seed: seed, arguments: ["fit"] + arguments + [
-                    "--eval", "real=\(shards("real-val"))", "--eval", "synthetic=\(shards("synthetic-val"))",
-                    "--out", folder, "--steps", String(steps), "--batch", String(s.batch), "--input-size", "\(s.inputWidth)x\(s.inputHeight)",
-                    "--width", String(s.width), "--lr", String(rate), "--seed", String(seed), "--jobs", "1",
-                    "--log-every", String(max(1, steps / 4)), "--checkpoint-every", String(steps),
-                ], after: after.map { "\($0)-s\(seed)" }, folder: folder,
-                                        realImages: images.0, syntheticImages: images.1))
+                // Both engines: the same sources, shares, val sets, steps, batch, seed and starting model.
+                let common = arguments + ["--eval", "real=\(shards("real-val"))", "--eval", "synthetic=\(shards("synthetic-val"))",
+                                          "--out", folder, "--steps", String(steps), "--batch", String(s.batch / s.processes),
+                                          "--lr", String(rate), "--seed", String(seed), "--log-every", String(max(1, steps / 4))]
+                let (tool, command): (String, [String])
+                switch s.engine {
+                case .swift:
+                    (tool, command) = ("train-shards", ["fit"] + common + ["--input-size", "\(s.inputWidth)x\(s.inputHeight)", "--width", String(s.width),
+                                                                     "--jobs", "1", "--checkpoint-every", String(steps)])
+                case .torch:
+                    // The detector at the input size: short sides drawn around the input height, the longest side at the input width.
+                    let launcher = s.processes > 1 ? ["--nproc_per_node", String(s.processes), "--master_port", String(29_500 + runs.count)] : []
+                    (tool, command) = (s.processes > 1 ? s.torchrun : s.python, launcher + ["-m", "synmix_torch.train", "--model", s.model,
+                        "--backbone", s.backbone] + common + [
+                        "--short-sides", s.shortSides.map(String.init).joined(separator: ","), "--max-size", String(s.inputWidth),
+                        "--test-short-side", String(s.inputHeight), "--test-max-size", String(s.inputWidth),
+                        "--rois-per-image", String(s.roisPerImage), "--detections-per-image", String(s.detectionsPerImage), "--workers", String(s.loaderWorkers), "--evaluator", "\(s.bin)/train-shards",
+                        "--checkpoint-every", String(max(1, min(steps, 1000)))]
+                        + (s.backboneWeights.map { arguments.contains("--init") ? [] : ["--backbone-weights", $0] } ?? []))
+                }
+                runs.append(TrainingRun(name: name, seed: seed, tool: tool, arguments: command, after: after.map { "\($0)-s\(seed)" },
+                                        folder: folder, realImages: images.0, syntheticImages: images.1))
             }
         }
         return runs
@@ -188,7 +276,7 @@ public final class DemoRunner: @unchecked Sendable {
         if let orphan = runs.first(where: { $0.after.map { !keys.contains($0) } ?? false }) {
             throw FileError(path: out, reason: "\(orphan.name) starts from \(orphan.after!), which is not among the runs to train")
         }
-        let state = Mutex((next: 0, done: Set<String>(), failure: String?.none))
+        let state = Mutex((next: 0, done: Set<String>(), failure: String?.none, trained: 0, seconds: 0.0))
         let group = DispatchGroup()
         let t0 = Date()
         for lane in 0..<settings.lanes {
@@ -208,14 +296,29 @@ public final class DemoRunner: @unchecked Sendable {
                     guard let run = job else { return }
                     let key = "\(run.name)-s\(run.seed)"
                     let started = Date()
-                    self.log("[train] lane \(lane + 1): \(key) …")
                     do {
-                        try self.stage("train-shards", run.arguments, logName: "train-\(key)")
-                        let summary = (try? RunResult(run)).map {
-                            String(format: "real val AP %.1f, synthetic val AP %.1f", 100 * $0.real.ap, 100 * $0.synthetic.ap)
-                        } ?? ""
-                        self.log(String(format: "[train] lane %d: %@ done in %.0f s: %@", lane + 1, key, Date().timeIntervalSince(started), summary))
-                        state.withLock { _ = $0.done.insert(key) }
+                        if let finished = try? RunResult(run) {
+                            // A rerun never trains a finished run again.
+                            self.log("[train] \(key): finished earlier (\(self.summary(finished))), kept")
+                        } else {
+                            // A run interrupted after a checkpoint continues from it; one without any starts afresh.
+                            let checkpoints = Files.list("\(run.folder)/checkpoints").filter { $0.hasSuffix(".safetensors") }
+                            if checkpoints.isEmpty { try? FileManager.default.removeItem(atPath: run.folder) }
+                            self.log("[train] lane \(lane + 1): \(key) \(checkpoints.isEmpty ? "…" : "resumed from its last checkpoint …")")
+                            try self.stage(run.tool, run.arguments + (checkpoints.isEmpty ? [] : ["--resume"]), logName: "train-\(key)")
+                            let result = try RunResult(run)
+                            self.log(String(format: "[train] lane %d: %@ done in %.0f s: %@", lane + 1, key, Date().timeIntervalSince(started),
+                                            self.summary(result)))
+                            state.withLock { $0.seconds += Date().timeIntervalSince(started); $0.trained += 1 }
+                        }
+                        let progress = state.withLock { s -> String in
+                            s.done.insert(key)
+                            let left = runs.count - s.done.count
+                            let eta = s.trained > 0 ? s.seconds / Double(s.trained) * Double(left) / Double(self.settings.lanes) : .nan
+                            return String(format: "[plan] %d/%d runs done, %.0f min so far, about %@ to go", s.done.count, runs.count,
+                                          Date().timeIntervalSince(self.started) / 60, eta.isFinite ? String(format: "%.0f min", eta / 60) : "? min")
+                        }
+                        self.log(progress)
                     } catch {
                         state.withLock { $0.failure = "\(error)" }
                         return
@@ -228,7 +331,13 @@ public final class DemoRunner: @unchecked Sendable {
         log(String(format: "[train] %d trainings in %.0f s on %d lanes", runs.count, Date().timeIntervalSince(t0), settings.lanes))
     }
 
-    /// Runs one stage executable with its output in logs/NAME.log; a failure names the log.
+    func summary(_ result: RunResult) -> String {
+        String(format: "real val AP %.1f, synthetic val AP %.1f", 100 * result.real.ap, 100 * result.synthetic.ap)
+    }
+
+    /// Runs one stage executable (a name in the stage folder, or a path) with its output in logs/NAME.log;
+    /// a failure names the log. The torch engine's Python finds synmix_torch in the repository's python/
+    /// folder when it is not installed, and the lanes' trainings take one thread each.
     func stage(_ tool: String, _ arguments: [String], logName: String? = nil) throws {
         let name = logName ?? tool
         let logPath = path("logs/\(name).log")
@@ -236,8 +345,15 @@ public final class DemoRunner: @unchecked Sendable {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         defer { try? handle.close() }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(settings.bin)/\(tool)")
+        process.executableURL = URL(fileURLWithPath: tool.contains("/") ? tool : "\(settings.bin)/\(tool)")
         process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        let package = URL(fileURLWithPath: settings.mappings).deletingLastPathComponent().appendingPathComponent("python").path
+        if Files.isDirectory("\(package)/synmix_torch") {
+            environment["PYTHONPATH"] = ([package] + (environment["PYTHONPATH"].map { [$0] } ?? [])).joined(separator: ":")
+        }
+        if settings.lanes > 1 { environment["OMP_NUM_THREADS"] = "1" }
+        process.environment = environment
         process.standardOutput = handle
         process.standardError = handle
         try process.run()

@@ -1,4 +1,5 @@
 import Foundation
+import SynmixCore
 import SynmixGenerate
 
 /// The mixed-training experiment of `make demo`, sized for a 2-core machine.
@@ -38,6 +39,36 @@ public struct DemoSettings: Sendable {
     /// Trainings run side by side, one thread each.
     public var lanes = 2
 
+    /// Which trainer runs the plan; the plan, the rule and the report do not depend on it.
+    public enum Engine: String, CaseIterable, Sendable {
+        /// `train-shards fit`: the synmix network on CPUs (OpenBLAS).
+        case swift
+        /// `python -m synmix_torch.train`: the seed's detectors (PointRend, Mask R-CNN) with PyTorch, on GPUs where there are.
+        case torch
+    }
+    public var engine = Engine.swift
+    /// The torch engine's detector (`synmix_torch.train --model`) and its backbone.
+    public var model = "pointrend"
+    public var backbone = "resnet50"
+    /// The Python that has synmix_torch's requirements (torch, torchvision), and processes per run (torchrun when > 1).
+    public var python = "python3"
+    /// torchrun beside that Python (the torch engine with several processes per run).
+    public var torchrun: String { URL(fileURLWithPath: python).deletingLastPathComponent().appendingPathComponent("torchrun").path }
+    /// Processes per run: GPUs under torchrun for the torch engine (the batch is split over them).
+    public var processes = 1
+    /// DataLoader workers per process of the torch engine (0 on the 2-core presets: the lanes use both cores).
+    public var loaderWorkers = 0
+    /// An ImageNet ResNet state dict for the detector's backbone (torch engine; Detectron2's recipe starts from one).
+    public var backboneWeights: String?
+    /// Proposals sampled per image by the detector's heads (Detectron2's 512), and detections kept per image at
+    /// prediction (100, as Cityscapes and COCO evaluate); fewer on CPUs, where PointRend's point head costs most.
+    public var roisPerImage = 512
+    public var detectionsPerImage = 100
+    /// The user's datasets in their original layouts, instead of the generated benchmark.
+    public var datasets: (cityscapes: String, synscapes: String)?
+    /// Share of a user's Synscapes set held out as synthetic val (it has no split of its own; 4 % = 1 000 of 25 000 frames).
+    public var syntheticValFraction = 0.04
+
     /// The published Table 2 adds 3 000, 6 000, 9 000 and 20 000 synthetic images to
     /// 3 475 real ones; the demo keeps those ratios to its real training set (capped by
     /// the synthetic set; equal counts are trained once).
@@ -63,6 +94,10 @@ public struct DemoSettings: Sendable {
         case quick
         /// A few images and steps: checks that every stage's output feeds the next (tests).
         case tiny
+        /// The generated benchmark at its full frame size for PointRend R50-FPN on one GPU (torch engine).
+        case gpu
+        /// The user's datasets (--cityscapes, --synscapes) at their own size with the seed's protocol.
+        case published
     }
 
     public init(preset: Preset, out: String, bin: String, mappings: String) {
@@ -85,6 +120,43 @@ public struct DemoSettings: Sendable {
             steps = 4
             batch = 2
             seeds = 2
+            roisPerImage = 32
+            detectionsPerImage = 10
+        case .gpu:
+            // The full preset's data and plan, trained at the frames' own size. Not yet timed on a GPU: 1 500 steps of
+            // 8 images × 16 runs is what an H100 is expected to do in about an hour at 512×256.
+            engine = .torch
+            (inputWidth, inputHeight) = (frameWidth, frameHeight)
+            steps = 1500
+            lanes = 1
+            loaderWorkers = 4
+        case .published:
+            // Detectron2's Cityscapes recipe per configuration (24 000 steps of 8 images), the same for every run so that
+            // the comparison holds compute equal; images at their own size (Cityscapes 2048×1024), one run at a time.
+            engine = .torch
+            (frameWidth, frameHeight, inputWidth, inputHeight) = (2048, 1024, 2048, 1024)
+            steps = 24_000
+            lanes = 1
+            loaderWorkers = 4
         }
+        learningRate = engine == .torch ? Self.detectorLearningRate(batch: batch) : learningRate
+    }
+
+    /// Detectron2's lr for the detectors: 0.01 per 8 images, scaled linearly with the global batch.
+    public static func detectorLearningRate(batch: Int) -> Double { 0.01 * Double(batch) / 8 }
+
+    /// Training short sides of the torch engine's multi-scale augmentation: 80–100 % of the input height, as
+    /// Detectron2's 800–1024 is of Cityscapes' 1024.
+    public var shortSides: [Int] { [0.8, 0.9, 1.0].map { max(1, Int((Double(inputHeight) * $0).rounded())) } }
+
+    /// What fixes the experiment's outputs: a rerun into the same folder must have the same (OUT/plan.json).
+    public var identity: JSON {
+        .object([("preset", .string(preset)), ("engine", .string(engine.rawValue)), ("model", .string(engine == .torch ? model : "synmix")),
+                 ("backbone", engine == .torch ? .string(backbone) : .null),
+                 ("backbone_weights", engine == .torch ? backboneWeights.map { .string($0) } ?? .null : .null), ("seed", .int(Int(seed))), ("steps", .int(steps)),
+                 ("batch", .int(batch)), ("seeds", .int(seeds)), ("gap", .double(gap)), ("lr", .double(learningRate)),
+                 ("input_size", .array([.int(inputWidth), .int(inputHeight)])),
+                 ("datasets", datasets.map { .array([.string($0.cityscapes), .string($0.synscapes)]) } ?? .null),
+                 ("only", only.map { .array($0.sorted().map { .string($0) }) } ?? .null)])
     }
 }

@@ -22,7 +22,7 @@ final class ReportOnlyCorruptionTests: XCTestCase {
         options.threads = 1
         options.evaluations = [("real", ResumeCorruptionTests.shards), ("synthetic", ResumeCorruptionTests.shards)]
         _ = try Trainer.fit(options) { _ in }
-        return TrainingRun(name: "real-only", seed: 1, arguments: ["fit", "--out", folder, "--steps", "2", "--batch", "2", "--input-size", "64x32",
+        return TrainingRun(name: "real-only", seed: 1, tool: "train-shards", arguments: ["fit", "--out", folder, "--steps", "2", "--batch", "2", "--input-size", "64x32",
                                                                    "--width", "4", "--lr", "0.003", "--seed", "1"],
                            after: nil, folder: folder, realImages: 6, syntheticImages: 0)
     }

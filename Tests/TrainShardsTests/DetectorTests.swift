@@ -25,7 +25,7 @@ final class DetectorTests: XCTestCase {
     func trainArguments(out: String, steps: Int) -> [String] {
         ["-m", "synmix_torch.train", "--model", "pointrend", "--backbone", "resnet18", "--train", "\(fixtureShards)/mix-*.tar",
          "--out", out, "--steps", String(steps), "--batch", "2", "--short-sides", "96", "--max-size", "512",
-         "--test-short-side", "96", "--rois-per-image", "64", "--lr", "0.01", "--warmup-steps", "50", "--no-augment",
+         "--test-short-side", "96", "--rois-per-image", "64", "--detections-per-image", "30", "--lr", "0.01", "--warmup-steps", "50", "--no-augment",
          "--checkpoint-every", "1000", "--log-every", "50", "--workers", "1"]
     }
 

@@ -3,7 +3,7 @@
 | metadata key | value |
 |---|---|
 | `synmix.config` | `{architecture, model, backbone, classes, pretrained_backbone}`: the detector is rebuilt from it |
-| `synmix.input` | `{mean, std, test_short_side, test_max_size}`: the normalisation the detector was trained with (used on load) and its test scale |
+| `synmix.input` | `{mean, std, test_short_side, test_max_size, detections_per_image}`: the normalisation the detector was trained with and its prediction settings (all used on load) |
 | `synmix.version` | the writer |
 | `synmix.training` | training checkpoints: `{step, options, data}` — the run's options and the data position (plan.py) |
 
@@ -21,11 +21,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from . import __version__
-from .detection import ARCHITECTURE, BACKBONES, MODELS, build
+from .detection import ARCHITECTURE, BACKBONES, DETECTIONS_PER_IMAGE, MODELS, build
 
 MOMENTUM_PREFIX = "optimizer.momentum_buffer."
 # A test scale beyond this (pixels on a side) is no image synmix packs: docs/formats.md's 2^28-pixel budget.
 MAX_SIDE = 1 << 14
+# More detections than this per image is no setting anyone evaluates with (COCO and Cityscapes use 100).
+MAX_DETECTIONS = 1000
 
 
 class CheckpointError(ValueError):
@@ -96,10 +98,10 @@ def check_input(settings, path):
     if not isinstance(settings, dict) or not numbers(settings.get("mean")) or not numbers(settings.get("std")) \
             or not all(v > 0 for v in settings["std"]):
         raise CheckpointError(f"{path}: synmix.input needs mean and std, three finite numbers each (std > 0), got {compact(settings)[:200]}")
-    for key in ("test_short_side", "test_max_size"):
-        value = settings.get(key)
-        if not (isinstance(value, int) and 0 < value <= MAX_SIDE):
-            raise CheckpointError(f"{path}: synmix.input {key} must be a whole number in 1…{MAX_SIDE}, got {value!r}")
+    for key, limit in (("test_short_side", MAX_SIDE), ("test_max_size", MAX_SIDE), ("detections_per_image", MAX_DETECTIONS)):
+        value = settings.get(key, DETECTIONS_PER_IMAGE if key == "detections_per_image" else None)
+        if not (isinstance(value, int) and 0 < value <= limit):
+            raise CheckpointError(f"{path}: synmix.input {key} must be a whole number in 1…{limit}, got {value!r}")
 
 
 def load(path):
@@ -120,12 +122,24 @@ def load(path):
     if problems:
         raise CheckpointError(f"{path}: tensors do not fit {config['model']} {config['backbone']}: " + "; ".join(problems))
     detector.load_state_dict(weights, strict=True)
+    detector.roi_heads.detections_per_img = settings.get("detections_per_image", DETECTIONS_PER_IMAGE)
     training = _metadata_json(metadata, "synmix.training", path) if "synmix.training" in metadata else None
     if training is not None and not (isinstance(training, dict) and isinstance(training.get("step"), int) and training["step"] >= 0
                                      and isinstance(training.get("data"), dict) and isinstance(training.get("options"), dict)):
         raise CheckpointError(f"{path}: synmix.training must hold a step ≥ 0, the options and the data position")
     momentum = {k[len(MOMENTUM_PREFIX):]: v for k, v in tensors.items() if k.startswith(MOMENTUM_PREFIX)}
     return detector, settings, training, momentum
+
+
+def is_detector_checkpoint(path):
+    """Whether `path` is a safetensors file carrying a synmix detector config (else: a plain state dict)."""
+    if not path.endswith(".safetensors"):
+        return False
+    _, metadata = read(path)
+    try:
+        return json.loads(metadata.get("synmix.config", "{}")).get("architecture") == ARCHITECTURE
+    except (ValueError, AttributeError):
+        return False
 
 
 def load_weights_file(path):

@@ -138,11 +138,9 @@ class PointHead(nn.Module):
 
 
 def subdivision_steps(boxes):
-    """Steps from 7×7 until the mask has the largest box's resolution (7·2^s ≥ its longer side), at most 5."""
-    if boxes.shape[0] == 0:
-        return 0
-    side = float((boxes[:, 2:] - boxes[:, :2]).max())
-    return min(MAX_SUBDIVISION_STEPS, max(0, math.ceil(math.log2(max(side, 1.0) / COARSE_RESOLUTION))))
+    """Per box: steps from 7×7 until the mask has the box's resolution (7·2^s ≥ its longer side), at most 5."""
+    sides = (boxes[:, 2:] - boxes[:, :2]).max(dim=1).values.clamp(min=1.0)
+    return torch.ceil(torch.log2(sides / COARSE_RESOLUTION)).clamp(0, MAX_SUBDIVISION_STEPS).long()
 
 
 class PointRendMaskBranch(nn.Module):
@@ -190,20 +188,26 @@ class PointRendMaskBranch(nn.Module):
 
     @torch.no_grad()
     def predict(self, features, boxes, labels, image_shapes):
-        """Per image, mask probabilities [B_i, 1, R, R] relative to each box, R = 7·2^steps (the box's resolution)."""
+        """Per image, mask probabilities [B_i, 1, R, R] relative to each box. Each box is refined until its mask has
+        the box's resolution (subdivision_steps); masks are returned at the largest R of the batch, a box that needed
+        fewer steps upsampled bilinearly beyond its own — which is what pasting it into the image would do anyway."""
         counts = [b.shape[0] for b in boxes]
         coarse = self.coarse_logits(features, boxes, image_shapes)
-        chosen = torch.cat(labels) if counts else torch.zeros(0, dtype=torch.long)
-        index = torch.arange(coarse.shape[0], device=coarse.device)
-        mask = coarse[index, chosen][:, None]
-        for _ in range(subdivision_steps(torch.cat(boxes)) if sum(counts) else 0):
+        if coarse.shape[0] == 0:
+            return [coarse.new_zeros((0, 1, COARSE_RESOLUTION, COARSE_RESOLUTION)) for _ in boxes]
+        every_box, chosen = torch.cat(boxes), torch.cat(labels)
+        owner = torch.repeat_interleave(torch.arange(len(boxes), device=coarse.device), torch.tensor(counts, device=coarse.device))
+        steps = subdivision_steps(every_box)
+        mask = coarse[torch.arange(coarse.shape[0], device=coarse.device), chosen][:, None]
+        for step in range(int(steps.max())):
             mask = F.interpolate(mask, scale_factor=2, mode="bilinear", align_corners=False)
+            active = torch.nonzero(steps > step).squeeze(1)
             side = mask.shape[-1]
             count = min(SUBDIVISION_POINTS, side * side)
-            flat = mask.reshape(mask.shape[0], -1)
+            flat = mask[active].reshape(active.shape[0], -1)
             where = uncertainty(flat).topk(count, dim=1).indices
             points = torch.stack([(where % side).float() + 0.5, (where // side).float() + 0.5], dim=2) / side
-            refined = self.point_logits(features, coarse, boxes, points)[index, chosen]
-            flat = flat.scatter(1, where, refined.to(flat.dtype))
-            mask = flat.reshape(mask.shape)
+            active_boxes = [every_box[active[owner[active] == image]] for image in range(len(boxes))]
+            refined = self.point_logits(features, coarse[active], active_boxes, points)[torch.arange(active.shape[0]), chosen[active]]
+            mask[active] = flat.scatter(1, where, refined.to(flat.dtype)).reshape(-1, 1, side, side)
         return list(mask.float().sigmoid().split(counts))

@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 
 from . import detector_checkpoint as checkpoints
-from .detection import BACKBONES, MODELS, ROI_BATCH, build
+from .detection import BACKBONES, DETECTIONS_PER_IMAGE, MODELS, ROI_BATCH, build
 from .detection_data import TEST_MAX_SIZE, TEST_SHORT_SIDE, TRAIN_MAX_SIZE, TRAIN_SHORT_SIDES, PlanBatches
 from .plan import DataPlan, PlanError, Source, split_batch
 from .predict import predict_shards
@@ -113,6 +113,8 @@ def arguments(argv=None):
     p.add_argument("--test-max-size", type=positive, default=TEST_MAX_SIZE)
     p.add_argument("--rois-per-image", type=positive, default=ROI_BATCH,
                    help=f"proposals sampled per image for the box and mask losses (default {ROI_BATCH}, Detectron2's; fewer on CPUs)")
+    p.add_argument("--detections-per-image", type=positive, default=DETECTIONS_PER_IMAGE,
+                   help=f"detections kept per image at prediction (default {DETECTIONS_PER_IMAGE}; recorded in the checkpoint)")
     p.add_argument("--no-augment", action="store_true", help="largest short side, no flip")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--backbone-weights", help="ImageNet ResNet state dict (.pth or .safetensors) for the backbone")
@@ -161,6 +163,21 @@ def learning_rate(base, step, warmup, lr_steps):
         alpha = step / warmup
         factor *= WARMUP_FACTOR * (1 - alpha) + alpha
     return base * factor
+
+
+def starting_detector(args, classes, say):
+    """A new detector; from --init, a synmix detector checkpoint continues as it is (fine-tuning), any other state
+    dict (torchvision's COCO Mask R-CNN) initialises what fits; --backbone-weights initialise the backbone."""
+    if args.init and checkpoints.is_detector_checkpoint(args.init):
+        detector, _, _, _ = checkpoints.load(args.init)
+        if (detector.config["model"], detector.config["backbone"], detector.config["classes"]) != (args.model, args.backbone, classes):
+            raise checkpoints.CheckpointError(f"{args.init}: a {detector.config['model']} {detector.config['backbone']} over "
+                                              f"{detector.config['classes']}; this run trains a {args.model} {args.backbone} over {classes}")
+        say(f"initialised from {args.init}")
+        return detector
+    detector = build(args.model, classes, args.backbone, pretrained_backbone=bool(args.backbone_weights or args.init))
+    initialise(detector, args, say)
+    return detector
 
 
 def initialise(detector, args, say):
@@ -216,8 +233,9 @@ def main(argv=None):
                "short_sides": args.short_sides, "max_size": args.max_size, "augment": not args.no_augment,
                "rois_per_image": args.rois_per_image,
                "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY, "init": args.init, "backbone_weights": args.backbone_weights,
-               "processes": world, "batch_per_process": global_batch // world, "workers": args.workers, "trainer": "synmix_torch"}
-    input_settings = {"mean": None, "std": None, "test_short_side": args.test_short_side, "test_max_size": args.test_max_size}
+               "processes": world, "batch": global_batch // world, "workers": args.workers, "trainer": "synmix_torch"}
+    input_settings = {"mean": None, "std": None, "test_short_side": args.test_short_side, "test_max_size": args.test_max_size,
+                      "detections_per_image": args.detections_per_image}
 
     folder = os.path.join(args.out, "checkpoints")
     latest = sorted(glob.glob(os.path.join(folder, "step-*.safetensors")))
@@ -249,13 +267,13 @@ def main(argv=None):
             ", ".join(f"{s['name']} {s['consumed']} samples, epoch {s['epoch']}" for s in training["data"]["sources"]) + ")")
         input_settings = settings
     else:
-        detector = build(args.model, classes, args.backbone, pretrained_backbone=bool(args.backbone_weights or args.init))
         try:
-            initialise(detector, args, say)
+            detector = starting_detector(args, classes, say)
         except checkpoints.CheckpointError as error:
             sys.exit(str(error))
         input_settings["mean"], input_settings["std"] = detector.transform.image_mean, detector.transform.image_std
     detector.roi_heads.fg_bg_sampler.batch_size_per_image = args.rois_per_image
+    detector.roi_heads.detections_per_img = input_settings["detections_per_image"]
     detector.to(device)
     parameters = [p for p in detector.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(parameters, lr=lr, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
@@ -370,7 +388,7 @@ def main(argv=None):
                 f"data wait {100 * waiting / (waiting + computing):.1f}%")
         if evaluations and ((args.eval_every and done % args.eval_every == 0) or done == args.steps):
             evaluate(done)
-        if rank == 0 and (done % args.checkpoint_every == 0 or done == args.steps):
+        if rank == 0 and done % args.checkpoint_every == 0 and done < args.steps:   # the last step writes model.safetensors
             write_metrics()
             checkpoints.save(detector, os.path.join(folder, f"step-{done:06d}.safetensors"), input_settings,
                              {"step": done, "options": options, "data": plan.state(done)}, optimizer)

@@ -62,6 +62,26 @@ def test_pointrend_subdivision_returns_masks_at_the_box_resolution():
         assert ((masks[0] >= 0) & (masks[0] <= 1)).all()
 
 
+def test_pointrend_refines_each_box_only_up_to_its_own_resolution():
+    torch.manual_seed(0)
+    branch = PointRendMaskBranch(256, len(CLASSES) + 1).eval()
+    features = {"0": torch.randn(1, 256, 64, 128)}
+    for predictor in (branch.coarse.predictor, branch.point_head.predictor):   # logits far from 0, so that refining shows
+        torch.nn.init.normal_(predictor.weight, std=1.0)
+    small, large = torch.tensor([[4.0, 4.0, 24.0, 14.0]]), torch.tensor([[30.0, 10.0, 130.0, 60.0]])
+    alone = branch.predict(features, [small], [torch.tensor([2])], [(256, 512)])[0]          # 20 px: 28×28
+    together = branch.predict(features, [torch.cat([small, large])], [torch.tensor([2, 5])], [(256, 512)])[0]
+    assert alone.shape == (1, 1, 28, 28) and together.shape == (2, 1, 112, 112)            # 100 px: 112×112
+    # The small box's mask in the batch is its own 28×28 mask upsampled twice, not refined further.
+    upsampled = torch.logit(alone.double()).float()
+    for _ in range(2):
+        upsampled = torch.nn.functional.interpolate(upsampled, scale_factor=2, mode="bilinear", align_corners=False)
+    assert upsampled.abs().max() > 1, upsampled.abs().max()
+    assert torch.allclose(torch.logit(together[:1].double()).float(), upsampled, atol=1e-3)
+    refined_further = branch.predict(features, [torch.tensor([[4.0, 4.0, 104.0, 14.0]])], [torch.tensor([2])], [(256, 512)])[0]
+    assert not torch.allclose(refined_further[:, :, :28:4, :28:4], together[:1, :, :28:4, :28:4], atol=1e-3)
+
+
 def test_pointrend_refines_only_the_most_uncertain_points():
     torch.manual_seed(0)
     branch = PointRendMaskBranch(256, len(CLASSES) + 1).eval()
