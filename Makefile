@@ -38,7 +38,7 @@ test: deps venv
 
 ## demo: the mixed-training experiment end to end on a generated benchmark (QUICK=1: a smaller one).
 demo: build
-	$(BIN)/synmix-demo --out demo-out $(if $(QUICK),--preset quick,)
+	$(BIN)/synmix-demo --out demo-out$(if $(QUICK),-quick --preset quick,)
 
 ## bench: throughput and memory of each stage (results also in bench-data/*.md).
 bench: build venv

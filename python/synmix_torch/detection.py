@@ -93,6 +93,13 @@ class IgnoreAwareRPN(RegionProposalNetwork):
             unsample_ignored(labels_in_image, anchors_in_image, table)
         return labels, matched
 
+    def compute_loss(self, objectness, pred_bbox_deltas, labels, regression_targets):
+        # A batch whose every anchor is ignored (an image that is all void) samples nothing: zero loss, not the NaN
+        # of a mean over no anchors, with every parameter still in the graph (DDP waits for each gradient).
+        if not any(bool((l >= 0).any()) for l in labels):
+            return objectness.sum() * 0, pred_bbox_deltas.sum() * 0
+        return super().compute_loss(objectness, pred_bbox_deltas, labels, regression_targets)
+
 
 class DetectorRoIHeads(RoIHeads):
     """torchvision's box head with ignore regions, and a mask branch of our own: Mask R-CNN's or PointRend's."""
@@ -121,7 +128,10 @@ class DetectorRoIHeads(RoIHeads):
         box_features = self.box_head(self.box_roi_pool(features, proposals, image_shapes))
         class_logits, box_regression = self.box_predictor(box_features)
         if self.training:
-            loss_classifier, loss_box_reg = fastrcnn_loss(class_logits, box_regression, labels, regression_targets)
+            if sum(l.numel() for l in labels):
+                loss_classifier, loss_box_reg = fastrcnn_loss(class_logits, box_regression, labels, regression_targets)
+            else:   # every proposal ignored: nothing sampled, as in the RPN
+                loss_classifier, loss_box_reg = class_logits.sum() * 0, box_regression.sum() * 0
             positive = [torch.where(image_labels > 0)[0] for image_labels in labels]
             mask_losses = self.mask_branch.loss(
                 features, [p[i] for p, i in zip(proposals, positive)], [m[i] for m, i in zip(matched_idxs, positive)],

@@ -51,6 +51,18 @@ def test_proposals_mostly_inside_an_ignore_region_are_not_sampled():
     assert kept == [((0.0, 40.0, 20.0, 60.0), 0), ((10.0, 10.0, 30.0, 30.0), 3), ((11.0, 11.0, 30.0, 30.0), 3)]
 
 
+def test_an_image_that_is_all_ignore_region_gives_zero_losses_not_nan():
+    torch.manual_seed(0)
+    detector = build("pointrend", CLASSES, "resnet18").train()
+    target = {"boxes": torch.zeros((0, 4)), "labels": torch.zeros(0, dtype=torch.int64), "masks": torch.zeros((0, 64, 96), dtype=torch.uint8),
+              "ignore": torch.ones((64, 96), dtype=torch.uint8)}
+    losses = detector([torch.rand(3, 64, 96)], [target])
+    assert all(torch.isfinite(v) for v in losses.values()), losses
+    assert float(losses["loss_classifier"]) == 0.0 and float(losses["loss_box_reg"]) == 0.0
+    sum(losses.values()).backward()   # the graph reaches the heads' parameters
+    assert detector.roi_heads.box_predictor.cls_score.weight.grad is not None
+
+
 def test_pointrend_subdivision_returns_masks_at_the_box_resolution():
     torch.manual_seed(0)
     branch = PointRendMaskBranch(256, len(CLASSES) + 1).eval()

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import write_source
 
-STEPS = 8
+STEPS = 6
 PYTHON = sys.executable
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
 
