@@ -111,7 +111,16 @@ public struct DemoReport {
         }
     }
 
-    /// The report's first lines: what ran and how long each run took.
+    /// What is missing if the experiment stopped early (a paragraph of the report's opening), else nothing.
+    var stoppedText: String {
+        results.missing.isEmpty ? "" : """
+            **Stopped early: \(results.missing.count) of \(results.missing.count + results.runs.count) runs missing** \
+            (\(results.missing.joined(separator: ", "))): rerun the same command to continue; until then the tables show – for them \
+            and the verdicts rest on the runs that finished.
+            """
+    }
+
+    /// The report's first line: what ran and how long its runs took.
     var budgetText: String {
         let runs = results.runs
         let total = runs.map(\.seconds).reduce(0, +)
@@ -159,6 +168,8 @@ public struct DemoReport {
 
         Preset `\(settings.preset)`; this invocation took \(String(format: "%.1f", elapsed / 60)) minutes. \(budgetText) Every number below was \
         computed by these runs (AP ×100); `report.json` holds them all, machine-readable.
+
+        \(stoppedText)
 
         ## Does the published pattern appear?
 

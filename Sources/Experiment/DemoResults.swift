@@ -96,8 +96,21 @@ public struct DemoResults: Sendable {
     public var filterReport: String
     public var previews: [String]
 
-    init(settings: DemoSettings, runs: [TrainingRun], filterReport folder: String) throws {
-        self.runs = try runs.map(RunResult.init)
+    /// Runs of the plan that have not finished (NAME-sSEED): only in the report of an experiment that stopped early.
+    public var missing: [String] = []
+
+    /// `allowMissing`: the experiment stopped early, so runs without a metrics.json are listed as missing
+    /// instead of being an error (a damaged or foreign one is an error either way).
+    init(settings: DemoSettings, runs: [TrainingRun], filterReport folder: String, allowMissing: Bool = false) throws {
+        var finished: [RunResult] = []
+        for run in runs {
+            if allowMissing, !Files.exists("\(run.folder)/\(TrainingMetrics.fileName)") {
+                missing.append("\(run.name)-s\(run.seed)")
+            } else {
+                finished.append(try RunResult(run))
+            }
+        }
+        self.runs = finished
         syntheticCounts = settings.syntheticCounts
         publishedCounts = settings.publishedCounts
         filterReport = (try? String(contentsOfFile: "\(folder)/report.md", encoding: .utf8)) ?? "(no filter report)"
@@ -222,6 +235,7 @@ public struct DemoResults: Sendable {
         let names = runs.map(\.name).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         return .object([
             ("preset", .string(settings.preset)),
+            ("missing_runs", .array(missing.map { .string($0) })),
             ("engine", .string(settings.engine.rawValue)),
             ("model", .string(settings.engine == .torch ? settings.model : "synmix")),
             ("elapsed_seconds", number(elapsed)),

@@ -61,12 +61,17 @@ public final class DemoRunner: @unchecked Sendable {
         }
         if reportOnly, settings.datasets != nil { try countUserImages() }
         let runs = trainingRuns()
-        if !reportOnly { try train(runs) }
-        let results = try DemoResults(settings: settings, runs: runs, filterReport: path("synthetic-filtered"))
+        // A run that fails stops the experiment; the report then says what finished and what is missing.
+        var failure: Error?
+        if !reportOnly {
+            do { try train(runs) } catch { failure = error }
+        }
+        let results = try DemoResults(settings: settings, runs: runs, filterReport: path("synthetic-filtered"), allowMissing: failure != nil)
         // A rewritten report keeps the wall time of the run that trained the models.
         let elapsed = reportOnly ? (try? JSON.parse(try Files.read(path("report.json"))))?["elapsed_seconds"]?.doubleValue ?? .nan
                                  : Date().timeIntervalSince(started)
         try DemoReport(results: results, settings: settings).write(to: out, elapsed: elapsed)
+        if let failure { throw failure }
         return results
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 @testable import Experiment
 import SynmixCore
@@ -97,6 +98,37 @@ final class DemoChainTests: XCTestCase {
         XCTAssertEqual([plot.width, plot.height], [720, 440])
         let perClass = try PNGCodec.header(of: try Files.read("\(out)/per-class.png"), path: "per-class.png")
         XCTAssertEqual([perClass.width, perClass.height], [720, 400])
+    }
+
+    func testAnExperimentThatStopsEarlyReportsWhatIsMissingAndARerunKeepsWhatFinished() throws {
+        let bin = "\(repositoryRoot)/.build/debug"
+        let out = try temporaryFolder()
+        var settings = DemoSettings(preset: .tiny, out: out, bin: bin, mappings: mappingsFolder)
+        settings.only = [DemoRun.realOnly, DemoRun.mixed(35)]
+        let runner = DemoRunner(settings: settings, log: { _ in })
+        try Files.createDirectory("\(out)/logs")
+        try runner.checkPlan()
+        try runner.generate()
+        try runner.prepare()
+        // The largest mix's synthetic shard disappears after packing: its runs fail, real-only's finish.
+        let shard = "\(out)/shards/synthetic-35/mix-000000.tar"
+        try FileManager.default.moveItem(atPath: shard, toPath: shard + ".away")
+        XCTAssertThrowsError(try runner.run())
+        let markdown = try String(contentsOfFile: "\(out)/report.md", encoding: .utf8)
+        XCTAssertTrue(markdown.contains("**Stopped early: 2 of 4 runs missing** (mixed-35-s1, mixed-35-s2): rerun the same command to continue"),
+                      markdown)
+        let report = try JSON.parse(try Files.read("\(out)/report.json"))
+        XCTAssertEqual(report["missing_runs"]?.arrayValue?.compactMap(\.stringValue), ["mixed-35-s1", "mixed-35-s2"])
+        XCTAssertEqual(report["runs"]?.arrayValue?.compactMap { $0["name"]?.stringValue }, [DemoRun.realOnly, DemoRun.realOnly])
+        // Back in place, a rerun trains only the missing runs and the report is whole.
+        try FileManager.default.moveItem(atPath: shard + ".away", toPath: shard)
+        let lines = Mutex<[String]>([])
+        let results = try DemoRunner(settings: settings, log: { line in lines.withLock { $0.append(line) } }).run()
+        XCTAssertEqual(results.runs.count, 4)
+        XCTAssertTrue(results.missing.isEmpty)
+        let kept = lines.withLock { $0.filter { $0.contains("finished earlier") } }
+        XCTAssertEqual(kept.count, 2, "\(kept)")
+        XCTAssertFalse(try String(contentsOfFile: "\(out)/report.md", encoding: .utf8).contains("Stopped early"))
     }
 
     func testMarkdownBecomesHTMLWithTablesAndEmphasis() {

@@ -1,4 +1,9 @@
-"""The PyTorch twin of synmix's trainer (Sources/Network, Sources/ShardData, Sources/TrainShards).
+"""The PyTorch side of synmix: the twin of its trainer (Sources/Network, Sources/ShardData,
+Sources/TrainShards), and the seed's detectors — Mask R-CNN and PointRend (detection.py,
+pointrend.py, train_detector.py, predict.py), trained from the shards with a deterministic data
+plan (plan.py) and scored by `train-shards evaluate --predictions`.
+
+The twin:
 
 Same network and tensor names (model), same targets (targets), same losses and
 AdamW schedule (train), same checkpoint format (checkpoint), data straight from

@@ -1,4 +1,5 @@
 """Train the synmix network with PyTorch, on one process or many (torchrun, DDP), from shards.
+`--model maskrcnn` or `--model pointrend` trains the seed's detector instead (train_detector.py).
 
     python -m synmix_torch.train --train 'shards/mix-*.tar' --out run --steps 3000 --batch 8
     torchrun --nproc_per_node 8 -m synmix_torch.train --train 'shards/mix-{000000..000249}.tar' \\
