@@ -66,14 +66,19 @@ def _metadata_json(metadata, key, path):
         raise CheckpointError(f"{path}: {key} metadata is not JSON ({error})") from None
 
 
-def read(path):
-    """(tensors, metadata) of a safetensors file, with the file's kind checked first (a FIFO would block)."""
+def require_regular_file(path):
+    """Someone else's file is checked before it is opened: a FIFO would block, a folder is no checkpoint."""
     try:
         kind = os.stat(path).st_mode
     except OSError as error:
         raise CheckpointError(f"{path}: {error.strerror}") from None
     if not stat.S_ISREG(kind):
         raise CheckpointError(f"{path}: not a regular file")
+
+
+def read(path):
+    """(tensors, metadata) of a safetensors file."""
+    require_regular_file(path)
     try:
         with safe_open(path, framework="pt") as f:
             return {name: f.get_tensor(name) for name in f.keys()}, (f.metadata() or {})
@@ -146,12 +151,7 @@ def load_weights_file(path):
     """A plain state dict from a .pth (torch.load, tensors only) or a .safetensors file."""
     if path.endswith(".safetensors"):
         return read(path)[0]
-    try:
-        kind = os.stat(path).st_mode
-    except OSError as error:
-        raise CheckpointError(f"{path}: {error.strerror}") from None
-    if not stat.S_ISREG(kind):
-        raise CheckpointError(f"{path}: not a regular file")
+    require_regular_file(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:

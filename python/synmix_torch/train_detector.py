@@ -299,9 +299,9 @@ def main(argv=None):
     if start and os.path.exists(metrics_path):
         try:
             with open(metrics_path) as f:
-                earlier = json.load(f)
-            steps_log = [s for s in earlier["steps"] if s["step"] <= start]
-            earlier_evaluations = list(earlier["evaluations"])
+                previous = json.load(f)
+            steps_log = [s for s in previous["steps"] if s["step"] <= start]
+            earlier_evaluations = list(previous["evaluations"])
         except (ValueError, KeyError, TypeError) as error:
             sys.exit(f"cannot resume: {metrics_path} is damaged ({error}); move it away to start its log afresh")
     if rank == 0 and args.log_keys:
