@@ -167,7 +167,6 @@ public final class DemoRunner: @unchecked Sendable {
     }
 
     func prepare() throws {
-        let s = settings
         let valFraction = String(syntheticValFraction)
         try stage("harmonize", ["--dataset", "cityscapes", "--root", realRoot, "--split", "all", "--out", path("real")],
                   output: path("real"), done: "summary.json", logName: "harmonize-real")
@@ -176,24 +175,24 @@ public final class DemoRunner: @unchecked Sendable {
         // Thresholds from the real annotations themselves (what a human left unlabelled).
         try stage("filter-instances", ["--in", path("synthetic"), "--calibrate-from", path("real"), "--preview", "3",
                                        "--out", path("synthetic-filtered")], output: path("synthetic-filtered"), done: "report.md")
-        if s.datasets != nil { try countUserImages() }
-        let s2 = settings
-        let size = "\(s2.inputWidth)x\(s2.inputHeight)"
+        if settings.datasets != nil { try countUserImages() }
+        let s = settings   // with the user's datasets, their counts
+        let size = "\(s.inputWidth)x\(s.inputHeight)"
         func pack(_ name: String, _ arguments: [String]) throws {
-            try stage("pack-mix", arguments + ["--max-size", size, "--seed", String(s2.seed), "--out", path("shards/\(name)")],
+            try stage("pack-mix", arguments + ["--max-size", size, "--seed", String(s.seed), "--out", path("shards/\(name)")],
                       output: path("shards/\(name)"), done: "index.json", logName: "pack-\(name)")
         }
         try pack("real-train", ["--real", path("real"), "--split", "train"])
         try pack("real-val", ["--real", path("real"), "--split", "val"])
         try pack("synthetic-val", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all", "--split", "val"])
         try pack("synthetic-all", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all"])
-        for count in s2.syntheticCounts {
+        for count in s.syntheticCounts {
             // Nested subsets (one seed): each larger set keeps the smaller one's images; mixed runs
             // stream them beside the real shards with a fixed real share per batch.
             try pack("synthetic-\(count)", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
         }
-        try pack("mix-\(s2.largest)", ["--real", path("real"), "--synthetic", path("synthetic-filtered"), "--synthetic-count", String(s2.largest)])
-        if s2.ablations {
+        try pack("mix-\(s.largest)", ["--real", path("real"), "--synthetic", path("synthetic-filtered"), "--synthetic-count", String(s.largest)])
+        if s.ablations {
             // Ablation: the mapping without the two-wheeler split (a rider stays part of its bicycle/motorcycle).
             try stage("harmonize", ["--dataset", "synscapes", "--root", syntheticRoot, "--val-fraction", valFraction,
                                     "--mapping", "\(settings.mappings)/ablations/synscapes-unsplit.yaml",
@@ -202,7 +201,7 @@ public final class DemoRunner: @unchecked Sendable {
             try stage("filter-instances", ["--in", path("synthetic-unsplit"), "--calibrate-from", path("real"),
                                            "--out", path("synthetic-unsplit-filtered")], output: path("synthetic-unsplit-filtered"),
                       done: "report.md", logName: "filter-instances-unsplit")
-            let largest = s2.largest
+            let largest = s.largest
             try pack("unfiltered-\(largest)", ["--synthetic", path("synthetic"), "--synthetic-count", String(largest)])
             try pack("unsplit-\(largest)", ["--synthetic", path("synthetic-unsplit-filtered"), "--synthetic-count", String(largest)])
         }

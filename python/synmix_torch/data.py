@@ -10,12 +10,14 @@ import io
 import json
 import os
 import random
+import sys
 
 import numpy as np
 import torch
 import webdataset as wds
 from PIL import Image
 
+from .shards import ShardError, check_record
 from .targets import prepare
 
 
@@ -66,11 +68,39 @@ class ShardSamples(torch.utils.data.IterableDataset):
             wds.tarfile_to_samples(handler=wds.warn_and_continue),
             wds.shuffle(self.buffer, rng=random.Random(self.seed + 7919 * epoch + 104729 * (self.rank * workers + worker))),
         )
+        seen = set()
         for sample in stream:
+            key, shard = sample.get("__key__"), sample.get("__url__", "shard")
+            if key in seen:   # a key met again: the first sample is kept, as the Swift reader keeps it
+                print(f"warning: {shard}: sample {key!r} repeats; the first is kept", file=sys.stderr)
+                continue
+            seen.add(key)
+            yield (key, *self.decode(sample, shard, key))
+
+    def decode(self, sample, shard, key):
+        """(record, pixels) of a webdataset sample; a named ShardError for what the Swift reader refuses."""
+        if "json" not in sample:
+            raise ShardError(f"{shard}: sample {key!r} has no .json member (has {', '.join(sorted(k for k in sample if not k.startswith('__')))})")
+        try:
             record = json.loads(sample["json"])
-            encoded = sample[record["image_format"]]
-            pixels = np.asarray(Image.open(io.BytesIO(encoded)).convert("RGB"))
-            yield sample["__key__"], record, pixels
+        except ValueError as error:
+            raise ShardError(f"{shard}: sample {key!r}: its JSON does not parse ({error})") from None
+        check_record(record, shard, key)
+        if record["image_format"] not in sample:
+            raise ShardError(f"{shard}: sample {key!r} names image_format {record['image_format']!r} but has no such member")
+        try:
+            with Image.open(io.BytesIO(sample[record["image_format"]])) as image:
+                pixels = np.asarray(image.convert("RGB"))
+        except Exception as error:   # PIL's own message names neither the shard nor the sample
+            raise ShardError(f"{shard}: sample {key!r}: the .{record['image_format']} image does not decode ({error})") from None
+        if pixels.shape[:2] != (record["height"], record["width"]):
+            raise ShardError(f"{shard}: sample {key!r}: the image is {pixels.shape[1]}x{pixels.shape[0]}, "
+                             f"its JSON says {record['width']}x{record['height']}")
+        unknown = sorted({i["class"] for i in record["instances"]} - set(self.classes)) if self.classes else []
+        if unknown:
+            print(f"warning: {shard}: sample {key!r}: instances of classes outside the taxonomy ({', '.join(unknown)}) "
+                  "are left out of the targets", file=sys.stderr)
+        return record, pixels
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()

@@ -27,6 +27,7 @@ import webdataset as wds
 from . import checkpoint
 from .data import ShardSamples, instance_classes, shard_index
 from .model import Net
+from .shards import ShardError, verify
 from .targets import DEFAULT_SIGMA
 
 DETECTORS = ("maskrcnn", "pointrend")
@@ -79,6 +80,7 @@ def arguments(argv=None):
     p.add_argument("--log-every", type=positive, default=10)
     p.add_argument("--no-augment", action="store_true", help="no random scale, crop and flip")
     p.add_argument("--classes", nargs="*", help="instance classes, when index.json does not name the taxonomy")
+    p.add_argument("--verify-shards", action="store_true", help="check each shard's SHA-256 against index.json first")
     args = p.parse_args(argv)
     if (args.steps is None) == (args.epochs is None):
         p.error("give exactly one of --steps and --epochs")
@@ -149,6 +151,11 @@ def main(argv=None):
 
     shards = expand(args.train)
     classes = instance_classes(shards, args.classes)
+    if args.verify_shards:
+        try:
+            verify(shards)
+        except ShardError as error:
+            sys.exit(str(error))
     folder = os.path.join(args.out, "checkpoints")
     latest = sorted(glob.glob(os.path.join(folder, "step-*.safetensors")))
     earlier = [p for p in latest[-1:] + [os.path.join(args.out, n) for n in ("metrics.json", "model.safetensors")] if os.path.exists(p)]

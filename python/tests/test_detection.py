@@ -58,7 +58,7 @@ def test_an_image_that_is_all_ignore_region_gives_zero_losses_not_nan():
               "ignore": torch.ones((64, 96), dtype=torch.uint8)}
     losses = detector([torch.rand(3, 64, 96)], [target])
     assert all(torch.isfinite(v) for v in losses.values()), losses
-    assert float(losses["loss_classifier"]) == 0.0 and float(losses["loss_box_reg"]) == 0.0
+    assert losses["loss_classifier"].item() == 0.0 and losses["loss_box_reg"].item() == 0.0
     sum(losses.values()).backward()   # the graph reaches the heads' parameters
     assert detector.roi_heads.box_predictor.cls_score.weight.grad is not None
 
@@ -215,3 +215,27 @@ def test_checkpoints_from_elsewhere_are_named_errors(tmp_path):
         save_file({"x": torch.zeros(2)}, path, metadata=metadata)
         with pytest.raises(checkpoints.CheckpointError, match=message):
             checkpoints.load(path)
+
+
+def test_the_twins_data_path_names_the_shard_and_sample_of_a_bad_one(tmp_path, capsys):
+    from synmix_torch.data import ShardSamples
+    good = record("good", "real")
+    for name, members, message in [
+        ("no-json", [("lonely.png", b"\x89PNG")], "sample 'lonely' has no .json member"),
+        ("bad-image", [("broken.json", json.dumps(record("broken", "real")).encode()), ("broken.png", b"not a png")],
+         "sample 'broken': the .png image does not decode"),
+    ]:
+        path = str(tmp_path / f"{name}.tar")
+        write_shard(path, [good], members)
+        samples = ShardSamples([path], CLASSES, 64, 32, seed=1, augment=False).samples(0, 0, 1)
+        assert next(samples)[0] == "good"   # the valid sample before the bad one is read
+        with pytest.raises(ShardError, match=message) as error:
+            next(samples)
+        assert path in str(error.value)
+    path = str(tmp_path / "repeat.tar")
+    write_shard(path, [good, record("tram", "real", boxes=(("tram", 8, 8, 24, 20),)), good])
+    keys = [key for key, _, _ in ShardSamples([path], CLASSES, 64, 32, seed=1, augment=False, buffer=1).samples(0, 0, 1)]
+    assert keys == ["good", "tram"]
+    errors = capsys.readouterr().err
+    assert f"{path}: sample 'good' repeats; the first is kept" in errors
+    assert f"{path}: sample 'tram': instances of classes outside the taxonomy (tram) are left out of the targets" in errors
