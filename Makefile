@@ -46,7 +46,6 @@ bench: build venv
 	bash Benchmarks/filter.sh
 	bash Benchmarks/pack.sh
 	bash Benchmarks/evaluation.sh
-	$(PYTHON) -m pip install -q -r Benchmarks/requirements.txt
 	bash Benchmarks/train.sh
 	bash Benchmarks/detector.sh
 

@@ -140,7 +140,12 @@ def is_detector_checkpoint(path):
     """Whether `path` is a safetensors file carrying a synmix detector config (else: a plain state dict)."""
     if not path.endswith(".safetensors"):
         return False
-    _, metadata = read(path)
+    require_regular_file(path)
+    try:
+        with safe_open(path, framework="pt") as f:   # the header only: the tensors are read once, by load
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
     try:
         return json.loads(metadata.get("synmix.config", "{}")).get("architecture") == ARCHITECTURE
     except (ValueError, AttributeError):

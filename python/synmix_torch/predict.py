@@ -9,6 +9,7 @@ what cityscapesScripts' evaluation and `train-shards evaluate --predictions` rea
 to the checkpoint's test scale (short side, longest side) before the detector sees it.
 """
 import argparse
+import io
 import os
 import re
 import sys
@@ -38,7 +39,6 @@ def write_atomically(path, data):
 
 
 def png_bytes(mask):
-    import io
     buffer = io.BytesIO()
     Image.fromarray((mask.astype(np.uint8) * 255)).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
