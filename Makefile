@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python
 CONFIG ?= release
 BIN = .build/$(CONFIG)
 
-.PHONY: deps venv build test demo bench fuzz fixtures clean
+.PHONY: deps venv build install install-files test demo bench fuzz fixtures clean
 
 ## deps: install the Debian packages synmix builds on, only those missing.
 deps:
@@ -28,6 +28,19 @@ $(VENV)/.installed: Tests/interop/requirements.txt | deps
 
 build: deps
 	swift build -c $(CONFIG)
+
+## install: the tools into PREFIX/bin and the default mappings into PREFIX/share/synmix/mappings, where
+## the tools look for them; then they run by bare name from any folder.
+PREFIX ?= /usr/local
+TOOLS := harmonize filter-instances pack-mix train-shards synmix-generate synmix-demo
+install: build
+	$(MAKE) --no-print-directory install-files
+# install-files: install's copying alone, from BIN (the installed-tools test runs it on the test build).
+install-files:
+	install -d $(PREFIX)/bin $(PREFIX)/share/synmix
+	install -m 755 $(addprefix $(BIN)/,$(TOOLS)) $(PREFIX)/bin/
+	rm -rf $(PREFIX)/share/synmix/mappings.tmp && cp -R mappings $(PREFIX)/share/synmix/mappings.tmp
+	rm -rf $(PREFIX)/share/synmix/mappings && mv $(PREFIX)/share/synmix/mappings.tmp $(PREFIX)/share/synmix/mappings
 
 ## test: the whole suite, with the Python interop checks enabled.
 test: deps venv

@@ -28,36 +28,68 @@ public struct DemoReport {
     func realCell(_ name: String) -> String { cell(results.realAP(name)) }
     func syntheticCell(_ name: String) -> String { cell(results.syntheticAP(name)) }
 
-    /// Table 1: trained on × evaluated on.
+    /// Table 1: trained on × evaluated on, over all classes and over the classes both training sets hold.
     public var table1: String {
-        """
-        | trained on ↓ / evaluated on → | real val AP | synthetic val AP |
-        |---|---:|---:|
-        | real (\(settings.realTrain) images) | \(realCell(DemoRun.realOnly)) | \(syntheticCell(DemoRun.realOnly)) |
-        | synthetic (\(settings.syntheticTrain) images) | \(realCell(DemoRun.syntheticOnly)) | \(syntheticCell(DemoRun.syntheticOnly)) |
-        """
+        let shared = results.sharedClasses.joined(separator: ", ")
+        func row(_ label: String, _ name: String) -> String {
+            "| \(label) | \(realCell(name)) | \(syntheticCell(name)) | \(cell(results.sharedAP(name, synthetic: false))) | "
+                + "\(cell(results.sharedAP(name, synthetic: true))) |"
+        }
+        return """
+            | trained on ↓ / evaluated on → | real val AP | synthetic val AP | real val AP (\(shared)) | synthetic val AP (\(shared)) |
+            |---|---:|---:|---:|---:|
+            \(row("real (\(settings.realTrain) images)", DemoRun.realOnly))
+            \(row("synthetic (\(settings.syntheticTrain) images)", DemoRun.syntheticOnly))
+            """
     }
 
-    /// Table 2: real val AP against the synthetic images added, every run with the same steps.
+    var controlSteps: Int { Int(Double(settings.steps) * DemoPlan.controlFactor) }
+
+    /// Table 2: real val AP against the synthetic images added, every run with the same steps, beside the variety each count holds.
     public var table2: String {
-        var lines = ["| synthetic images added (published equivalent) | real val AP | synthetic val AP |", "|---|---:|---:|",
-                     "| 0 (real only) | \(realCell(DemoRun.realOnly)) | \(syntheticCell(DemoRun.realOnly)) |"]
-        for (count, published) in zip(results.syntheticCounts, results.publishedCounts) {
-            lines.append("| \(count) (\(published)) | \(realCell(DemoRun.mixed(count))) | \(syntheticCell(DemoRun.mixed(count))) |")
+        let coverage = results.coverage
+        func covered(_ count: Int) -> String {
+            guard let coverage, let shown = coverage.at(count) else { return "–" }
+            return "\(shown.combinations) of \(coverage.total), \(shown.medianObjects) (\(shown.fewestObjects))"
         }
-        lines.append("| control: real only, \(2 * settings.steps) steps | \(realCell(DemoRun.converged)) | \(syntheticCell(DemoRun.converged)) |")
+        var lines = ["| synthetic images added (published equivalent) | real val AP | synthetic val AP | class × sub-type × view combinations shown, objects per combination: median (fewest) |",
+                     "|---|---:|---:|---:|",
+                     "| 0 (real only) | \(realCell(DemoRun.realOnly)) | \(syntheticCell(DemoRun.realOnly)) | – |"]
+        for (count, published) in zip(results.syntheticCounts, results.publishedCounts) {
+            lines.append("| \(count) (\(published)) | \(realCell(DemoRun.mixed(count))) | \(syntheticCell(DemoRun.mixed(count))) | \(covered(count)) |")
+        }
+        for name in [DemoRun.realOnly, DemoRun.mixed(results.largest)] where !results.all(DemoRun.control(name)).isEmpty {
+            lines.append("| control: \(name), \(controlSteps) steps | \(realCell(DemoRun.control(name))) | \(syntheticCell(DemoRun.control(name))) | |")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The trend rule's numbers, in a sentence.
+    var trendText: String {
+        let trend = results.trend
+        guard !trend.slope.isNaN else { return "" }
+        return String(format: "Trend: %+.2f AP per doubling of the synthetic count (least squares through all %d mixed runs), 95 %% bootstrap interval "
+                      + "%+.2f … %+.2f (%d resamples of the seeds within each count); Spearman's ρ of the seed means %.2f.",
+                      trend.slope, trend.points.count, trend.interval.low, trend.interval.high, Trend.resamples, results.rankCorrelation)
+    }
+
+    /// Per class: how much of synthetic-only's AP carries over to real images.
+    var transferTable: String {
+        func share(_ value: Double) -> String { value.isNaN ? "–" : String(format: "%.0f %%", 100 * value) }
+        var lines = ["| class | synthetic-only on real val | synthetic-only on synthetic val | kept (÷ in-domain) | real-only on real val | ÷ real-trained | mixed +\(results.largest) on real val |",
+                     "|---|---:|---:|---:|---:|---:|---:|"]
+        for row in results.transfer {
+            lines.append("| \(row.name) | \(ap(row.syntheticOnReal)) | \(ap(row.syntheticOnSynthetic)) | \(share(row.shareOfInDomain)) | \(ap(row.realOnReal)) | "
+                         + "\(share(row.shareOfRealTrained)) | \(ap(row.mixedOnReal)) |")
+        }
         return lines.joined(separator: "\n")
     }
 
     var approaches: String {
         var lines = ["| approach | steps | real val AP | synthetic val AP |", "|---|---:|---:|---:|"]
-        for (label, name, steps) in [("real only", DemoRun.realOnly, settings.steps), ("real only, twice the steps", DemoRun.converged, 2 * settings.steps),
-                                     ("synthetic only", DemoRun.syntheticOnly, settings.steps),
-                                     ("mixed, +\(results.largest) synthetic, \(Int(100 * settings.realShare)) % real per batch", DemoRun.mixed(results.largest), settings.steps),
-                                     ("mixed, +\(results.largest) synthetic, uniformly mixed shards", DemoRun.uniform(results.largest), settings.steps),
-                                     ("synthetic pre-training → real fine-tuning", DemoRun.fineTuned, settings.steps + settings.steps / 2)]
-        where !results.all(name).isEmpty {
-            lines.append("| \(label) | \(steps) | \(realCell(name)) | \(syntheticCell(name)) |")
+        for configuration in results.plan where !results.all(configuration.name).isEmpty && !configuration.name.hasPrefix("mixed-") || configuration.name == DemoRun.mixed(results.largest) {
+            lines.append("| \(configuration.label) | \(Int(Double(settings.steps) * (configuration.startsFrom == nil ? configuration.stepsFactor : 1 + configuration.stepsFactor))) | "
+                         + "\(realCell(configuration.name)) | \(syntheticCell(configuration.name)) |")
         }
         return lines.joined(separator: "\n")
     }
@@ -78,7 +110,8 @@ public struct DemoReport {
         let names = classNames
         var lines = ["| run (real val, mean over seeds) | " + names.joined(separator: " | ") + " |",
                      "|---|" + names.map { _ in "---:" }.joined(separator: "|") + "|"]
-        for name in [DemoRun.realOnly, DemoRun.converged, DemoRun.syntheticOnly, DemoRun.mixed(results.largest), DemoRun.fineTuned]
+        for name in [DemoRun.realOnly, DemoRun.control(DemoRun.realOnly), DemoRun.syntheticOnly, DemoRun.mixed(results.largest),
+                     DemoRun.control(DemoRun.mixed(results.largest)), DemoRun.uniform(results.largest), DemoRun.fineTuned]
         where !results.all(name).isEmpty {
             lines.append("| \(name) | " + names.map { className in ap(results.spread(name) { $0.real.ap(of: className) }.mean) }.joined(separator: " | ") + " |")
         }
@@ -94,11 +127,16 @@ public struct DemoReport {
     /// What trained the runs: the protocol's training line for each engine.
     var trainingText: String {
         let s = settings
-        let budget = """
-            \(s.steps) steps of batch \(s.batch) at \(s.inputWidth)×\(s.inputHeight) for every run \
-            (equal compute) except the convergence control (\(2 * s.steps) steps) and the fine-tuning (\(s.steps / 2) steps on real at half \
-            the rate, after the synthetic-only run: 1.5× the budget, compared with the 2× control)
-            """
+        let controls = results.plan.filter { $0.name.hasSuffix("-2x") }.map { $0.name.replacingOccurrences(of: "-2x", with: "") }
+        let fineTuning = results.plan.first { $0.startsFrom != nil }
+        var budget = "\(s.steps) steps of batch \(s.batch) at \(s.inputWidth)×\(s.inputHeight) for every run (equal compute)"
+        if !controls.isEmpty {
+            budget += " except the convergence controls of \(controls.joined(separator: " and ")) (\(controlSteps) steps, one seed)"
+        }
+        if let fineTuning {
+            budget += String(format: " and the fine-tuning (%d steps on real at %g× the rate, after the %@ run: %g× the budget, compared with the real-only control)",
+                             Int(Double(s.steps) * fineTuning.stepsFactor), DemoPlan.fineTuningRate, fineTuning.startsFrom!, 1 + fineTuning.stepsFactor)
+        }
         switch s.engine {
         case .swift:
             return "`train-shards fit`, width \(s.width), \(budget); AdamW, peak lr \(s.learningRate), 10 % linear warm-up then cosine, "
@@ -141,7 +179,11 @@ public struct DemoReport {
         - Data (generated, deterministic from seed \(s.seed)): \(s.realTrain) real train frames with class mix `\(s.realTrainClasses.rawValue)` \
         (Cityscapes' frequencies with the tail squared: cars and people everywhere, each other class about once per 100 frames), \
         \(s.realVal) balanced real val frames (Cityscapes layout), \(s.syntheticTrain) synthetic train frames with class mix \
-        `\(s.syntheticClasses.rawValue)` and \(s.syntheticVal) balanced synthetic val frames (Synscapes layout), all \(s.frameWidth)×\(s.frameHeight). Classes are told apart by shape (outline, windows, wheels, heads); object colours come from \
+        `\(s.syntheticClasses.rawValue)` and \(s.syntheticVal) balanced synthetic val frames (Synscapes layout), all \(s.frameWidth)×\(s.frameHeight). Every class comes in sub-types with silhouettes of their own (car: sedan, hatchback, van, SUV; \
+        truck: box, tanker, flatbed, pickup; bus: single, articulated, double-decker; train: tram, regional; two-wheelers three kinds \
+        each; people standing, walking, children), seen from the front, the side or at an angle, at varied scale, occluded by each other \
+        and cut by the image border\(results.coverage.map { " (\($0.total) class × sub-type × view combinations)" } ?? ""). \
+        Classes are told apart by shape (outline, windows, wheels, heads); object colours come from \
         the same distribution in both domains; the domains differ only in rendering (appearance gap \(s.gap): lighting, colour \
         saturation, sensor noise and texture) and in the annotation policy. A balanced val set with a long-tailed train set is the \
         protocol of long-tail benchmarks (ImageNet-LT): every class's AP rests on many instances.
@@ -152,8 +194,9 @@ public struct DemoReport {
         (`--share real=\(s.realShare)`); synthetic counts keep the published ratios (3 000, 6 000, 9 000, 20 000 to 3 475 real) as nested \
         subsets. The published protocol trains 50 epochs on uniformly mixed shards, so a larger mix trains longer: it confounds \
         data with compute and does not fit this budget. Its mixing alone (pack-mix's shuffled union, whose real share falls \
-        to \(Int((100 * Double(s.realTrain) / Double(s.realTrain + s.largest)).rounded())) % at +\(s.largest)) is run once at equal steps, among the four approaches.
-        - Seeds: \(s.seed)…\(s.seed + UInt64(s.seeds) - 1) for real-only and the largest mix, \(s.seed) for the rest; a seed changes \
+        to \(Int((100 * Double(s.realTrain) / Double(s.realTrain + s.largest)).rounded())) % at +\(s.largest)) runs at equal steps with the same seeds.
+        - Seeds: \(s.seed)…\(s.seed + UInt64(s.seeds) - 1) for every configuration a claim compares (real-only, each synthetic count, \
+        synthetic-only\(s.uniformMixing ? ", the uniform union" : "")), \(s.seed) for the convergence controls, the fine-tuning and the ablations; a seed changes \
         initialisation, data order and augmentation, not the data.
         - Evaluation: Cityscapes instance AP (the official algorithm) at \(s.inputWidth)×\(s.inputHeight), the 100 px minimum region scaled by \
         the area ratio (\(String(format: "%.2f", 100 * Double(s.inputWidth * s.inputHeight) / Double(s.frameWidth * s.frameHeight))) px).
@@ -179,15 +222,27 @@ public struct DemoReport {
 
         \(table1)
 
-        Published (Cityscapes / Synscapes): trained on real 35.7 on real; trained on one domain and tested on the other about 12.
+        Published (Cityscapes / Synscapes): trained on real 35.7 on real; trained on one domain and tested on the other about 12. \
+        Here the real train set holds the rare classes about once, so over all classes real-only loses on real val for want of \
+        examples, not because of the domain: the in-domain claims compare the classes both training sets hold \
+        (at least \(DemoResults.sharedClassMinimum) instances each).
 
         ## Table 2: AP against synthetic images added, at equal steps
 
         \(table2)
 
+        \(trendText)
+
         ![Table 2](\(plots[0]))
 
         Published: 35.7 → 40.9 as 0 → 20 000 synthetic images are added (uniformly mixed, 50 epochs).
+
+        ## Per class: what synthetic supervision transfers to real images
+
+        Seed means of each class's AP ×100; "kept" is synthetic-only's real val AP as a share of its synthetic val AP (the seed's \
+        Table 1 keeps about a third), "÷ real-trained" the same against real-only on real val (– where real-only scores 0).
+
+        \(transferTable)
 
         ## Per class, real val AP: what the synthetic images lift
 
@@ -271,17 +326,28 @@ public struct DemoReport {
         }
     }
 
-    /// Table 2 as a plot: real val AP against synthetic images added, the seed mean as a line
-    /// and every seed's range as an error bar, beside the real-only control with twice the steps.
+    /// What Table 2's budget cannot show, or nil: a configuration of the curve whose control says it has not converged.
+    var budgetCaveat: String? {
+        let unconverged = [DemoRun.realOnly, DemoRun.mixed(results.largest)].map { results.convergence(of: $0) }
+            .filter { $0.outcome == .doesNotHold }
+        guard !unconverged.isEmpty else { return nil }
+        return "Not converged at \(settings.steps) steps (\(unconverged.map { $0.inputs.first!.0 + String(format: " %+.1f with %g× the steps", $0.inputs[2].1, DemoPlan.controlFactor) }.joined(separator: ", "))): "
+            + "this budget cannot show the converged curve"
+    }
+
+    /// Table 2 as a plot: real val AP against synthetic images added, the seed mean as a line and every seed's
+    /// range as an error bar, beside the convergence controls (same seed, more steps).
     func plotTable2(to path: String) throws {
-        let (width, height) = (720.0, 440.0)
+        let (width, height) = (760.0, 460.0)
         let curve = results.curve.filter { $0.ap.count > 0 }
-        let control = results.realAP(DemoRun.converged)
-        let values = (curve.flatMap { [$0.ap.min, $0.ap.max] } + [control.min, control.max]).filter { !$0.isNaN }
+        let controls = [(DemoRun.realOnly, "real only"), (DemoRun.mixed(results.largest), "+\(results.largest)")]
+            .map { (label: "\($0.1), \(String(format: "%g", DemoPlan.controlFactor))× steps", ap: results.realAP(DemoRun.control($0.0))) }
+            .filter { $0.ap.count > 0 }
+        let values = (curve.flatMap { [$0.ap.min, $0.ap.max] } + controls.flatMap { [$0.ap.min, $0.ap.max] }).filter { !$0.isNaN }
         let low = max(0, floor((values.min() ?? 0) - 2)), high = ceil((values.max() ?? 1) + 2)
-        let (left, right, top, bottom) = (70.0, width - 20, 50.0, height - 60)
-        // Counts are evenly spaced (they grow geometrically); the control stands at the right.
-        let slots = Double(curve.count + 1)
+        let (left, right, top, bottom) = (70.0, width - 20, 70.0, height - 60)
+        // Counts are evenly spaced (they grow geometrically); the controls stand at the right.
+        let slots = Double(curve.count + controls.count)
         func x(_ slot: Int) -> Double { left + (right - left) * (Double(slot) + 0.5) / slots }
         func y(_ value: Double) -> Double { bottom - (bottom - top) * (value - low) / max(1e-9, high - low) }
         try drawPNG(to: path, width: width, height: height) { cr in
@@ -289,10 +355,14 @@ public struct DemoReport {
             cairo_set_source_rgb(cr, 0.2, 0.2, 0.2)
             cairo_move_to(cr, left, top); cairo_line_to(cr, left, bottom); cairo_line_to(cr, right, bottom); cairo_stroke(cr)
             for (slot, point) in curve.enumerated() { text(cr, "\(point.count)", x(slot), bottom + 18, size: 12, centred: true) }
-            text(cr, "real only, 2× steps", x(curve.count), bottom + 18, size: 12, centred: true)
+            for (index, control) in controls.enumerated() { text(cr, control.label, x(curve.count + index), bottom + 18, size: 12, centred: true) }
             text(cr, "synthetic images added to \(settings.realTrain) real (\(settings.steps) steps each)", (left + right) / 2, height - 22, centred: true)
             text(cr, "AP on real val (×100)", 10, 30)
             text(cr, "Table 2: mean over seeds, bars from the lowest to the highest seed", left + 150, 30, size: 14)
+            if let caveat = budgetCaveat {
+                cairo_set_source_rgb(cr, 0.75, 0.1, 0.1)
+                text(cr, caveat, left + 10, 52, size: 12)
+            }
             func bar(_ slot: Int, _ spread: Spread) {
                 guard spread.count > 1 else { return }
                 cairo_set_line_width(cr, 1.5)
@@ -311,21 +381,21 @@ public struct DemoReport {
                 bar(slot, point.ap)
                 text(cr, ap(point.ap.mean), x(slot) + 8, y(point.ap.mean) - 8, size: 11)
             }
-            if control.count > 0 {
-                cairo_set_source_rgb(cr, 0.12, 0.47, 0.71)
-                cairo_arc(cr, x(curve.count), y(control.mean), 4.5, 0, 2 * Double.pi); cairo_fill(cr)
-                bar(curve.count, control)
-                text(cr, ap(control.mean), x(curve.count) + 8, y(control.mean) - 8, size: 11)
-                // The real-only level across the plot: what the mixes must beat.
-                let level = results.realAP(DemoRun.realOnly).mean
-                if !level.isNaN {
-                    cairo_set_source_rgb(cr, 0.5, 0.5, 0.5)
-                    let dashes: [Double] = [5, 4]
-                    cairo_set_dash(cr, dashes, 2, 0)
-                    cairo_set_line_width(cr, 1)
-                    cairo_move_to(cr, left, y(level)); cairo_line_to(cr, right, y(level)); cairo_stroke(cr)
-                    cairo_set_dash(cr, nil, 0, 0)
-                }
+            cairo_set_source_rgb(cr, 0.12, 0.47, 0.71)
+            for (index, control) in controls.enumerated() {
+                let slot = curve.count + index
+                cairo_arc(cr, x(slot), y(control.ap.mean), 4.5, 0, 2 * Double.pi); cairo_fill(cr)
+                text(cr, ap(control.ap.mean), x(slot) + 8, y(control.ap.mean) - 8, size: 11)
+            }
+            // The real-only level across the plot: what the mixes must beat.
+            let level = results.realAP(DemoRun.realOnly).mean
+            if !level.isNaN {
+                cairo_set_source_rgb(cr, 0.5, 0.5, 0.5)
+                let dashes: [Double] = [5, 4]
+                cairo_set_dash(cr, dashes, 2, 0)
+                cairo_set_line_width(cr, 1)
+                cairo_move_to(cr, left, y(level)); cairo_line_to(cr, right, y(level)); cairo_stroke(cr)
+                cairo_set_dash(cr, nil, 0, 0)
             }
         }
     }

@@ -63,7 +63,11 @@ extension RunResult {
 
 /// One claim of the published pattern and what the runs say of it.
 public struct Verdict: Sendable {
-    public enum Outcome: String, Sendable { case holds, doesNotHold = "does not hold", inconclusive }
+    public enum Outcome: String, Sendable {
+        case holds, doesNotHold = "does not hold", inconclusive
+        /// The numbers say "does not hold", but the side that lost may gain with more steps.
+        case notConverged = "inconclusive (not converged)"
+    }
     public var claim: String
     public var outcome: Outcome
     /// The numbers the rule was applied to (AP ×100, or a rank correlation), by name.
@@ -90,6 +94,8 @@ public struct Spread: Sendable {
 /// Every number of the report, computed from the runs' metrics.json files, and the verdicts.
 public struct DemoResults: Sendable {
     public var runs: [RunResult]
+    /// The configurations the runs were made from.
+    public var plan: [PlannedConfiguration]
     public var syntheticCounts: [Int]
     public var publishedCounts: [Int]
     /// filter-instances' report.md of the synthetic set, and its preview pictures.
@@ -98,10 +104,19 @@ public struct DemoResults: Sendable {
 
     /// Runs of the plan that have not finished (NAME-sSEED): only in the report of an experiment that stopped early.
     public var missing: [String] = []
+    /// Share of real images per batch in the mixed runs.
+    public var realShare: Double
+    /// The variety of each synthetic count (the generated benchmark only).
+    public var coverage: Coverage?
+    /// Classes both training sets hold at least `sharedClassMinimum` instances of: where in-domain and
+    /// cross-domain are compared with the class coverage held equal.
+    public var sharedClasses: [String]
+    public static let sharedClassMinimum = 50
 
     /// `allowMissing`: the experiment stopped early, so runs without a metrics.json are listed as missing
     /// instead of being an error (a damaged or foreign one is an error either way).
-    init(settings: DemoSettings, runs: [TrainingRun], filterReport folder: String, allowMissing: Bool = false) throws {
+    init(settings: DemoSettings, plan: [PlannedConfiguration], runs: [TrainingRun], filterReport folder: String, allowMissing: Bool = false) throws {
+        self.plan = plan
         var finished: [RunResult] = []
         for run in runs {
             if allowMissing, !Files.exists("\(run.folder)/\(TrainingMetrics.fileName)") {
@@ -113,6 +128,18 @@ public struct DemoResults: Sendable {
         self.runs = finished
         syntheticCounts = settings.syntheticCounts
         publishedCounts = settings.publishedCounts
+        realShare = settings.realShare
+        // The training sets' instances per class, from their shard indexes.
+        func instances(_ set: String) -> [String: Int] {
+            ((try? ShardIndex.read(folder: "\(settings.out)/shards/\(set)"))?.shards ?? []).reduce(into: [:]) { total, shard in
+                total.merge(shard.classes, uniquingKeysWith: +)
+            }
+        }
+        let real = instances("real-train"), synthetic = instances("synthetic-all")
+        sharedClasses = (try? ShardIndex.read(folder: "\(settings.out)/shards/real-train"))?.taxonomy?.instanceClasses
+            .filter { real[$0, default: 0] >= Self.sharedClassMinimum && synthetic[$0, default: 0] >= Self.sharedClassMinimum } ?? []
+        let coverageFile = "\(settings.out)/\(Coverage.fileName)"
+        coverage = Files.exists(coverageFile) ? try Coverage(json: JSON.parse(try Files.read(coverageFile)), file: coverageFile) : nil
         filterReport = (try? String(contentsOfFile: "\(folder)/report.md", encoding: .utf8)) ?? "(no filter report)"
         let previewFolder = "\(folder)/previews"
         previews = Files.list(previewFolder).filter { $0.hasSuffix(".png") }.sorted().map { "\(previewFolder)/\($0)" }
@@ -125,6 +152,13 @@ public struct DemoResults: Sendable {
     public func spread(_ name: String, _ value: (RunResult) -> Double) -> Spread { Spread(all(name).map { 100 * value($0) }) }
     public func realAP(_ name: String) -> Spread { spread(name) { $0.real.ap } }
     public func syntheticAP(_ name: String) -> Spread { spread(name) { $0.synthetic.ap } }
+    /// The mean of AP over `sharedClasses`, on real or synthetic val, over the seeds (×100).
+    public func sharedAP(_ name: String, synthetic: Bool) -> Spread {
+        spread(name) { run in
+            let scores = synthetic ? run.synthetic : run.real
+            return sharedClasses.isEmpty ? .nan : sharedClasses.map { scores.ap(of: $0) }.reduce(0, +) / Double(sharedClasses.count)
+        }
+    }
 
     public var largest: Int { syntheticCounts.last! }
 
@@ -139,33 +173,55 @@ public struct DemoResults: Sendable {
         + "below minus twice the seed spread, and is **inconclusive** in between. The seed spread is the largest standard deviation "
         + "over seeds among the configurations trained with several seeds, and it stands for the noise of single-seed configurations "
         + "too. With three seeds per side (the full preset), twice the standard deviation is 2.4 standard errors of the difference of means (a "
-        + "t-test with 4 degrees of freedom: one-sided p < 0.04); the tables show min–max over seeds beside each mean"
+        + "t-test with 4 degrees of freedom: one-sided p < 0.04); the tables show min–max over seeds beside each mean. A claim **does not "
+        + "hold** only when the side that lost has converged — its convergence control, the same seed with twice the steps, gains less than "
+        + "max(1 AP, the seed spread) —, else it is **inconclusive (not converged)**. The rise with the synthetic count follows the trend "
+        + "rule instead of a difference: the least-squares slope of real val AP against log2 of the count through every mixed run, with a 95 % "
+        + "bootstrap interval (seeds resampled within each count); **holds** when the interval lies above 0, **does not hold** when below "
+        + "(and the largest mix has converged), **inconclusive** otherwise"
 
-    /// `a` above `b` by the rule.
-    func compare(_ claim: String, _ a: (label: String, value: Double), _ b: (label: String, value: Double)) -> Verdict {
+    /// `a` above `b` by the rule. A claim *does not hold* only when `a`, the side that lost, has converged
+    /// (its control says so); otherwise it is inconclusive (not converged).
+    func compare(_ claim: String, _ a: (label: String, value: Double), _ b: (label: String, value: Double), loser: String? = nil) -> Verdict {
         let difference = a.value - b.value
         var inputs: [(String, Double)] = [(a.label, a.value), (b.label, b.value), ("difference", difference)]
         guard let spread = seedSpread, !difference.isNaN else {
             return Verdict(claim: claim, outcome: .inconclusive, inputs: inputs, explanation: "no seed spread measured or a run is missing")
         }
         inputs.append(("seed spread", spread))
-        let outcome: Verdict.Outcome = difference > 2 * spread ? .holds : difference < -2 * spread ? .doesNotHold : .inconclusive
-        let explanation = String(format: "%.1f − %.1f = %+.1f against twice the seed spread %.1f", a.value, b.value, difference, 2 * spread)
+        var outcome: Verdict.Outcome = difference > 2 * spread ? .holds : difference < -2 * spread ? .doesNotHold : .inconclusive
+        var explanation = String(format: "%.1f − %.1f = %+.1f against twice the seed spread %.1f", a.value, b.value, difference, 2 * spread)
+        if outcome == .doesNotHold, let note = unconverged(loser) {
+            outcome = .notConverged
+            explanation += "; " + note
+        }
         return Verdict(claim: claim, outcome: outcome, inputs: inputs, explanation: explanation)
     }
 
-    /// Real-only with twice the steps gains less than max(1 AP, the seed spread). The control is
-    /// compared with the real-only run of its own seed: the pair differs in steps only.
-    public var convergence: Verdict {
-        let claim = "real-only has converged: twice the steps (same seed) gains less than max(1 AP, the seed spread)"
-        guard let control = all(DemoRun.converged).first, let same = all(DemoRun.realOnly).first(where: { $0.seed == control.seed }) else {
+    /// Why a "does not hold" about `name` (the losing side) cannot be said, or nil when its control shows it converged.
+    func unconverged(_ name: String?) -> String? {
+        guard let name else { return "the losing side has no convergence control" }
+        let control = convergence(of: name)
+        switch control.outcome {
+        case .holds: return nil
+        case .inconclusive: return "\(name) has no convergence control"
+        default: return "\(name) has not converged (\(control.explanation))"
+        }
+    }
+
+    /// `name` with `DemoPlan.controlFactor` times the steps gains less than max(1 AP, the seed spread). The control
+    /// is compared with the run of its own seed: the pair differs in steps only.
+    public func convergence(of name: String) -> Verdict {
+        let factor = String(format: "%g", DemoPlan.controlFactor)
+        let claim = "\(name) has converged: \(factor)× the steps (same seed) gains less than max(1 AP, the seed spread)"
+        guard let control = all(DemoRun.control(name)).first, let same = all(name).first(where: { $0.seed == control.seed }) else {
             return Verdict(claim: claim, outcome: .inconclusive, inputs: [], explanation: "the control did not run")
         }
-        let once = 100 * same.real.ap, twice = 100 * control.real.ap
-        let tolerance = max(1, seedSpread ?? 0), gain = twice - once
+        let once = 100 * same.real.ap, longer = 100 * control.real.ap
+        let tolerance = max(1, seedSpread ?? 0), gain = longer - once
         return Verdict(claim: claim, outcome: gain < tolerance ? .holds : .doesNotHold,
-                       inputs: [("real-only", once), ("real-only, twice the steps", twice), ("gain", gain), ("tolerance", tolerance)],
-                       explanation: String(format: "seed %d: %.1f → %.1f (%+.1f) against a tolerance of %.1f", control.seed, once, twice, gain, tolerance))
+                       inputs: [(name, once), ("\(name), \(factor)× the steps", longer), ("gain", gain), ("tolerance", tolerance)],
+                       explanation: String(format: "seed %d: %.1f → %.1f (%+.1f) against a tolerance of %.1f", control.seed, once, longer, gain, tolerance))
     }
 
     /// Table 2's points: real val AP (seed means) against the synthetic count, 0 = real-only.
@@ -173,7 +229,7 @@ public struct DemoResults: Sendable {
         [(0, realAP(DemoRun.realOnly))] + syntheticCounts.map { ($0, realAP(DemoRun.mixed($0))) }
     }
 
-    /// Spearman's rank correlation of real val AP with the synthetic count (ties get mean ranks).
+    /// Spearman's rank correlation of real val AP with the synthetic count (ties get mean ranks), on the seed means.
     public var rankCorrelation: Double {
         let points = curve.filter { !$0.ap.mean.isNaN }
         guard points.count > 2 else { return .nan }
@@ -190,35 +246,88 @@ public struct DemoResults: Sendable {
         return va > 0 && vb > 0 ? cov / (va * vb).squareRoot() : .nan
     }
 
+    /// The trend rule's inputs: every mixed run's real val AP (×100) at log2 of its synthetic count, the least-squares
+    /// slope through all of them (AP per doubling of the count), and its 95 % bootstrap interval (seeds resampled
+    /// with replacement within each count, `Trend.resamples` times, from a fixed seed: the same runs give the same interval).
+    public var trend: Trend {
+        let points = syntheticCounts.flatMap { count in all(DemoRun.mixed(count)).map { (count: count, ap: 100 * $0.real.ap) } }
+        return Trend(points: points)
+    }
+
+    /// Synthetic-only's AP on real val per class against real-trained and in-domain AP (seed means, ×100).
+    public var transfer: [ClassTransfer] {
+        let names = runs.first?.real.classes.map(\.name) ?? []
+        return names.map { name in
+            ClassTransfer(name: name,
+                          syntheticOnReal: spread(DemoRun.syntheticOnly) { $0.real.ap(of: name) }.mean,
+                          syntheticOnSynthetic: spread(DemoRun.syntheticOnly) { $0.synthetic.ap(of: name) }.mean,
+                          realOnReal: spread(DemoRun.realOnly) { $0.real.ap(of: name) }.mean,
+                          mixedOnReal: spread(DemoRun.mixed(largest)) { $0.real.ap(of: name) }.mean)
+        }
+    }
+
     /// The published pattern, each claim judged by the rule.
     public var verdicts: [Verdict] {
-        let realOnly = realAP(DemoRun.realOnly).mean, mixed = realAP(DemoRun.mixed(largest)).mean
-        var list = [
-            convergence,
-            compare("mixed training (+\(largest) synthetic) above real-only at equal steps, on real val",
-                    ("mixed +\(largest)", mixed), ("real-only", realOnly)),
-        ]
-        if syntheticCounts.count > 1 {
-            let rho = rankCorrelation
-            let outcome: Verdict.Outcome = rho.isNaN ? .inconclusive : rho >= 0.8 ? (list[1].outcome == .holds ? .holds : .inconclusive) : .doesNotHold
-            list.append(Verdict(claim: "real val AP rises with the synthetic count (Spearman's ρ over 0, \(syntheticCounts.map(String.init).joined(separator: ", ")) ≥ 0.8, and the largest mix holds above real-only)",
-                                outcome: outcome, inputs: [("rank correlation", rho)], explanation: String(format: "ρ = %.2f", rho)))
+        let realOnly = realAP(DemoRun.realOnly).mean, mixedName = DemoRun.mixed(largest), mixed = realAP(mixedName).mean
+        var list = [convergence(of: DemoRun.realOnly), convergence(of: mixedName),
+                    compare("mixed training (+\(largest) synthetic) above real-only at equal steps, on real val",
+                            ("mixed +\(largest)", mixed), ("real-only", realOnly), loser: mixedName)]
+        if syntheticCounts.count > 1 { list.append(riseVerdict) }
+        // Over all classes, real-only's missing rare classes would decide the comparison, not the domains.
+        let shared = sharedClasses.joined(separator: ", ")
+        list.append(compare("in-domain above cross-domain on real val, over the classes both training sets hold (\(shared))",
+                            ("real-only", sharedAP(DemoRun.realOnly, synthetic: false).mean),
+                            ("synthetic-only", sharedAP(DemoRun.syntheticOnly, synthetic: false).mean), loser: DemoRun.realOnly))
+        list.append(compare("in-domain above cross-domain on synthetic val, over the classes both training sets hold (\(shared))",
+                            ("synthetic-only", sharedAP(DemoRun.syntheticOnly, synthetic: true).mean),
+                            ("real-only", sharedAP(DemoRun.realOnly, synthetic: true).mean), loser: nil))
+        if !all(DemoRun.syntheticOnly).isEmpty {
+            let table = transfer.filter { !$0.syntheticOnReal.isNaN }
+            let zero = table.filter { $0.syntheticOnReal <= 0 }.map(\.name)
+            list.append(Verdict(claim: "synthetic supervision transfers to every class: synthetic-only scores above 0 AP on real val for each",
+                                outcome: table.isEmpty ? .inconclusive : zero.isEmpty ? .holds : .doesNotHold,
+                                inputs: table.map { ($0.name, $0.syntheticOnReal) },
+                                explanation: zero.isEmpty ? "lowest " + (table.min { $0.syntheticOnReal < $1.syntheticOnReal }.map { String(format: "%@ %.1f", $0.name, $0.syntheticOnReal) } ?? "–")
+                                                          : "0 AP on real \(zero.joined(separator: ", "))"))
         }
-        list.append(compare("in-domain above cross-domain on real val", ("real-only", realOnly),
-                            ("synthetic-only", realAP(DemoRun.syntheticOnly).mean)))
-        list.append(compare("in-domain above cross-domain on synthetic val", ("synthetic-only", syntheticAP(DemoRun.syntheticOnly).mean),
-                            ("real-only", syntheticAP(DemoRun.realOnly).mean)))
+        if !all(DemoRun.uniform(largest)).isEmpty {
+            list.append(compare("a fixed \(Int(100 * realShare)) % real share above the published uniform mixing (+\(largest), equal steps), on real val",
+                                ("fixed share", mixed), ("uniform", realAP(DemoRun.uniform(largest)).mean), loser: mixedName))
+        }
         if !all(DemoRun.fineTuned).isEmpty {
-            list.append(compare("synthetic pre-training → real fine-tuning (1.5× the steps) above real-only with 2× the steps, on real val",
-                                ("fine-tuned", realAP(DemoRun.fineTuned).mean), ("real-only 2×", realAP(DemoRun.converged).mean)))
+            let steps = String(format: "%g", 1 + DemoPlan.fineTuningSteps), control = String(format: "%g", DemoPlan.controlFactor)
+            list.append(compare("synthetic pre-training → real fine-tuning (\(steps)× the steps) above real-only with \(control)× the steps, on real val",
+                                ("fine-tuned", realAP(DemoRun.fineTuned).mean), ("real-only \(control)×", realAP(DemoRun.control(DemoRun.realOnly)).mean),
+                                loser: nil))
         }
         if !all(DemoRun.unfiltered).isEmpty {
             list.append(compare("filtering the synthetic instances helps (mixed +\(largest), on real val)",
-                                ("filtered", mixed), ("unfiltered", realAP(DemoRun.unfiltered).mean)))
+                                ("filtered", mixed), ("unfiltered", realAP(DemoRun.unfiltered).mean), loser: mixedName))
             list.append(compare("splitting rider and two-wheeler helps (mixed +\(largest), on real val)",
-                                ("split", mixed), ("unsplit", realAP(DemoRun.unsplit).mean)))
+                                ("split", mixed), ("unsplit", realAP(DemoRun.unsplit).mean), loser: mixedName))
         }
         return list
+    }
+
+    /// The rise of Table 2 by the trend rule: *holds* when the slope's interval lies above 0, *does not hold* when it
+    /// lies below 0 and the largest mix has converged, *inconclusive* otherwise.
+    var riseVerdict: Verdict {
+        let trend = self.trend, mixedName = DemoRun.mixed(largest)
+        let claim = "real val AP rises with the synthetic count (\(syntheticCounts.map(String.init).joined(separator: ", "))): the slope of AP against "
+            + "log2 of the count, through every run, has a 95 % bootstrap interval above 0"
+        let inputs = [("slope", trend.slope), ("interval low", trend.interval.low), ("interval high", trend.interval.high),
+                      ("runs", Double(trend.points.count)), ("rank correlation of the means", rankCorrelation)]
+        guard let interval = trend.resampledInterval else {
+            return Verdict(claim: claim, outcome: .inconclusive, inputs: inputs, explanation: "needs two counts and two seeds at each to resample")
+        }
+        var outcome: Verdict.Outcome = interval.low > 0 ? .holds : interval.high < 0 ? .doesNotHold : .inconclusive
+        var explanation = String(format: "%+.2f AP per doubling, 95 %% interval %+.2f … %+.2f over %d runs; Spearman's ρ of the means %.2f",
+                                 trend.slope, interval.low, interval.high, trend.points.count, rankCorrelation)
+        if outcome == .doesNotHold, let note = unconverged(mixedName) {
+            outcome = .notConverged
+            explanation += "; " + note
+        }
+        return Verdict(claim: claim, outcome: outcome, inputs: inputs, explanation: explanation)
     }
 
     /// report.json: every number the report shows, machine-readable.
@@ -233,6 +342,25 @@ public struct DemoResults: Sendable {
                      ("seeds", .int(s.count))])
         }
         let names = runs.map(\.name).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let runsJSON: JSON = .array(runs.map { run in
+            .object([("name", .string(run.name)), ("seed", .int(Int(run.seed))), ("steps", .int(run.steps)),
+                     ("train_images", .object([("real", .int(run.realImages)), ("synthetic", .int(run.syntheticImages))])),
+                     ("seconds", number(run.seconds)), ("metrics", .string("\(run.folder)/\(TrainingMetrics.fileName)")),
+                     ("real", score(run.real)), ("synthetic", score(run.synthetic))])
+        })
+        let configurationsJSON: JSON = .object(names.map { name in
+            (name, .object([("real_ap", spread(realAP(name))), ("synthetic_ap", spread(syntheticAP(name)))]))
+        })
+        let table2JSON: JSON = .array(zip([0] + syntheticCounts, [0] + publishedCounts).map { count, published in
+            let combinations: JSON = count == 0 ? .null : coverage?.at(count).map { .int($0.combinations) } ?? .null
+            return .object([("synthetic_images", .int(count)), ("published_equivalent", .int(published)),
+                            ("real_ap", spread(count == 0 ? realAP(DemoRun.realOnly) : realAP(DemoRun.mixed(count)))),
+                            ("combinations_shown", combinations)])
+        })
+        let verdictsJSON: JSON = .array(verdicts.map { verdict in
+            .object([("claim", .string(verdict.claim)), ("verdict", .string(verdict.outcome.rawValue)),
+                     ("inputs", .object(verdict.inputs.map { ($0.0, number($0.1)) })), ("explanation", .string(verdict.explanation))])
+        })
         return .object([
             ("preset", .string(settings.preset)),
             ("missing_runs", .array(missing.map { .string($0) })),
@@ -246,26 +374,17 @@ public struct DemoResults: Sendable {
                 ("real_train", .int(settings.realTrain)), ("real_train_classes", .string(settings.realTrainClasses.rawValue)),
                 ("real_val", .int(settings.realVal)), ("synthetic_train", .int(settings.syntheticTrain)), ("synthetic_val", .int(settings.syntheticVal)),
             ])),
-            ("runs", .array(runs.map { run in
-                .object([("name", .string(run.name)), ("seed", .int(Int(run.seed))), ("steps", .int(run.steps)),
-                         ("train_images", .object([("real", .int(run.realImages)), ("synthetic", .int(run.syntheticImages))])),
-                         ("seconds", number(run.seconds)), ("metrics", .string("\(run.folder)/\(TrainingMetrics.fileName)")),
-                         ("real", score(run.real)), ("synthetic", score(run.synthetic))])
-            })),
-            ("configurations", .object(names.map { name in
-                (name, .object([("real_ap", spread(realAP(name))), ("synthetic_ap", spread(syntheticAP(name)))]))
-            })),
-            ("table2", .array(zip([0] + syntheticCounts, [0] + publishedCounts).map { count, published in
-                .object([("synthetic_images", .int(count)), ("published_equivalent", .int(published)),
-                         ("real_ap", spread(count == 0 ? realAP(DemoRun.realOnly) : realAP(DemoRun.mixed(count))))])
-            })),
+            ("runs", runsJSON),
+            ("configurations", configurationsJSON),
+            ("table2", table2JSON),
             ("rank_correlation", number(rankCorrelation)),
+            ("trend", trend.json),
+            ("transfer", .array(transfer.map(\.json))),
+            ("coverage", coverage?.json ?? .null),
             ("seed_spread", seedSpread.map(number) ?? .null),
+            ("shared_classes", .array(sharedClasses.map { .string($0) })),
             ("rule", .string(Self.rule.replacingOccurrences(of: "**", with: ""))),
-            ("verdicts", .array(verdicts.map { verdict in
-                .object([("claim", .string(verdict.claim)), ("verdict", .string(verdict.outcome.rawValue)),
-                         ("inputs", .object(verdict.inputs.map { ($0.0, number($0.1)) })), ("explanation", .string(verdict.explanation))])
-            })),
+            ("verdicts", verdictsJSON),
         ])
     }
 }

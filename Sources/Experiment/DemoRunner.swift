@@ -21,14 +21,45 @@ public struct TrainingRun: Sendable {
 /// The names of the experiment's trainings (folders runs/NAME-sSEED, keys of report.json).
 public enum DemoRun {
     public static let realOnly = "real-only"
-    /// Real only with twice the steps: shows whether real-only has converged.
-    public static let converged = "real-only-2x"
     public static let syntheticOnly = "synthetic-only"
     public static let fineTuned = "pretrain-finetune"
     public static let unfiltered = "mixed-unfiltered"
     public static let unsplit = "mixed-unsplit"
     public static func mixed(_ count: Int) -> String { "mixed-\(count)" }
     public static func uniform(_ count: Int) -> String { "uniform-\(count)" }
+    /// A configuration with `DemoPlan.controlFactor` times the steps: shows whether `name` has converged.
+    public static func control(_ name: String) -> String { "\(name)-2x" }
+}
+
+/// One row of the experiment's plan: a configuration and how it trains.
+public struct PlannedConfiguration: Sendable {
+    public var name: String
+    /// What it stands for in the report.
+    public var label: String
+    /// The trainer's data arguments (`--train`, `--share`, `--init`).
+    public var data: [String]
+    /// Steps relative to the preset's (the controls train longer, the fine-tuning shorter).
+    public var stepsFactor = 1.0
+    public var seeds: Int
+    /// The configuration (same seed) whose model this one starts from, at `DemoPlan.fineTuningRate` of the rate.
+    public var startsFrom: String?
+    /// Training images per domain.
+    public var images: (real: Int, synthetic: Int)
+}
+
+/// A plan that cannot run as asked.
+public struct PlanError: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
+}
+
+/// The factors the plan and the report share.
+public enum DemoPlan {
+    /// A convergence control trains this many times its configuration's steps.
+    public static let controlFactor = 2.0
+    /// Fine-tuning trains this share of the steps, at this share of the learning rate.
+    public static let fineTuningSteps = 0.5
+    public static let fineTuningRate = 0.5
 }
 
 /// The experiment behind `make demo`: generate both datasets, harmonize, filter,
@@ -53,6 +84,8 @@ public final class DemoRunner: @unchecked Sendable {
     /// the runs already in the output folder.
     @discardableResult
     public func run(reportOnly: Bool = false) throws -> DemoResults {
+        // With the user's datasets the counts of Table 2 (and so the names of its runs) are known once they are read.
+        if settings.datasets == nil { try checkOnly() }
         if !reportOnly {
             try Files.createDirectory(path("logs"))
             try checkPlan()
@@ -60,19 +93,32 @@ public final class DemoRunner: @unchecked Sendable {
             try prepare()
         }
         if reportOnly, settings.datasets != nil { try countUserImages() }
+        if settings.datasets != nil { try checkOnly() }
         let runs = trainingRuns()
         // A run that fails stops the experiment; the report then says what finished and what is missing.
         var failure: Error?
         if !reportOnly {
             do { try train(runs) } catch { failure = error }
         }
-        let results = try DemoResults(settings: settings, runs: runs, filterReport: path("synthetic-filtered"), allowMissing: failure != nil)
+        let results = try DemoResults(settings: settings, plan: configurations(), runs: runs, filterReport: path("synthetic-filtered"), allowMissing: failure != nil)
         // A rewritten report keeps the wall time of the run that trained the models.
         let elapsed = reportOnly ? (try? JSON.parse(try Files.read(path("report.json"))))?["elapsed_seconds"]?.doubleValue ?? .nan
                                  : Date().timeIntervalSince(started)
         try DemoReport(results: results, settings: settings).write(to: out, elapsed: elapsed)
         if let failure { throw failure }
         return results
+    }
+
+    /// `--only` names configurations of this plan.
+    func checkOnly() throws {
+        guard let only = settings.only else { return }
+        var everything = settings
+        everything.only = nil
+        let planned = DemoRunner(settings: everything, log: log).configurations().map(\.name)
+        let unknown = only.subtracting(planned).sorted()
+        guard unknown.isEmpty else {
+            throw PlanError(reason: "--only names \(unknown.joined(separator: ", ")), which this plan does not have; it has \(planned.joined(separator: ", "))")
+        }
     }
 
     // MARK: resuming
@@ -101,6 +147,38 @@ public final class DemoRunner: @unchecked Sendable {
 
     // MARK: data
 
+    /// The seed of the generated synthetic train frames.
+    var syntheticSeed: UInt64 { settings.seed &+ 0x5E1 }
+
+    /// OUT/coverage.json: how many of the generated world's class × sub-type × view combinations the frames of each
+    /// synthetic count show (every object drawn in them, before filtering). The packed samples' keys end in the
+    /// frame's number, from which its scene is rebuilt.
+    func writeCoverage() throws {
+        let s = settings
+        let builder = DemoLook.builder(width: s.frameWidth, height: s.frameHeight, classes: s.syntheticClasses)
+        let world = RoadUsers.combinations(of: s.syntheticClasses.weights.filter { $0.weight > 0 }.map(\.metaClass))
+        var perCount: [Coverage.Count] = []
+        for count in s.syntheticCounts {
+            let folder = path("shards/synthetic-\(count)")
+            var numbers = Set<Int>()
+            for shard in Files.list(folder).filter({ $0.hasSuffix(".tar") }) {
+                for member in try Tar.read(try Files.read("\(folder)/\(shard)")) {
+                    if let number = Int(member.sampleKey.split(separator: "-").last ?? "") { numbers.insert(number) }
+                }
+            }
+            var objects = Dictionary(uniqueKeysWithValues: world.map { ($0, 0) })
+            for number in numbers {
+                for object in DatasetGenerator.synscapesScene(number: number, builder: builder, seed: syntheticSeed).objects {
+                    if let variant = object.variant { objects["\(object.metaClass)/\(variant.subtype)/\(variant.view)"]? += 1 }
+                }
+            }
+            let sorted = objects.values.sorted()
+            perCount.append(Coverage.Count(count: count, combinations: sorted.filter { $0 > 0 }.count, medianObjects: sorted[sorted.count / 2],
+                                           fewestObjects: sorted.first ?? 0))
+        }
+        try Files.writeAtomically(Coverage(total: world.count, perCount: perCount).json.pretty, to: path(Coverage.fileName))
+    }
+
     func generate() throws {
         guard settings.datasets == nil else { return }
         try once("data/.complete") { try generateBenchmark() }
@@ -122,7 +200,7 @@ public final class DemoRunner: @unchecked Sendable {
                                         split: "val", city: "demoval", seed: s.seed &+ 0xB0B, appearance: .demoReal, policy: policy,
                                         pngLevel: 1, jobs: 2)
         try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain, builder: builder(s.syntheticClasses),
-                                       seed: s.seed &+ 0x5E1, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
+                                       seed: syntheticSeed, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
         try DatasetGenerator.synscapes(root: path("data/synthetic"), first: s.syntheticTrain + 1, count: s.syntheticVal, builder: builder(.balanced),
                                        seed: s.seed &+ 0x5E1, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
         log(String(format: "[data] %d real (train %d, val %d) and %d synthetic frames of %dx%d generated in %.1f s",
@@ -205,52 +283,71 @@ public final class DemoRunner: @unchecked Sendable {
             try pack("unfiltered-\(largest)", ["--synthetic", path("synthetic"), "--synthetic-count", String(largest)])
             try pack("unsplit-\(largest)", ["--synthetic", path("synthetic-unsplit-filtered"), "--synthetic-count", String(largest)])
         }
+        if s.datasets == nil { try writeCoverage() }
         log(String(format: "[prepare] harmonized, filtered and packed at %@ (%.0f s so far)", size, Date().timeIntervalSince(started)))
     }
 
     // MARK: training
 
-    /// Every training of the experiment, in the order the lanes take them (the longest and
-    /// the ones others start from first). All train for `steps` steps (equal compute) except
-    /// the convergence control (twice as many) and the fine-tuning (half as many, after the
-    /// synthetic-only run).
-    func trainingRuns() -> [TrainingRun] {
+    /// The experiment's configurations, in the order the lanes take them (the longest and the ones
+    /// others start from first). All train for `steps` steps (equal compute) except the convergence
+    /// controls and the fine-tuning.
+    public func configurations() -> [PlannedConfiguration] {
         let s = settings
         func shards(_ name: String) -> String { path("shards/\(name)/mix-*.tar") }
         func mixed(_ synthetic: String) -> [String] {
             ["--train", "real=\(shards("real-train"))", "--train", "synthetic=\(shards(synthetic))", "--share", "real=\(s.realShare)"]
         }
-        let largest = s.largest
-        let real = s.realTrain
-        var plan: [(name: String, arguments: [String], after: String?, steps: Double, seeds: Int, images: (Int, Int))] = [
-            (DemoRun.converged, ["--train", shards("real-train")], nil, 2, 1, (real, 0)),
-            (DemoRun.syntheticOnly, ["--train", shards("synthetic-all")], nil, 1, 1, (0, s.syntheticTrain)),
-            (DemoRun.realOnly, ["--train", shards("real-train")], nil, 1, s.seeds, (real, 0)),
-            (DemoRun.mixed(largest), mixed("synthetic-\(largest)"), nil, 1, s.seeds, (real, largest)),
-        ]
+        let largest = s.largest, real = s.realTrain, share = "\(Int(100 * s.realShare)) % real per batch"
+        let realOnly = PlannedConfiguration(name: DemoRun.realOnly, label: "real only", data: ["--train", shards("real-train")],
+                                            seeds: s.seeds, images: (real, 0))
+        let largestMix = PlannedConfiguration(name: DemoRun.mixed(largest), label: "+\(largest) synthetic, \(share)",
+                                              data: mixed("synthetic-\(largest)"), seeds: s.seeds, images: (real, largest))
+        func control(_ of: PlannedConfiguration) -> PlannedConfiguration {
+            PlannedConfiguration(name: DemoRun.control(of.name), label: "\(of.label), \(DemoPlan.controlFactor)× the steps", data: of.data,
+                                 stepsFactor: DemoPlan.controlFactor, seeds: 1, images: of.images)
+        }
+        var plan = [control(realOnly), control(largestMix),
+                    PlannedConfiguration(name: DemoRun.syntheticOnly, label: "synthetic only", data: ["--train", shards("synthetic-all")],
+                                         seeds: s.seeds, images: (0, s.syntheticTrain)),
+                    realOnly, largestMix]
         for count in s.syntheticCounts.dropLast().reversed() {
-            plan.append((DemoRun.mixed(count), mixed("synthetic-\(count)"), nil, 1, 1, (real, count)))
+            plan.append(PlannedConfiguration(name: DemoRun.mixed(count), label: "+\(count) synthetic, \(share)", data: mixed("synthetic-\(count)"),
+                                             seeds: s.seeds, images: (real, count)))
         }
-        // The published mixing (one uniformly shuffled set, so the real share of a batch falls as
-        // synthetic images are added), at the same steps, for the largest count.
-        plan.append((DemoRun.uniform(largest), ["--train", shards("mix-\(largest)")], nil, 1, 1, (real, largest)))
+        if s.uniformMixing {
+            // The published mixing: one uniformly shuffled set, so the real share of a batch falls as synthetic images are added.
+            plan.append(PlannedConfiguration(name: DemoRun.uniform(largest), label: "+\(largest) synthetic, uniformly mixed shards",
+                                             data: ["--train", shards("mix-\(largest)")], seeds: s.seeds, images: (real, largest)))
+        }
         if s.ablations {
-            plan.append((DemoRun.unfiltered, mixed("unfiltered-\(largest)"), nil, 1, 1, (real, largest)))
-            plan.append((DemoRun.unsplit, mixed("unsplit-\(largest)"), nil, 1, 1, (real, largest)))
+            plan.append(PlannedConfiguration(name: DemoRun.unfiltered, label: "+\(largest) synthetic without filtering",
+                                             data: mixed("unfiltered-\(largest)"), seeds: 1, images: (real, largest)))
+            plan.append(PlannedConfiguration(name: DemoRun.unsplit, label: "+\(largest) synthetic without the two-wheeler split",
+                                             data: mixed("unsplit-\(largest)"), seeds: 1, images: (real, largest)))
         }
-        // Fine-tuning: the synthetic-only model, then half the steps on real at half the rate.
-        plan.append((DemoRun.fineTuned, ["--train", shards("real-train"), "--init", path("runs/\(DemoRun.syntheticOnly)-s\(s.seed)/model.safetensors")],
-                     DemoRun.syntheticOnly, 0.5, 1, (real, s.syntheticTrain)))
+        if s.fineTuning {
+            plan.append(PlannedConfiguration(name: DemoRun.fineTuned, label: "synthetic pre-training → real fine-tuning",
+                                             data: ["--train", shards("real-train"), "--init", path("runs/\(DemoRun.syntheticOnly)-s\(s.seed)/model.safetensors")],
+                                             stepsFactor: DemoPlan.fineTuningSteps, seeds: 1, startsFrom: DemoRun.syntheticOnly, images: (real, s.syntheticTrain)))
+        }
+        return plan.filter { s.only?.contains($0.name) ?? true }
+    }
+
+    /// Every training of the experiment: each configuration's seeds, as trainer command lines.
+    func trainingRuns() -> [TrainingRun] {
+        let s = settings
+        func shards(_ name: String) -> String { path("shards/\(name)/mix-*.tar") }
         var runs: [TrainingRun] = []
-        for (name, arguments, after, stepFactor, seeds, images) in plan where s.only.map({ $0.contains(name) }) ?? true {
-            for seed in (0..<UInt64(seeds)).map({ s.seed + $0 }) {
-                let folder = path("runs/\(name)-s\(seed)")
-                let steps = max(1, Int(Double(s.steps) * stepFactor))
-                let rate = s.learningRate * (after == nil ? 1 : 0.5)
+        for configuration in configurations() {
+            for seed in (0..<UInt64(configuration.seeds)).map({ s.seed + $0 }) {
+                let folder = path("runs/\(configuration.name)-s\(seed)")
+                let steps = max(1, Int(Double(s.steps) * configuration.stepsFactor))
+                let rate = s.learningRate * (configuration.startsFrom == nil ? 1 : DemoPlan.fineTuningRate)
                 // Both engines: the same sources, shares, val sets, steps, batch, seed and starting model.
-                let common = arguments + ["--eval", "real=\(shards("real-val"))", "--eval", "synthetic=\(shards("synthetic-val"))",
-                                          "--out", folder, "--steps", String(steps), "--batch", String(s.batch / s.processes),
-                                          "--lr", String(rate), "--seed", String(seed), "--log-every", String(max(1, steps / 4))]
+                let common = configuration.data + ["--eval", "real=\(shards("real-val"))", "--eval", "synthetic=\(shards("synthetic-val"))",
+                                                   "--out", folder, "--steps", String(steps), "--batch", String(s.batch / s.processes),
+                                                   "--lr", String(rate), "--seed", String(seed), "--log-every", String(max(1, steps / 4))]
                 let (tool, command): (String, [String])
                 switch s.engine {
                 case .swift:
@@ -265,10 +362,11 @@ public final class DemoRunner: @unchecked Sendable {
                         "--test-short-side", String(s.inputHeight), "--test-max-size", String(s.inputWidth),
                         "--rois-per-image", String(s.roisPerImage), "--detections-per-image", String(s.detectionsPerImage), "--workers", String(s.loaderWorkers), "--evaluator", "\(s.bin)/train-shards",
                         "--checkpoint-every", String(max(1, min(steps, 1000)))]
-                        + (s.backboneWeights.map { arguments.contains("--init") ? [] : ["--backbone-weights", $0] } ?? []))
+                        + (s.backboneWeights.map { configuration.data.contains("--init") ? [] : ["--backbone-weights", $0] } ?? []))
                 }
-                runs.append(TrainingRun(name: name, seed: seed, tool: tool, arguments: command, after: after.map { "\($0)-s\(seed)" },
-                                        folder: folder, realImages: images.0, syntheticImages: images.1))
+                runs.append(TrainingRun(name: configuration.name, seed: seed, tool: tool, arguments: command,
+                                        after: configuration.startsFrom.map { "\($0)-s\(seed)" },
+                                        folder: folder, realImages: configuration.images.real, syntheticImages: configuration.images.synthetic))
             }
         }
         return runs

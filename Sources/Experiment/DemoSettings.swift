@@ -18,8 +18,8 @@ public struct DemoSettings: Sendable {
     /// Frames are generated at this size (the "original") and packed at the input size.
     public var frameWidth = 512, frameHeight = 256
     public var inputWidth = 192, inputHeight = 96
-    /// Steps of every run (the convergence control trains twice as many).
-    public var steps = 3000
+    /// Steps of every run (the convergence controls train `DemoPlan.controlFactor` times as many).
+    public var steps = 1800
     public var batch = 8
     /// The network's base width (train-shards fit --width).
     public var width = 16
@@ -29,11 +29,15 @@ public struct DemoSettings: Sendable {
     /// Appearance gap between the generated domains (Appearance.demoSynthetic).
     public var gap = 0.8
     public var seed: UInt64 = 1
-    /// Seeds of real-only and the largest mix (the others run once).
+    /// Seeds of every configuration a claim compares: real-only, every count of Table 2, synthetic-only and
+    /// the uniform union (the convergence controls, the ablations and the fine-tuning run once).
     public var seeds = 3
-    /// Train every synthetic count of Table 2 (else only the largest) and the two ablations.
+    /// Train every synthetic count of Table 2 (else only the largest), the published uniform mixing,
+    /// the fine-tuning, and the two ablations (filtering, the two-wheeler split).
     public var allCounts = true
-    public var ablations = true
+    public var uniformMixing = true
+    public var fineTuning = true
+    public var ablations = false
     /// Train only these configurations (DemoRun names), or all.
     public var only: Set<String>?
     /// Trainings run side by side, one thread each.
@@ -113,13 +117,15 @@ public struct DemoSettings: Sendable {
             steps = 500
             seeds = 2
             allCounts = false
-            ablations = false
+            uniformMixing = false
+            fineTuning = false
         case .tiny:
             (realTrain, realVal, syntheticTrain, syntheticVal) = (6, 4, 36, 4)
             (frameWidth, frameHeight, inputWidth, inputHeight) = (128, 64, 64, 32)
             steps = 4
             batch = 2
             seeds = 2
+            ablations = true
             roisPerImage = 32
             detectionsPerImage = 10
         case .gpu:
@@ -157,6 +163,6 @@ public struct DemoSettings: Sendable {
                  ("batch", .int(batch)), ("seeds", .int(seeds)), ("gap", .double(gap)), ("lr", .double(learningRate)),
                  ("input_size", .array([.int(inputWidth), .int(inputHeight)])),
                  ("datasets", datasets.map { .array([.string($0.cityscapes), .string($0.synscapes)]) } ?? .null),
-                 ("only", only.map { .array($0.sorted().map { .string($0) }) } ?? .null)])
+                 ("ablations", .bool(ablations)), ("only", only.map { .array($0.sorted().map { .string($0) }) } ?? .null)])
     }
 }

@@ -264,15 +264,16 @@ public final class AtomicFile {
 }
 
 extension Files {
-    /// The `mappings/` folder the tools use when none is named: `$SYNMIX_MAPPINGS`,
-    /// else the first `mappings/` holding a taxonomy.yaml found walking up from
-    /// the current directory, then from the executable (so `.build/release/harmonize`
-    /// finds the repository's own).
+    /// The `mappings/` folder the tools use when none is named: `$SYNMIX_MAPPINGS`, else the first
+    /// `mappings/` holding a taxonomy.yaml found walking up from the current directory, then from the
+    /// executable's real location (so `.build/release/harmonize` finds the repository's own, also through
+    /// a symlink or a PATH lookup), then `share/synmix/mappings` beside an installed executable's `bin/`
+    /// (what `make install PREFIX=…` puts there).
     public static func defaultMappingsDirectory() -> String? {
         if let fromEnvironment = ProcessInfo.processInfo.environment["SYNMIX_MAPPINGS"] {
             return fromEnvironment
         }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let executable = URL(fileURLWithPath: executablePath).resolvingSymlinksInPath().deletingLastPathComponent()
         for start in [URL(fileURLWithPath: FileManager.default.currentDirectoryPath), executable] {
             var folder = start.standardizedFileURL
             while true {
@@ -283,6 +284,14 @@ extension Files {
                 folder = parent
             }
         }
+        let installed = executable.deletingLastPathComponent().appendingPathComponent("share/synmix/mappings")
+        if exists(installed.appendingPathComponent("taxonomy.yaml").path) { return installed.standardizedFileURL.path }
         return nil
+    }
+
+    /// The running executable's own path: the kernel's record of it (`/proc/self/exe`), not `argv[0]`, which is a
+    /// bare name when the shell found the tool on PATH.
+    public static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 }

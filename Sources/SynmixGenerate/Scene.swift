@@ -63,12 +63,16 @@ public struct SceneObject: Sendable {
     /// Metres from the camera; nearer objects are painted later.
     public var depth: Double
     public var annotation: Annotation
+    /// The sub-type and view it was drawn as (`RoadUsers`), where the builder draws them.
+    public var variant: (subtype: String, view: String)?
 
-    public init(metaClass: Int, parts: [Region], depth: Double, annotation: Annotation = .instance) {
+    public init(metaClass: Int, parts: [Region], depth: Double, annotation: Annotation = .instance,
+                variant: (subtype: String, view: String)? = nil) {
         self.metaClass = metaClass
         self.parts = parts
         self.depth = depth
         self.annotation = annotation
+        self.variant = variant
     }
 
     public var bounds: (minX: Double, minY: Double, maxX: Double, maxY: Double) {

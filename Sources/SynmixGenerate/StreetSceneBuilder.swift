@@ -21,6 +21,10 @@ public struct StreetSceneBuilder: Sendable {
     /// Windows, wheels and heads: structure inside each outline that tells a bus from a
     /// train from a truck by shape, whatever its colour.
     public var details = false
+    /// Draw every road user from its class's sub-types and views (`RoadUsers`), at a varied
+    /// scale and anywhere across the road, truncated at the border too: a world whose variety
+    /// a few frames do not cover.
+    public var variety = false
 
     public static let defaultClassWeights: [(metaClass: Int, weight: Double)] = [
         (26, 0.36), (24, 0.28), (33, 0.08), (27, 0.05), (28, 0.05), (32, 0.05), (31, 0.03), (29, 0.03), (30, 0.02), (25, 0.0), (26, 0.05),
@@ -106,6 +110,14 @@ public struct StreetSceneBuilder: Sendable {
         let groundY = groundRow(atDepth: depth), s = scale(atDepth: depth) * objectScale * (small ? smallClassScale : 1)
         func place(_ local: [Point]) -> [Point] { local.map { Point(cx + $0.x * s, groundY - $0.y * s) } }
         var parts: [Region] = []
+        if variety {
+            let shape = RoadUsers.draw(metaClass: metaClass, random: &random)
+            // Sizes vary around the class's own (±15 %), and vehicles may stand at the image border.
+            let scale = s * (0.85 + 0.3 * random.unit())
+            let x = onRoad && position == nil ? w * (-0.05 + 1.1 * random.unit()) : cx
+            parts = shape.parts.map { $0.placed { local in local.map { Point(x + $0.x * scale, groundY - $0.y * scale) } } }
+            return SceneObject(metaClass: metaClass, parts: parts, depth: depth, variant: (shape.subtype, shape.view.rawValue))
+        }
         switch metaClass {
         case 24, 25:
             // Both orders draw the same distribution; each is kept where it was used: the committed

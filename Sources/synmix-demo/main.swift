@@ -43,7 +43,10 @@ struct Demo: ParsableCommand {
     @Option(help: "Appearance gap between the domains (0...1; default: the preset's).") var gap: Double?
     @Option(help: "Seed of data and training (the seeds of repeated runs follow it).") var seed: UInt64 = 1
     @Option(help: "Train only these configurations, comma-separated (e.g. real-only,mixed-576).") var only: String?
-    @Option(help: "Seeds of real-only and the largest mix (default: the preset's).") var seeds: Int?
+    @Option(help: "Seeds of every compared configuration: real-only, each synthetic count, synthetic-only, the uniform union (default: the preset's).")
+    var seeds: Int?
+    @Flag(help: "Also train the two ablations (without filtering, without the two-wheeler split) at the largest count.")
+    var ablations = false
     @Flag(help: "Rewrite the report from the runs already in --out (same preset, seed and options) instead of running them.")
     var reportOnly = false
 
@@ -59,7 +62,7 @@ struct Demo: ParsableCommand {
     }
 
     func run() throws {
-        let binFolder = bin ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        let binFolder = bin ?? URL(fileURLWithPath: Files.executablePath).resolvingSymlinksInPath().deletingLastPathComponent().path
         guard let mappingsFolder = mappings ?? Files.defaultMappingsDirectory() else {
             throw ValidationError("no mappings folder found: pass --mappings")
         }
@@ -89,8 +92,9 @@ struct Demo: ParsableCommand {
         if let steps { settings.steps = steps }
         if let gap { settings.gap = gap }
         if let seeds { settings.seeds = seeds }
-        if let only { settings.only = Set(only.split(separator: ",").map(String.init)) }
+        if ablations { settings.ablations = true }
         settings.seed = seed
+        if let only { settings.only = Set(only.split(separator: ",").map(String.init)) }
         let report = DemoReport(results: try DemoRunner(settings: settings, log: say).run(reportOnly: reportOnly), settings: settings)
         say("\nTable 1 (AP ×100, trained on ↓, evaluated on →)\n" + report.table1)
         say("\nTable 2 (AP on real val ×100)\n" + report.table2)

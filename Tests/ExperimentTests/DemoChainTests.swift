@@ -36,14 +36,18 @@ final class DemoChainTests: XCTestCase {
         XCTAssertEqual(try samples("synthetic-10"), 10)
         XCTAssertEqual(try samples("synthetic-35"), 35)
         XCTAssertEqual(try samples("mix-35"), 41)
-        // train-shards → every configuration trained and evaluated on both val sets: 11 configurations,
-        // real-only and the largest mix with two seeds; equal steps but for the 2× control and the fine-tuning.
-        XCTAssertEqual(results.runs.count, 13)
+        // train-shards → every configuration trained and evaluated on both val sets: 12 configurations, every compared one
+        // with two seeds (real-only, each count, synthetic-only, the uniform union); equal steps but for the 2× controls
+        // and the fine-tuning.
+        XCTAssertEqual(results.runs.count, 19)
+        let controls = [DemoRun.control(DemoRun.realOnly), DemoRun.control(DemoRun.mixed(35))]
         for run in results.runs {
-            XCTAssertEqual(run.steps, run.name == DemoRun.converged ? 8 : run.name == DemoRun.fineTuned ? 2 : 4, run.name)
+            XCTAssertEqual(run.steps, controls.contains(run.name) ? 8 : run.name == DemoRun.fineTuned ? 2 : 4, run.name)
         }
-        XCTAssertEqual(results.all(DemoRun.realOnly).map(\.seed), [1, 2])
-        XCTAssertEqual(results.all(DemoRun.mixed(35)).map(\.seed), [1, 2])
+        for name in [DemoRun.realOnly, DemoRun.syntheticOnly, DemoRun.uniform(35)] + [5, 10, 16, 35].map(DemoRun.mixed) {
+            XCTAssertEqual(results.all(name).map(\.seed), [1, 2], name)
+        }
+        XCTAssertEqual(results.all(controls[1]).map(\.seed), [1])
         let metrics = try JSON.parse(try Files.read("\(out)/runs/mixed-35-s1/metrics.json"))
         XCTAssertEqual(metrics["training"]?["shares"]?.arrayValue?.compactMap(\.doubleValue), [0.5, 0.5])
         let evaluation = try XCTUnwrap(metrics["evaluations"]?.arrayValue?.last?["result"])
@@ -55,7 +59,7 @@ final class DemoChainTests: XCTestCase {
         // report.json holds every run's numbers exactly as its metrics.json has them.
         let report = try JSON.parse(try Files.read("\(out)/report.json"))
         let reported = try XCTUnwrap(report["runs"]?.arrayValue)
-        XCTAssertEqual(reported.count, 13)
+        XCTAssertEqual(reported.count, 19)
         for run in reported {
             let name = try XCTUnwrap(run["name"]?.stringValue), seed = try XCTUnwrap(run["seed"]?.intValue)
             let own = try JSON.parse(try Files.read("\(out)/runs/\(name)-s\(seed)/metrics.json"))
@@ -75,16 +79,61 @@ final class DemoChainTests: XCTestCase {
         XCTAssertEqual(report["table2"]?.arrayValue?.compactMap { $0["synthetic_images"]?.intValue }, [0, 5, 10, 16, 35])
         let mixedTrain = reported.first { $0["name"]?.stringValue == DemoRun.mixed(16) }?["train_images"]
         XCTAssertEqual([mixedTrain?["real"]?.intValue, mixedTrain?["synthetic"]?.intValue], [6, 16])
-        // Every verdict is one of the three outcomes, with the rule's inputs.
+        // Every verdict is one of the outcomes, with the rule's inputs.
         let verdicts = try XCTUnwrap(report["verdicts"]?.arrayValue)
-        XCTAssertEqual(verdicts.count, 8)
+        XCTAssertEqual(verdicts.count, 11)
         for verdict in verdicts {
-            XCTAssertTrue(["holds", "does not hold", "inconclusive"].contains(verdict["verdict"]?.stringValue ?? ""))
+            XCTAssertTrue(["holds", "does not hold", "inconclusive", "inconclusive (not converged)"].contains(verdict["verdict"]?.stringValue ?? ""))
         }
         let spread = try XCTUnwrap(report["seed_spread"]?.doubleValue)
-        let equalSteps = verdicts[1]["inputs"]
+        let equalSteps = verdicts[2]["inputs"]
         XCTAssertEqual(equalSteps?["seed spread"]?.doubleValue, spread)
         XCTAssertEqual(equalSteps?["real-only"]?.doubleValue, summary["mean"]?.doubleValue)
+
+        // The trend rule's inputs are every mixed run's real val AP at its count, and its slope is theirs.
+        func realAP(_ name: String, _ seed: Int, className: String? = nil, set: String = "real") throws -> Double {
+            let own = try JSON.parse(try Files.read("\(out)/runs/\(name)-s\(seed)/metrics.json"))
+            let result = own["evaluations"]?.arrayValue?.last { $0["name"]?.stringValue == set }?["result"]
+            // A class without instances in a val set has no AP (null): NaN here, as in the report.
+            return 100 * ((className.map { result?["classes"]?[$0]?["ap"] } ?? result?["ap"])?.doubleValue ?? .nan)
+        }
+        func assertSame(_ reported: JSON?, _ expected: Double, _ message: String) {
+            if expected.isNaN { XCTAssertEqual(reported?.compact, "null", message) }
+            else { XCTAssertEqual(reported?.doubleValue ?? .nan, expected, accuracy: 1e-9, message) }
+        }
+        var points: [(x: Double, y: Double)] = []
+        for count in [5, 10, 16, 35] { for seed in [1, 2] { points.append((log2(Double(count)), try realAP(DemoRun.mixed(count), seed))) } }
+        let trend = try XCTUnwrap(report["trend"])
+        XCTAssertEqual(trend["runs"]?.arrayValue?.compactMap { $0["real_ap"]?.doubleValue }.sorted(), points.map(\.y).sorted())
+        let mx = points.map(\.x).reduce(0, +) / 8, my = points.map(\.y).reduce(0, +) / 8
+        let slope = points.map { ($0.x - mx) * ($0.y - my) }.reduce(0, +) / points.map { ($0.x - mx) * ($0.x - mx) }.reduce(0, +)
+        XCTAssertEqual(try XCTUnwrap(trend["slope_per_doubling"]?.doubleValue), slope, accuracy: 1e-9)
+        let interval = try XCTUnwrap(trend["interval"]?.arrayValue?.compactMap(\.doubleValue))
+        XCTAssertEqual(interval.count, 2)
+        XCTAssertLessThanOrEqual(interval[0], interval[1])
+        XCTAssertEqual(verdicts[3]["inputs"]?["slope"]?.doubleValue, trend["slope_per_doubling"]?.doubleValue)
+        // The transfer table: synthetic-only's class AP on each val set and real-only's, seed means of their metrics.json.
+        let transfer = try XCTUnwrap(report["transfer"]?.arrayValue)
+        XCTAssertEqual(transfer.compactMap { $0["class"]?.stringValue }, ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"])
+        for row in transfer {
+            let name = try XCTUnwrap(row["class"]?.stringValue)
+            let onReal = (try realAP(DemoRun.syntheticOnly, 1, className: name) + realAP(DemoRun.syntheticOnly, 2, className: name)) / 2
+            let onSynthetic = (try realAP(DemoRun.syntheticOnly, 1, className: name, set: "synthetic")
+                               + realAP(DemoRun.syntheticOnly, 2, className: name, set: "synthetic")) / 2
+            let realTrained = (try realAP(DemoRun.realOnly, 1, className: name) + realAP(DemoRun.realOnly, 2, className: name)) / 2
+            assertSame(row["synthetic_only_on_real"], onReal, name)
+            assertSame(row["synthetic_only_on_synthetic"], onSynthetic, name)
+            assertSame(row["real_only_on_real"], realTrained, name)
+            assertSame(row["share_of_in_domain"], onSynthetic > 0 ? onReal / onSynthetic : .nan, name)
+        }
+        // Coverage: nested subsets show at least as many of the world's combinations, as often, as the smaller ones.
+        let rows = try XCTUnwrap(report["coverage"]?["per_count"]?.arrayValue)
+        let coverage = rows.compactMap { $0["combinations"]?.intValue }, median = rows.compactMap { $0["median_objects"]?.intValue }
+        XCTAssertEqual(rows.compactMap { $0["synthetic_images"]?.intValue }, [5, 10, 16, 35])
+        XCTAssertEqual(coverage, coverage.sorted())
+        XCTAssertEqual(median, median.sorted())
+        XCTAssertGreaterThan(coverage[0], 0)
+        XCTAssertLessThanOrEqual(coverage[3], try XCTUnwrap(report["coverage"]?["combinations"]?.intValue))
 
         // The Markdown report quotes the same numbers; the plots are drawn.
         let markdown = try String(contentsOfFile: "\(out)/report.md", encoding: .utf8)
@@ -95,7 +144,7 @@ final class DemoChainTests: XCTestCase {
         XCTAssertTrue(html.contains("<td>real (6 images)</td>"), html)   // GFM tables rendered, not left as text
         XCTAssertFalse(html.contains("| real (6 images) |"), html)
         let plot = try PNGCodec.header(of: try Files.read("\(out)/table2.png"), path: "table2.png")
-        XCTAssertEqual([plot.width, plot.height], [720, 440])
+        XCTAssertEqual([plot.width, plot.height], [760, 460])
         let perClass = try PNGCodec.header(of: try Files.read("\(out)/per-class.png"), path: "per-class.png")
         XCTAssertEqual([perClass.width, perClass.height], [720, 400])
     }

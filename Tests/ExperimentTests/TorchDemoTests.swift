@@ -84,7 +84,7 @@ final class TorchDemoTests: XCTestCase {
         }
         let out = "\(folder)/experiment"
         let arguments = ["--cityscapes", "\(folder)/cityscapes", "--synscapes", "\(folder)/synscapes", "--synthetic-val-fraction", "0.1",
-                         "--preset", "tiny", "--engine", "torch", "--backbone", "resnet18", "--python", python, "--out", out]
+                         "--preset", "tiny", "--seeds", "1", "--engine", "torch", "--backbone", "resnet18", "--python", python, "--out", out]
         // Killed once three runs have finished.
         let first = try startDemo(arguments, log: "\(folder)/first.log")
         let deadline = Date().addingTimeInterval(600)
@@ -109,10 +109,11 @@ final class TorchDemoTests: XCTestCase {
         for name in finished { XCTAssertTrue(second.output.contains("[train] \(name): finished earlier"), second.output) }
         XCTAssertEqual(try finished.map { try FileManager.default.attributesOfItem(atPath: "\(out)/runs/\($0)/metrics.json")[.modificationDate] as? Date },
                        modified)
-        let report = try assertReportQuotesTheRuns(out, runs: 13)
-        for run in report["runs"]?.arrayValue ?? [] {   // equal steps but for the 2× control and the fine-tuning
-            let name = run["name"]?.stringValue
-            XCTAssertEqual(run["steps"]?.intValue, name == DemoRun.converged ? 8 : name == DemoRun.fineTuned ? 2 : 4, name ?? "")
+        let report = try assertReportQuotesTheRuns(out, runs: 12)
+        let controls = [DemoRun.control(DemoRun.realOnly), DemoRun.control(DemoRun.mixed(35))]
+        for run in report["runs"]?.arrayValue ?? [] {   // equal steps but for the 2× controls and the fine-tuning
+            let name = run["name"]?.stringValue ?? ""
+            XCTAssertEqual(run["steps"]?.intValue, controls.contains(name) ? 8 : name == DemoRun.fineTuned ? 2 : 4, name)
         }
         // Mixed runs take exactly half of every batch from each source; fine-tuning starts from the synthetic-only detector.
         let mixed = try JSON.parse(try Files.read("\(out)/runs/mixed-35-s1/metrics.json"))
@@ -120,7 +121,7 @@ final class TorchDemoTests: XCTestCase {
         XCTAssertTrue(try String(contentsOfFile: "\(out)/logs/train-pretrain-finetune-s1.log", encoding: .utf8)
             .contains("initialised from \(out)/runs/synthetic-only-s1/model.safetensors"))
         let markdown = try String(contentsOfFile: "\(out)/report.md", encoding: .utf8)
-        XCTAssertTrue(markdown.contains("Engine `torch` (pointrend, resnet18-FPN), 13 runs"), markdown)
+        XCTAssertTrue(markdown.contains("Engine `torch` (pointrend, resnet18-FPN), 12 runs"), markdown)
         XCTAssertTrue(markdown.contains("`synmix_torch.train --model pointrend --backbone resnet18` from scratch"), markdown)
         XCTAssertEqual(report["settings"]?["real_train"]?.intValue, 6)
         XCTAssertEqual(report["settings"]?["synthetic_train"]?.intValue, 36)
@@ -130,7 +131,7 @@ final class TorchDemoTests: XCTestCase {
         try FileManager.default.removeItem(atPath: "\(out)/runs/\(finished[0])")
         let third = try runProgramCapturingErrors("\(bin)/synmix-demo", arguments)
         XCTAssertEqual(third.status, 0, third.errors)
-        XCTAssertEqual(third.output.components(separatedBy: "finished earlier").count - 1, 12, third.output)
+        XCTAssertEqual(third.output.components(separatedBy: "finished earlier").count - 1, 11, third.output)
         let again = try JSON.parse(try Files.read("\(out)/report.json"))
         for key in ["configurations", "table2", "verdicts", "seed_spread"] {   // every AP and verdict; only timings differ
             XCTAssertEqual(again[key]?.compact, report[key]?.compact, key)
