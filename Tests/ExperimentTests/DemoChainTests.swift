@@ -86,6 +86,13 @@ final class DemoChainTests: XCTestCase {
             XCTAssertTrue(["holds", "does not hold", "inconclusive", "inconclusive (not converged)"].contains(verdict["verdict"]?.stringValue ?? ""))
         }
         let spread = try XCTUnwrap(report["seed_spread"]?.doubleValue)
+        // The seed spread pools every seeded configuration's variance of real val AP (their degrees of freedom as weights).
+        guard case .object(let configurations)? = report["configurations"] else { return XCTFail("no configurations in report.json") }
+        let seeded = configurations.compactMap { $0.1["real_ap"] }.filter { ($0["seeds"]?.intValue ?? 0) > 1 }
+        let freedom = seeded.map { Double($0["seeds"]!.intValue! - 1) }.reduce(0, +)
+        let pooled = (seeded.map { Double($0["seeds"]!.intValue! - 1) * pow($0["sd"]!.doubleValue!, 2) }.reduce(0, +) / freedom).squareRoot()
+        XCTAssertEqual(seeded.count, 7)
+        XCTAssertEqual(spread, pooled, accuracy: 1e-9)
         let equalSteps = verdicts[2]["inputs"]
         XCTAssertEqual(equalSteps?["seed spread"]?.doubleValue, spread)
         XCTAssertEqual(equalSteps?["real-only"]?.doubleValue, summary["mean"]?.doubleValue)
@@ -178,6 +185,17 @@ final class DemoChainTests: XCTestCase {
         let kept = lines.withLock { $0.filter { $0.contains("finished earlier") } }
         XCTAssertEqual(kept.count, 2, "\(kept)")
         XCTAssertFalse(try String(contentsOfFile: "\(out)/report.md", encoding: .utf8).contains("Stopped early"))
+    }
+
+    func testOnlyNamesThatThePlanDoesNotHaveAreRefusedBeforeAnythingRuns() throws {
+        let out = try temporaryFolder()
+        var settings = DemoSettings(preset: .tiny, out: out, bin: "\(repositoryRoot)/.build/debug", mappings: mappingsFolder)
+        settings.only = [DemoRun.realOnly, "bogus", DemoRun.mixed(576)]
+        XCTAssertThrowsError(try DemoRunner(settings: settings, log: { _ in }).run()) { error in
+            XCTAssertTrue("\(error)".hasPrefix("--only names bogus, mixed-576, which this plan does not have; it has real-only-2x, mixed-35-2x, "),
+                          "\(error)")
+        }
+        XCTAssertEqual(Files.list(out), [])
     }
 
     func testMarkdownBecomesHTMLWithTablesAndEmphasis() {
