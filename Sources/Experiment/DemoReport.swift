@@ -231,7 +231,7 @@ public struct DemoReport {
 
         \(table2)
 
-        \(trendText)
+        \(trendText)\(budgetCaveat.map { " **\($0)**: the curve at this budget is not the converged one." } ?? "")
 
         ![Table 2](\(plots[0]))
 
@@ -250,14 +250,10 @@ public struct DemoReport {
 
         ![per class](\(plots[1]))
 
-        ## Four training approaches
+        ## Training approaches
 
         \(approaches)
-
-        ## Ablations
-
-        \(ablations)
-
+        \(results.all(DemoRun.unfiltered).isEmpty && results.all(DemoRun.unsplit).isEmpty ? "" : "\n## Ablations\n\n" + ablations + "\n")
         ## Training protocol
 
         \(protocolText)
@@ -331,8 +327,9 @@ public struct DemoReport {
         let unconverged = [DemoRun.realOnly, DemoRun.mixed(results.largest)].map { results.convergence(of: $0) }
             .filter { $0.outcome == .doesNotHold }
         guard !unconverged.isEmpty else { return nil }
-        return "Not converged at \(settings.steps) steps (\(unconverged.map { $0.inputs.first!.0 + String(format: " %+.1f with %g× the steps", $0.inputs[2].1, DemoPlan.controlFactor) }.joined(separator: ", "))): "
-            + "this budget cannot show the converged curve"
+        return "Not converged at \(settings.steps) steps: " + unconverged.map {
+            String(format: "%@ gains %+.1f AP with %g× the steps", $0.inputs.first!.0, $0.inputs[2].1, DemoPlan.controlFactor)
+        }.joined(separator: ", ")
     }
 
     /// Table 2 as a plot: real val AP against synthetic images added, the seed mean as a line and every seed's
@@ -341,7 +338,7 @@ public struct DemoReport {
         let (width, height) = (760.0, 460.0)
         let curve = results.curve.filter { $0.ap.count > 0 }
         let controls = [(DemoRun.realOnly, "real only"), (DemoRun.mixed(results.largest), "+\(results.largest)")]
-            .map { (label: "\($0.1), \(String(format: "%g", DemoPlan.controlFactor))× steps", ap: results.realAP(DemoRun.control($0.0))) }
+            .map { (label: "\($0.1) \(String(format: "%g", DemoPlan.controlFactor))×", ap: results.realAP(DemoRun.control($0.0))) }
             .filter { $0.ap.count > 0 }
         let values = (curve.flatMap { [$0.ap.min, $0.ap.max] } + controls.flatMap { [$0.ap.min, $0.ap.max] }).filter { !$0.isNaN }
         let low = max(0, floor((values.min() ?? 0) - 2)), high = ceil((values.max() ?? 1) + 2)

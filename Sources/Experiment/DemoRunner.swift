@@ -304,7 +304,7 @@ public final class DemoRunner: @unchecked Sendable {
         let largestMix = PlannedConfiguration(name: DemoRun.mixed(largest), label: "+\(largest) synthetic, \(share)",
                                               data: mixed("synthetic-\(largest)"), seeds: s.seeds, images: (real, largest))
         func control(_ of: PlannedConfiguration) -> PlannedConfiguration {
-            PlannedConfiguration(name: DemoRun.control(of.name), label: "\(of.label), \(DemoPlan.controlFactor)× the steps", data: of.data,
+            PlannedConfiguration(name: DemoRun.control(of.name), label: "\(of.label), \(String(format: "%g", DemoPlan.controlFactor))× the steps", data: of.data,
                                  stepsFactor: DemoPlan.controlFactor, seeds: 1, images: of.images)
         }
         var plan = [control(realOnly), control(largestMix),
