@@ -23,7 +23,7 @@ final class ReadmeTests: XCTestCase {
         XCTAssertNotEqual(broken, readme)
         var checker = ReadmeChecker()
         let problems = try checker.problems(in: broken, file: "scratch.md")
-        XCTAssertTrue(problems.contains { $0.hasSuffix(": pack-mix has no --synthetic-cuont") }, "\(problems)")
+        XCTAssertTrue(problems.contains { $0.hasSuffix(": pack-mix pack has no --synthetic-cuont") }, "\(problems)")
         XCTAssertTrue(problems.contains { $0.hasSuffix(": pack-mix has no subcommand or flag verfy") }, "\(problems)")
         XCTAssertTrue(problems.contains { $0.hasSuffix(": the Makefile has no target dmeo") }, "\(problems)")
         XCTAssertTrue(problems.allSatisfy { $0.hasPrefix("scratch.md:") }, "\(problems)")
