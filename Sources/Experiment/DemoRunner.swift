@@ -289,12 +289,14 @@ public final class DemoRunner: @unchecked Sendable {
 
     // MARK: training
 
+    /// The shard pattern of a packed set (OUT/shards/NAME).
+    func shards(_ name: String) -> String { path("shards/\(name)/mix-*.tar") }
+
     /// The experiment's configurations, in the order the lanes take them (the longest and the ones
     /// others start from first). All train for `steps` steps (equal compute) except the convergence
     /// controls and the fine-tuning.
     public func configurations() -> [PlannedConfiguration] {
         let s = settings
-        func shards(_ name: String) -> String { path("shards/\(name)/mix-*.tar") }
         func mixed(_ synthetic: String) -> [String] {
             ["--train", "real=\(shards("real-train"))", "--train", "synthetic=\(shards(synthetic))", "--share", "real=\(s.realShare)"]
         }
@@ -337,7 +339,6 @@ public final class DemoRunner: @unchecked Sendable {
     /// Every training of the experiment: each configuration's seeds, as trainer command lines.
     func trainingRuns() -> [TrainingRun] {
         let s = settings
-        func shards(_ name: String) -> String { path("shards/\(name)/mix-*.tar") }
         var runs: [TrainingRun] = []
         for configuration in configurations() {
             for seed in (0..<UInt64(configuration.seeds)).map({ s.seed + $0 }) {

@@ -16,13 +16,12 @@ public struct Trend: Sendable {
     public init(points: [(count: Int, ap: Double)]) {
         self.points = points
         slope = Self.slope(points)
-        let groups = Dictionary(grouping: points, by: \.count).values.map { $0.map(\.ap) }
-        guard groups.count > 1, groups.allSatisfy({ $0.count > 1 }) else {
+        let byCount = Dictionary(grouping: points, by: \.count).mapValues { $0.map(\.ap) }
+        guard byCount.count > 1, byCount.values.allSatisfy({ $0.count > 1 }) else {
             interval = (.nan, .nan)
             return
         }
-        let counts = Dictionary(grouping: points, by: \.count).keys.sorted()
-        let byCount = Dictionary(grouping: points, by: \.count).mapValues { $0.map(\.ap) }
+        let counts = byCount.keys.sorted()
         var random = SplitMix64(seed: Self.bootstrapSeed)
         var slopes: [Double] = []
         slopes.reserveCapacity(Self.resamples)
