@@ -12,9 +12,21 @@ public let mappingsFolder = "\(repositoryRoot)/mappings"
 public let fixturesFolder = "\(repositoryRoot)/fixtures"
 public let taxonomyPath = "\(mappingsFolder)/taxonomy.yaml"
 
+/// This test process's folder for temporary files. Making it removes what test processes that have exited left
+/// in synmix-tests/ (nothing deleted them, and runs piled up until the disk was full), so one run's worth remains.
+let processTemporaryRoot: String = {
+    let root = NSTemporaryDirectory() + "synmix-tests"
+    for entry in Files.list(root) {
+        let fields = entry.split(separator: "-")
+        if fields.count > 2, fields[0] == "run", let pid = Int32(fields[1]), kill(pid, 0) == 0 { continue }   // a live process's
+        try? FileManager.default.removeItem(atPath: "\(root)/\(entry)")
+    }
+    return "\(root)/run-\(getpid())-\(UUID().uuidString.prefix(8))"
+}()
+
 /// A new, empty folder named after the calling test.
 public func temporaryFolder(_ name: String = #function) throws -> String {
-    let path = NSTemporaryDirectory() + "synmix-tests/\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
+    let path = processTemporaryRoot + "/\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
