@@ -87,7 +87,9 @@ public struct DemoReport {
 
     var approaches: String {
         var lines = ["| approach | steps | real val AP | synthetic val AP |", "|---|---:|---:|---:|"]
-        for configuration in results.plan where !results.all(configuration.name).isEmpty && !configuration.name.hasPrefix("mixed-") || configuration.name == DemoRun.mixed(results.largest) {
+        // Every configuration that ran but the smaller counts (Table 2 has them).
+        let smallerCounts = Set(results.syntheticCounts.dropLast().map(DemoRun.mixed))
+        for configuration in results.plan where !results.all(configuration.name).isEmpty && !smallerCounts.contains(configuration.name) {
             lines.append("| \(configuration.label) | \(Int(Double(settings.steps) * (configuration.startsFrom == nil ? configuration.stepsFactor : 1 + configuration.stepsFactor))) | "
                          + "\(realCell(configuration.name)) | \(syntheticCell(configuration.name)) |")
         }

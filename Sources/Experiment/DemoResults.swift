@@ -135,13 +135,13 @@ public struct DemoResults: Sendable {
         realShare = settings.realShare
         steps = settings.steps
         // The training sets' instances per class, from their shard indexes.
-        func instances(_ set: String) -> [String: Int] {
-            ((try? ShardIndex.read(folder: "\(settings.out)/shards/\(set)"))?.shards ?? []).reduce(into: [:]) { total, shard in
-                total.merge(shard.classes, uniquingKeysWith: +)
-            }
+        func index(_ set: String) -> ShardIndex? { try? ShardIndex.read(folder: "\(settings.out)/shards/\(set)") }
+        func instances(_ index: ShardIndex?) -> [String: Int] {
+            (index?.shards ?? []).reduce(into: [:]) { total, shard in total.merge(shard.classes, uniquingKeysWith: +) }
         }
-        let real = instances("real-train"), synthetic = instances("synthetic-all")
-        sharedClasses = (try? ShardIndex.read(folder: "\(settings.out)/shards/real-train"))?.taxonomy?.instanceClasses
+        let realIndex = index("real-train")
+        let real = instances(realIndex), synthetic = instances(index("synthetic-all"))
+        sharedClasses = realIndex?.taxonomy?.instanceClasses
             .filter { real[$0, default: 0] >= Self.sharedClassMinimum && synthetic[$0, default: 0] >= Self.sharedClassMinimum } ?? []
         let coverageFile = "\(settings.out)/\(Coverage.fileName)"
         coverage = Files.exists(coverageFile) ? try Coverage(json: JSON.parse(try Files.read(coverageFile)), file: coverageFile) : nil
@@ -205,24 +205,28 @@ public struct DemoResults: Sendable {
             return Verdict(claim: claim, outcome: .inconclusive, inputs: inputs, explanation: "no seed spread measured or a run is missing")
         }
         inputs.append(("seed spread", spread))
-        var outcome: Verdict.Outcome = difference > 2 * spread ? .holds : difference < -2 * spread ? .doesNotHold : .inconclusive
-        var explanation = String(format: "%.1f − %.1f = %+.1f against twice the seed spread %.1f", a.value, b.value, difference, 2 * spread)
-        if outcome == .doesNotHold, let note = unconverged(loser) {
-            outcome = .notConverged
-            explanation += "; " + note
-        }
-        return Verdict(claim: claim, outcome: outcome, inputs: inputs, explanation: explanation)
+        let outcome: Verdict.Outcome = difference > 2 * spread ? .holds : difference < -2 * spread ? .doesNotHold : .inconclusive
+        let explanation = String(format: "%.1f − %.1f = %+.1f against twice the seed spread %.1f", a.value, b.value, difference, 2 * spread)
+        return guarded(Verdict(claim: claim, outcome: outcome, inputs: inputs, explanation: explanation), loser: loser)
     }
 
-    /// Why a "does not hold" about `name` (the losing side) cannot be said, or nil when its control shows it converged.
-    func unconverged(_ name: String?) -> String? {
-        guard let name else { return "the losing side has no convergence control" }
-        let control = convergence(of: name)
-        switch control.outcome {
-        case .holds: return nil
-        case .inconclusive: return "\(name) has no convergence control"
-        default: return "\(name) has not converged (\(control.explanation))"
+    /// `verdict`, or *inconclusive (not converged)* where it says "does not hold" but `loser`, the side that lost,
+    /// has no control that shows it converged: the one rule every claim's "does not hold" passes through.
+    func guarded(_ verdict: Verdict, loser: String?) -> Verdict {
+        guard verdict.outcome == .doesNotHold else { return verdict }
+        var note = "the losing side has no convergence control"
+        if let loser {
+            let control = convergence(of: loser)
+            switch control.outcome {
+            case .holds: return verdict
+            case .inconclusive: note = "\(loser) has no convergence control"
+            default: note = "\(loser) has not converged (\(control.explanation))"
+            }
         }
+        var guarded = verdict
+        guarded.outcome = .notConverged
+        guarded.explanation += "; " + note
+        return guarded
     }
 
     /// `name` with `DemoPlan.controlFactor` times the steps gains less than max(1 AP, the seed spread). The control
@@ -301,15 +305,12 @@ public struct DemoResults: Sendable {
             let table = transfer.filter { !$0.syntheticOnReal.isNaN }
             let floor = String(format: "%.1f", Self.transferFloor)
             let missing = table.filter { $0.syntheticOnReal < Self.transferFloor }.map { String(format: "%@ %.2f", $0.name, $0.syntheticOnReal) }
-            var outcome: Verdict.Outcome = table.isEmpty ? .inconclusive : missing.isEmpty ? .holds : .doesNotHold
-            var explanation = missing.isEmpty ? "lowest " + (table.min { $0.syntheticOnReal < $1.syntheticOnReal }.map { String(format: "%@ %.1f", $0.name, $0.syntheticOnReal) } ?? "–")
+            let outcome: Verdict.Outcome = table.isEmpty ? .inconclusive : missing.isEmpty ? .holds : .doesNotHold
+            let explanation = missing.isEmpty ? "lowest " + (table.min { $0.syntheticOnReal < $1.syntheticOnReal }.map { String(format: "%@ %.1f", $0.name, $0.syntheticOnReal) } ?? "–")
                                               : "below \(floor) on real \(missing.joined(separator: ", "))"
-            if outcome == .doesNotHold, let note = unconverged(DemoRun.syntheticOnly) {
-                outcome = .notConverged
-                explanation += "; " + note
-            }
-            list.append(Verdict(claim: "synthetic supervision transfers to every class: synthetic-only scores at least \(floor) AP on real val for each",
-                                outcome: outcome, inputs: table.map { ($0.name, $0.syntheticOnReal) }, explanation: explanation))
+            list.append(guarded(Verdict(claim: "synthetic supervision transfers to every class: synthetic-only scores at least \(floor) AP on real val for each",
+                                        outcome: outcome, inputs: table.map { ($0.name, $0.syntheticOnReal) }, explanation: explanation),
+                                loser: DemoRun.syntheticOnly))
         }
         if !all(DemoRun.uniform(largest)).isEmpty {
             list.append(compare("a fixed \(Int(100 * realShare)) % real share above the published uniform mixing (+\(largest), equal steps), on real val",
@@ -341,14 +342,10 @@ public struct DemoResults: Sendable {
         guard let interval = trend.resampledInterval else {
             return Verdict(claim: claim, outcome: .inconclusive, inputs: inputs, explanation: "needs two counts and two seeds at each to resample")
         }
-        var outcome: Verdict.Outcome = interval.low > 0 ? .holds : interval.high < 0 ? .doesNotHold : .inconclusive
-        var explanation = String(format: "%+.2f AP per doubling, 95 %% interval %+.2f … %+.2f over %d runs; Spearman's ρ of the means %.2f",
+        let outcome: Verdict.Outcome = interval.low > 0 ? .holds : interval.high < 0 ? .doesNotHold : .inconclusive
+        let explanation = String(format: "%+.2f AP per doubling, 95 %% interval %+.2f … %+.2f over %d runs; Spearman's ρ of the means %.2f",
                                  trend.slope, interval.low, interval.high, trend.points.count, rankCorrelation)
-        if outcome == .doesNotHold, let note = unconverged(mixedName) {
-            outcome = .notConverged
-            explanation += "; " + note
-        }
-        return Verdict(claim: claim, outcome: outcome, inputs: inputs, explanation: explanation)
+        return guarded(Verdict(claim: claim, outcome: outcome, inputs: inputs, explanation: explanation), loser: mixedName)
     }
 
     /// report.json: every number the report shows, machine-readable.
