@@ -10,6 +10,21 @@ extension PixelSize: ExpressibleByArgument {}
 extension NamedValue: ExpressibleByArgument {}
 extension Partition: ExpressibleByArgument {}
 
+extension Partition {
+    /// The part a Slurm array task processes when `--partition` is absent: SLURM_ARRAY_TASK_ID counted from
+    /// SLURM_ARRAY_TASK_MIN, of SLURM_ARRAY_TASK_COUNT (so `--array=1-8` and `--array=0-7` both give parts 1/8 … 8/8).
+    public static func ofSlurmArrayTask(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Partition? {
+        guard let id = environment["SLURM_ARRAY_TASK_ID"].flatMap(Int.init), let count = environment["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) else {
+            return nil
+        }
+        let first = environment["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0
+        guard let partition = Partition("\(id - first + 1)/\(count)") else {
+            throw ValidationError("SLURM_ARRAY_TASK_ID \(id) (from \(first)) of SLURM_ARRAY_TASK_COUNT \(count) is not a part I/N")
+        }
+        return partition
+    }
+}
+
 /// `--jobs N` (also spelled `--threads`): threads a stage runs on.
 public struct Parallelism: ParsableArguments {
     @Option(name: [.customLong("jobs"), .customLong("threads")],

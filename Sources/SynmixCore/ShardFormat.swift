@@ -211,6 +211,26 @@ public struct ShardIndex: Sendable {
         }
         return try ShardIndex(json: value, file: path)
     }
+
+    /// The taxonomy the index.json beside the shards names (every folder's the same one), so a stage that reads
+    /// shards needs no mappings folder; nil when no folder has an index.json or none names a taxonomy.
+    public static func commonTaxonomy(of shards: [String]) throws -> TaxonomyClasses? {
+        var found: (taxonomy: TaxonomyClasses, file: String)?
+        let folders = Set(shards.map { shard in
+            shard.contains("/") ? String(shard[..<shard.lastIndex(of: "/")!]) : "."
+        })
+        for folder in folders.sorted()
+        where Files.exists("\(folder)/\(fileName)") {
+            guard let taxonomy = try read(folder: folder).taxonomy else { continue }
+            let file = "\(folder)/\(fileName)"
+            if let found, found.taxonomy != taxonomy {
+                throw ManifestError(file: file, line: 1, reason: "taxonomy \(taxonomy.instanceClasses) (sha256 \(taxonomy.sha256.prefix(12))…) "
+                                    + "differs from \(found.file)'s \(found.taxonomy.instanceClasses): the shards were packed with two taxonomies")
+            }
+            found = (taxonomy, file)
+        }
+        return found?.taxonomy
+    }
 }
 
 extension FieldReader {

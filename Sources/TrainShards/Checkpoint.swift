@@ -191,6 +191,11 @@ public enum Checkpoint {
         return try Input(json: json, path: path)
     }
 
+    /// The architecture a checkpoint was saved with (width and classes), without building the model.
+    public static func config(at path: String) throws -> ModelConfig {
+        try config(of: try read(path).metadata, path: path)
+    }
+
     static func read(_ path: String) throws -> (tensors: [String: Safetensors.Tensor], metadata: [String: String]) {
         do { return try Safetensors.parse(try Files.read(path)) } catch let error as FileError { throw error } catch {
             throw FileError(path: path, reason: "\(error)")

@@ -40,7 +40,7 @@ struct HarmonizeCommand: ParsableCommand {
     @Option(help: "Only the first N images by id.")
     var limit: Int?
 
-    @Option(help: "Process part I of N (1-based, e.g. 2/8); the parts' manifests concatenate to the whole.")
+    @Option(help: "Process part I of N (1-based, e.g. 2/8); the parts' manifests concatenate to the whole. Default under Slurm: the array task's part.")
     var partition: Partition?
 
     @Option(help: "Synscapes: the highest-numbered fraction of images that form the val split.")
@@ -71,7 +71,8 @@ struct HarmonizeCommand: ParsableCommand {
         options.split = split
         options.jobs = parallelism.jobs
         options.limit = limit
-        options.partition = partition.map { ($0.index, $0.count) }
+        options.partition = try (partition ?? Partition.ofSlurmArrayTask()).map { ($0.index, $0.count) }
+        if let (index, count) = options.partition { print("harmonize: part \(index)/\(count) of the images") }
         options.valFraction = valFraction
         options.verifyImages = verifyImages
         options.maxPixels = maxPixels

@@ -50,19 +50,6 @@ struct Pack: ParsableCommand {
     @OptionGroup var parallelism: Parallelism
     @OptionGroup var errorBudget: ErrorBudget
 
-    /// The part a Slurm array task writes (SLURM_ARRAY_TASK_ID counted from SLURM_ARRAY_TASK_MIN, of SLURM_ARRAY_TASK_COUNT).
-    static func slurmPartition() throws -> Partition? {
-        let environment = ProcessInfo.processInfo.environment
-        guard let id = environment["SLURM_ARRAY_TASK_ID"].flatMap(Int.init), let count = environment["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) else {
-            return nil
-        }
-        let first = environment["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0
-        guard let partition = Partition("\(id - first + 1)/\(count)") else {
-            throw ValidationError("SLURM_ARRAY_TASK_ID \(id) (from \(first)) of SLURM_ARRAY_TASK_COUNT \(count) is not a part I/N")
-        }
-        return partition
-    }
-
     func validate() throws {
         guard (shardSize ?? 1) > 0, shardSamples > 0 else { throw ValidationError("--shard-size and --shard-samples must be positive") }
         if partition != nil, shardSize != nil {
@@ -106,7 +93,7 @@ struct Pack: ParsableCommand {
         options.prefix = name
         options.split = split
         if let shardSize { options.shardBytes = shardSize }
-        options.partition = try partition ?? Self.slurmPartition()
+        options.partition = try partition ?? Partition.ofSlurmArrayTask()
         if let part = options.partition { print("pack-mix: part \(part) of the shards") }
         options.shardSamples = shardSamples
         options.jobs = parallelism.jobs

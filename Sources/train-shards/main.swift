@@ -64,9 +64,11 @@ func runInputSize(for checkpoint: String, stored: Checkpoint.Input?, requested: 
     }
 }
 
-func instanceClasses(_ taxonomy: String?) throws -> [String] {
+/// The instance classes to train: from `--taxonomy`, else from the shards' index.json, else from the default mappings.
+func instanceClasses(_ taxonomy: String?, shards: [String]) throws -> [String] {
+    if taxonomy == nil, let named = try ShardIndex.commonTaxonomy(of: shards) { return named.instanceClasses }
     guard let path = taxonomy ?? Files.defaultMappingsDirectory().map({ "\($0)/taxonomy.yaml" }) else {
-        throw ValidationError("no mappings folder found: pass --taxonomy FILE")
+        throw ValidationError("the shards' index.json names no taxonomy and no mappings folder was found: pass --taxonomy FILE")
     }
     return try Taxonomy(contentsOf: path).classes.filter(\.hasInstances).map(\.name)
 }
@@ -91,12 +93,12 @@ struct Fit: ParsableCommand {
     @Option(help: "Seed of initialisation, data order and augmentation.") var seed: UInt64 = 1
     @OptionGroup var parallelism: Parallelism
     @OptionGroup var errorBudget: ErrorBudget
-    @Option(help: "Network width (channels at stride 4).") var width = 24
+    @Option(help: "Network width, channels at stride 4 (default: the --init checkpoint's, else \(ModelConfig.defaultWidth)).") var width: Int?
     @Option(help: "Start from this checkpoint's weights (fine-tuning).") var `init`: String?
     @Option(help: "Evaluate every N steps (and at the end).") var evalEvery: Int?
     @Option(help: "Checkpoint every N steps (and at the end).") var checkpointEvery = 100
     @Option(help: "Print progress every N steps.") var logEvery = 10
-    @Option(help: "Taxonomy file (default: mappings/taxonomy.yaml).") var taxonomy: String?
+    @Option(help: "Taxonomy file (default: the one the shards' index.json names, else mappings/taxonomy.yaml).") var taxonomy: String?
     @Flag(help: "Continue from the last checkpoint in --out.") var resume = false
     @Flag(help: "No random scale, crop and flip.") var noAugment = false
     @Option(help: "Standard deviation of the centre heatmap's Gaussians, in head pixels (4 input pixels).") var centerSigma: Float = Targets.defaultSigma
@@ -104,8 +106,8 @@ struct Fit: ParsableCommand {
     func validate() throws {
         try checkInputSize(inputSize)
         guard (steps == nil) != (epochs == nil) else { throw ValidationError("give exactly one of --steps and --epochs") }
-        guard width <= ModelConfig.maxWidth else { throw ValidationError("--width must be at most \(ModelConfig.maxWidth), got \(width)") }
-        guard batch > 0, width > 0, checkpointEvery > 0, logEvery > 0, (evalEvery ?? 1) > 0, (steps ?? 1) > 0, (epochs ?? 1) > 0 else {
+        if let width, width > ModelConfig.maxWidth { throw ValidationError("--width must be at most \(ModelConfig.maxWidth), got \(width)") }
+        guard batch > 0, (width ?? 1) > 0, checkpointEvery > 0, logEvery > 0, (evalEvery ?? 1) > 0, (steps ?? 1) > 0, (epochs ?? 1) > 0 else {
             throw ValidationError("--steps, --epochs, --batch, --width, --eval-every, --checkpoint-every and --log-every must be positive")
         }
         guard lr.isFinite, lr > 0, centerSigma.isFinite, centerSigma > 0 else {
@@ -118,7 +120,10 @@ struct Fit: ParsableCommand {
             let (name, shards) = try namedShards(argument, fallback: "train\(i)")
             return TrainingSource(name: name, shards: shards)
         }
-        var options = FitOptions(sources: sources, out: out, config: ModelConfig(width: width, classes: try instanceClasses(taxonomy)))
+        // A fine-tuning run keeps the width of the checkpoint it starts from (either trainer's).
+        let width = try width ?? `init`.map { try Checkpoint.config(at: $0).width } ?? ModelConfig.defaultWidth
+        let classes = try instanceClasses(taxonomy, shards: sources.flatMap(\.shards))
+        var options = FitOptions(sources: sources, out: out, config: ModelConfig(width: width, classes: classes))
         if !share.isEmpty {
             var shares = [Double](repeating: 0, count: sources.count)
             for entry in share {

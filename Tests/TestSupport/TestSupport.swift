@@ -51,11 +51,14 @@ public func readManifest(_ path: String) throws -> [ManifestRecord] {
     return records
 }
 
-/// Runs a program and returns its exit status, standard output and standard error.
-public func runProgramCapturingErrors(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+/// Runs a program (in `folder`, with `environment` when given) and returns its exit status, standard output and standard error.
+public func runProgramCapturingErrors(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                                      in folder: String? = nil) throws -> (status: Int32, output: String, errors: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if let environment { process.environment = environment }
+    if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
     let output = Pipe(), errors = Pipe()
     process.standardOutput = output
     process.standardError = errors

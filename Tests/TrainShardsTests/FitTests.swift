@@ -195,7 +195,36 @@ final class FitTests: XCTestCase {
                                        "--init", "\(out)/other.safetensors"])
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(errors.contains("checkpoint of another architecture: it holds {\"architecture\":\"synmix-bottom-up-v1\",\"width\":8"), errors)
-        XCTAssertTrue(errors.contains("this model is {\"architecture\":\"synmix-bottom-up-v1\",\"width\":24"), errors)
+        // The width comes from the checkpoint; the classes (the shards' eight) do not match its one.
+        XCTAssertTrue(errors.contains("this model is {\"architecture\":\"synmix-bottom-up-v1\",\"width\":8,\"classes\":[\"person\""), errors)
+    }
+
+    /// A copy of the trainer outside the repository, with no mappings anywhere, fine-tunes a width-8 checkpoint
+    /// without --width or --taxonomy: the width comes from the checkpoint, the classes from the shards' index.json.
+    func testFineTuningTakesTheWidthFromTheCheckpointAndTheClassesFromTheShards() throws {
+        let folder = try temporaryFolder()
+        try FileManager.default.copyItem(atPath: trainer, toPath: "\(folder)/train-shards")
+        let classes = try XCTUnwrap(try ShardIndex.read(folder: fixtureShards).taxonomy).instanceClasses
+        XCTAssertEqual(classes.count, 8)
+        try Checkpoint.save(Model(config: ModelConfig(width: 8, classes: classes)), to: "\(folder)/pre.safetensors", input: nil)
+        var environment = ProcessInfo.processInfo.environment
+        environment["SYNMIX_MAPPINGS"] = nil
+        let (status, _, errors) = try runProgramCapturingErrors("\(folder)/train-shards", [
+            "fit", "--train", "\(fixtureShards)/mix-*.tar", "--init", "pre.safetensors", "--out", "run", "--steps", "2",
+            "--batch", "2", "--input-size", "64x32"], environment: environment, in: folder)
+        XCTAssertEqual(status, 0, errors)
+        XCTAssertEqual(try Checkpoint.config(at: "\(folder)/run/model.safetensors"), ModelConfig(width: 8, classes: classes))
+
+        // Without the shards' index.json (and no mappings) the trainer asks for the taxonomy.
+        let bare = try temporaryFolder("bare")
+        for name in Files.list(fixtureShards) where name.hasSuffix(".tar") {
+            try Files.writeAtomically(try Files.read("\(fixtureShards)/\(name)"), to: "\(bare)/\(name)")
+        }
+        let refused = try runProgramCapturingErrors("\(folder)/train-shards", [
+            "fit", "--train", "\(bare)/mix-*.tar", "--out", "run2", "--steps", "2"], environment: environment, in: folder)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.errors.contains("the shards' index.json names no taxonomy and no mappings folder was found: pass --taxonomy FILE"),
+                      refused.errors)
     }
 
     /// predict writes the Cityscapes results format at the original 2048×1024 (and 512×256) sizes;

@@ -39,6 +39,10 @@ def expand(patterns):
     """Shard lists as `train-shards` takes them: brace ranges and globs, in order."""
     shards = []
     for pattern in patterns:
+        named = re.match(r"([A-Za-z_][\w-]*)=", pattern)
+        if named and not glob.glob(pattern):
+            raise SystemExit(f"--train {pattern}: named sources (NAME=PATTERN, with --share) are the detector's "
+                             f"(--model maskrcnn or pointrend); the twin reads one stream: give the pattern alone")
         for url in wds.shardlists.expand_urls(pattern):
             matches = sorted(glob.glob(url)) if any(c in url for c in "*?[") else [url]
             if not matches:

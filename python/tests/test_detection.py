@@ -239,3 +239,12 @@ def test_the_twins_data_path_names_the_shard_and_sample_of_a_bad_one(tmp_path, c
     errors = capsys.readouterr().err
     assert f"{path}: sample 'good' repeats; the first is kept" in errors
     assert f"{path}: sample 'tram': instances of classes outside the taxonomy (tram) are left out of the targets" in errors
+
+
+def test_the_twin_refuses_a_named_source_it_would_read_as_a_file_pattern(tmp_path):
+    from synmix_torch.train import expand as twin_expand
+    path = str(tmp_path / "mix-000000.tar")
+    write_shard(path, [record("good", "real")])
+    assert twin_expand([path]) == [path]
+    with pytest.raises(SystemExit, match=r"--train real=.*: named sources \(NAME=PATTERN, with --share\) are the detector's"):
+        twin_expand([f"real={tmp_path}/mix-*.tar"])
