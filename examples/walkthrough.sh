@@ -6,7 +6,7 @@
 set -euo pipefail
 BIN=${BIN:-.build/release}
 WORK=${1:-work}
-rm -rf "$WORK"
+rm -rf "$WORK"   # start from an empty folder, so the block reruns as it is
 
 # Look-alikes of both datasets: Cityscapes with a train and a val split, Synscapes (its top 4 % of ids are val).
 "$BIN/synmix-generate" cityscapes --out "$WORK/data/cityscapes" --count 12 --width 512 --height 256 --split train --look demo

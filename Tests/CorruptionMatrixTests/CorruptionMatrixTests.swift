@@ -11,7 +11,7 @@ import XCTest
 /// Valid fixtures broken systematically, each run through the stage that reads it. The expected
 /// outcome of every case: the stage finishes, the damaged input is reported by name with a reason
 /// and skipped, every other output is byte-identical to a clean run, and no temporary file is
-/// left under the output folder. (README: "Hostile input" lists the counts per reader.)
+/// left under the output folder. (docs/hostile-input.md lists the counts per reader.)
 final class CorruptionMatrixTests: XCTestCase {
     // MARK: images (the Cityscapes label PNG, through harmonize)
 

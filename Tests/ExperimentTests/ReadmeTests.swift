@@ -4,15 +4,36 @@ import TestSupport
 import XCTest
 
 /// Every command in README.md's shell blocks is checked against the tool it calls: the subcommand exists and every
-/// flag is one its `--help` lists (the blocks that need real datasets, a GPU or a cluster cannot run here; the
-/// walkthrough block runs, as examples/walkthrough.sh, in WalkthroughTests). `make` targets must be the Makefile's.
+/// flag is one its `--help` lists — synmix's tools, `python -m synmix_torch.…` (with the interop Python) and `make`
+/// targets. This covers the blocks that cannot run here (GPUs, the internet); ReadmeRunTests runs the others.
 final class ReadmeTests: XCTestCase {
     func testEveryCommandInTheReadmeUsesASubcommandAndFlagsItsToolHas() throws {
         let readme = try String(contentsOfFile: "\(repositoryRoot)/README.md", encoding: .utf8)
         var checker = ReadmeChecker()
         let problems = try checker.problems(in: readme, file: "README.md")
         XCTAssertEqual(problems, [])
-        XCTAssertGreaterThan(checker.checkedCommands, 40, "the checker found too few commands: is the README's block syntax still ```sh?")
+        XCTAssertGreaterThan(checker.checkedCommands, 35, "the checker found too few commands: is the README's block syntax still ```sh?")
+        if interopPython != nil { XCTAssertGreaterThanOrEqual(checker.checkedPythonCommands, 3) }
+    }
+
+    /// The job scripts the README's cluster section submits are checked the same way.
+    func testTheClusterJobScriptsUseFlagsTheirToolsHave() throws {
+        var checker = ReadmeChecker()
+        for file in ["harmonize.sbatch", "pack.sbatch"] {
+            let script = try String(contentsOfFile: "\(repositoryRoot)/examples/\(file)", encoding: .utf8)
+            XCTAssertEqual(try checker.problems(in: "```sh\n\(script)\n```", file: "examples/\(file)"), [])
+        }
+        XCTAssertEqual(checker.checkedCommands, 2)
+    }
+
+    /// The README names every Debian package the Makefile installs.
+    func testTheReadmeListsTheDebianPackagesTheMakefileInstalls() throws {
+        let readme = try String(contentsOfFile: "\(repositoryRoot)/README.md", encoding: .utf8)
+        let makefile = try String(contentsOfFile: "\(repositoryRoot)/Makefile", encoding: .utf8)
+        let line = try XCTUnwrap(makefile.split(separator: "\n").first { $0.hasPrefix("APT_PACKAGES :=") })
+        let packages = line.dropFirst("APT_PACKAGES :=".count).split(separator: " ").map(String.init)
+        XCTAssertGreaterThan(packages.count, 8)
+        for package in packages { XCTAssertTrue(readme.contains("`\(package)`"), "README does not name the Debian package \(package)") }
     }
 
     func testAWrongFlagOrSubcommandInAScratchCopyOfTheReadmeIsCaught() throws {
@@ -51,6 +72,7 @@ struct ReadmeChecker {
     static let defaultSubcommand = ["pack-mix": "pack"]
     static let tools: Set<String> = ["harmonize", "filter-instances", "pack-mix", "train-shards", "synmix-generate", "synmix-demo"]
     var checkedCommands = 0
+    var checkedPythonCommands = 0
     var helpTexts: [String: String] = [:]
 
     /// "FILE:LINE: what is wrong", for every command of every ```sh block.
@@ -69,6 +91,20 @@ struct ReadmeChecker {
                 checkedCommands += 1
                 for target in command.dropFirst() where !target.contains("=") && !target.hasPrefix("-") && !targets.contains(target) {
                     found.append("\(where_): the Makefile has no target \(target)")
+                }
+                continue
+            }
+            if ["python", "python3", "torchrun"].contains(first), let m = command.firstIndex(of: "-m"), m + 1 < command.count,
+               command[m + 1].hasPrefix("synmix_torch.") {
+                guard let python = interopPython else { continue }
+                checkedPythonCommands += 1
+                let module = command[m + 1], arguments = Array(command[(m + 2)...])
+                // train.py hands --model maskrcnn/pointrend to the detector's trainer, whose flags differ.
+                let model = arguments.firstIndex(of: "--model").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+                let help = try pythonHelp(python, module, model: model)
+                for token in arguments where token.hasPrefix("--") {
+                    let flag = String(token.split(separator: "=", maxSplits: 1).first ?? "")
+                    if !Self.lists(help, flag) { found.append("\(where_): python -m \(module) has no \(flag)") }
                 }
                 continue
             }
@@ -108,6 +144,18 @@ struct ReadmeChecker {
             search = search[range.upperBound...]
         }
         return false
+    }
+
+    mutating func pythonHelp(_ python: String, _ module: String, model: String?) throws -> String {
+        let key = "python \(module) \(model ?? "")"
+        if let known = helpTexts[key] { return known }
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONPATH"] = "\(repositoryRoot)/python"
+        let result = try runProgramCapturingErrors(python, ["-m", module] + (model.map { ["--model", $0] } ?? []) + ["--help"],
+                                                   environment: environment)
+        guard result.status == 0 else { throw FileError(path: module, reason: "--help failed: \(result.errors.suffix(500))") }
+        helpTexts[key] = result.output
+        return result.output
     }
 
     mutating func helpText(_ tool: String, _ subcommand: String?) throws -> String {

@@ -4,23 +4,23 @@ import TestSupport
 import TrainShards
 import XCTest
 
+/// A folder with the stage executables of this build; training through the release trainer `make test` builds.
+func stageToolsFolder() throws -> String {
+    let bin = try temporaryFolder("tools")
+    for name in ["synmix-generate", "harmonize", "filter-instances", "pack-mix"] {
+        let path = try XCTUnwrap(builtExecutable(name), "\(name) is not built")
+        try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(name)", withDestinationPath: path)
+    }
+    let trainer = "\(repositoryRoot)/.build/release/train-shards"
+    XCTAssertTrue(FileManager.default.isExecutableFile(atPath: trainer), "run `make test`: it builds the release trainer")
+    try FileManager.default.createSymbolicLink(atPath: "\(bin)/train-shards", withDestinationPath: trainer)
+    return bin
+}
+
 /// The README's walk-through (examples/walkthrough.sh) runs as written, and leaves the outputs it promises.
 final class WalkthroughTests: XCTestCase {
-    /// A folder with the stage executables of this build; training through the release trainer `make test` builds.
-    func toolsFolder() throws -> String {
-        let bin = try temporaryFolder()
-        for name in ["synmix-generate", "harmonize", "filter-instances", "pack-mix"] {
-            let path = try XCTUnwrap(builtExecutable(name), "\(name) is not built")
-            try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(name)", withDestinationPath: path)
-        }
-        let trainer = "\(repositoryRoot)/.build/release/train-shards"
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: trainer), "run `make test`: it builds the release trainer")
-        try FileManager.default.createSymbolicLink(atPath: "\(bin)/train-shards", withDestinationPath: trainer)
-        return bin
-    }
-
     func testTheReadmeWalkthroughRunsOnGeneratedData() throws {
-        let bin = try toolsFolder()
+        let bin = try stageToolsFolder()
         let work = try temporaryFolder()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -42,7 +42,7 @@ final class WalkthroughTests: XCTestCase {
     /// `make install` puts the tools in PREFIX/bin and the mappings in PREFIX/share/synmix; called by bare name
     /// through PATH from another folder (argv[0] is then just the name), they find their mappings and run the walkthrough.
     func testInstalledToolsRunTheWalkthroughByBareNameFromAnotherFolder() throws {
-        let bin = try toolsFolder(), prefix = try temporaryFolder()
+        let bin = try stageToolsFolder(), prefix = try temporaryFolder()
         let install = Process()
         install.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         install.arguments = ["make", "-s", "-C", repositoryRoot, "install-files", "PREFIX=\(prefix)", "BIN=\(bin)",
