@@ -17,6 +17,17 @@ final class DemoChainTests: XCTestCase {
         let settings = DemoSettings(preset: .tiny, out: out, bin: bin, mappings: mappingsFolder)
         XCTAssertEqual(settings.syntheticCounts, [5, 10, 16, 35])
         let results = try DemoRunner(settings: settings, log: { _ in }).run()
+        // docs/formats.md names every file the demo wrote and every key in them (the generated datasets aside).
+        // Names that are data: the classes, the plan's configurations and the labels of each verdict's inputs.
+        let reportJSON = try JSON.parse(try Files.read("\(out)/report.json"))
+        var dataNames = Set(try XCTUnwrap(try ShardIndex.read(folder: "\(out)/shards/real-train").taxonomy).classes.map(\.name))
+        if case .object(let configurations)? = reportJSON["configurations"] { dataNames.formUnion(configurations.map(\.0)) }
+        for verdict in reportJSON["verdicts"]?.arrayValue ?? [] {
+            if case .object(let inputs)? = verdict["inputs"] { dataNames.formUnion(inputs.map(\.0)) }
+        }
+        XCTAssertTrue(dataNames.contains("mixed-35"))
+        let formats = try FormatsDocument.gaps(in: out, dataNames: dataNames) { $0.hasPrefix("data/") }
+        XCTAssertEqual(formats.problems, [])
 
         // harmonize → manifests of every generated frame; filter-instances → the same records, some instances removed.
         XCTAssertEqual(try readManifest("\(out)/real").count, 10)

@@ -144,6 +144,8 @@ final class ReadmeRunTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.config(at: "\(work)/fine-tuned/model.safetensors").width, try Checkpoint.config(at: "\(work)/pre/model.safetensors").width)
         XCTAssertEqual(Files.list("\(work)/results").filter { $0.hasSuffix("_pred.txt") }.count, 6)
         XCTAssertNotNil(try JSON.parse(try Files.read("\(work)/results-ap/metrics.json"))["coco"])
+        let classes = Set(try XCTUnwrap(try ShardIndex.read(folder: "\(work)/mix-20000").taxonomy).classes.map(\.name))
+        XCTAssertEqual(try FormatsDocument.gaps(in: work, dataNames: classes) { _ in false }.problems, [])
 
         let cluster = try playground.checkout("cluster")
         let clusterResult = try playground.run(blocks.filter { $0.marker == "run: cluster" }, in: cluster)
