@@ -21,7 +21,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
-                       providers: [.apt(["libjpeg62-turbo-dev"])]),
+                       providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
@@ -108,7 +108,10 @@ let package = Package(
         .testTarget(name: "NetworkTests", dependencies: ["TestSupport", "Network"]),
         .testTarget(name: "ShardDataTests", dependencies: ["TestSupport", "ShardData"]),
         .testTarget(name: "TrainShardsTests", dependencies: ["TestSupport", "Network", "ShardData", "TrainShards", "Harmonize", "PackMix"]),
-        .testTarget(name: "ExperimentTests", dependencies: ["TestSupport", "Experiment", "TrainShards"]),
+        .testTarget(name: "ExperimentTests", dependencies: [
+            "TestSupport", "Experiment", "TrainShards", "Harmonize", "FilterInstances", "PackMix", "Evaluation", "SynmixGenerate",
+            "CommandSupport",
+        ]),
         .testTarget(name: "FilterInstancesTests", dependencies: ["TestSupport", "FilterInstances", "Harmonize", "SynmixGenerate"]),
     ]
 )

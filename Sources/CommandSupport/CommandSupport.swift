@@ -9,6 +9,7 @@ import SynmixCore
 extension PixelSize: ExpressibleByArgument {}
 extension NamedValue: ExpressibleByArgument {}
 extension Partition: ExpressibleByArgument {}
+extension CountRange: ExpressibleByArgument {}
 
 extension Partition {
     /// The part a Slurm array task processes when `--partition` is absent: SLURM_ARRAY_TASK_ID counted from
@@ -27,9 +28,11 @@ extension Partition {
 
 /// `--jobs N` (also spelled `--threads`): threads a stage runs on.
 public struct Parallelism: ParsableArguments {
+    public static let defaultJobs = ProcessInfo.processInfo.activeProcessorCount
+
     @Option(name: [.customLong("jobs"), .customLong("threads")],
             help: "Threads to run on (default: all cores); results do not depend on it.")
-    public var jobs = ProcessInfo.processInfo.activeProcessorCount
+    public var jobs = Parallelism.defaultJobs
 
     public init() {}
 
@@ -40,8 +43,10 @@ public struct Parallelism: ParsableArguments {
 
 /// `--max-errors N`: bad inputs are reported and skipped either way; more than N make the exit status 1.
 public struct ErrorBudget: ParsableArguments {
+    public static let defaultMaxErrors = 0
+
     @Option(help: "Exit with status 1 if more inputs than this were skipped (each is reported and skipped either way).")
-    public var maxErrors = 0
+    public var maxErrors = ErrorBudget.defaultMaxErrors
 
     public init() {}
 

@@ -26,6 +26,9 @@ public enum CityscapesEvaluation {
         public var split = "val"
         public var skipBad = false
         public var jobs = ProcessInfo.processInfo.activeProcessorCount
+        /// Every optional setting at its default: what `train-shards evaluate --help` shows.
+        public static var defaults: Options { Options(groundTruth: "", predictions: "") }
+
         public init(groundTruth: String, predictions: String) {
             self.groundTruth = groundTruth
             self.predictions = predictions

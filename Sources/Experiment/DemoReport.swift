@@ -144,7 +144,7 @@ public struct DemoReport {
             return "`train-shards fit`, width \(s.width), \(budget); AdamW, peak lr \(s.learningRate), 10 % linear warm-up then cosine, "
                 + "random scale/crop/flip, one thread per run, \(s.lanes) runs side by side."
         case .torch:
-            return "`synmix_torch.train --model \(s.model) --backbone \(s.backbone)`\(s.backboneWeights.map { " from ImageNet weights (\($0))" } ?? " from scratch"), "
+            return "`synmix_torch.train --model \(s.model.rawValue) --backbone \(s.backbone.rawValue)`\(s.backboneWeights.map { " from ImageNet weights (\($0))" } ?? " from scratch"), "
                 + "\(budget); SGD (momentum 0.9, weight decay 1e-4), lr \(s.learningRate), linear warm-up, ×0.1 at 75 % of the steps, "
                 + "short side drawn from \(s.shortSides.map(String.init).joined(separator: "/")), flip (Detectron2's Cityscapes recipe, scaled), "
                 + "\(s.processes) process(es) per run, \(s.lanes) run(s) side by side; predictions scored by `train-shards evaluate --predictions`."
@@ -165,7 +165,7 @@ public struct DemoReport {
         let runs = results.runs
         let total = runs.map(\.seconds).reduce(0, +)
         let slowest = runs.max { $0.seconds < $1.seconds }
-        return "Engine `\(settings.engine.rawValue)`" + (settings.engine == .torch ? " (\(settings.model), \(settings.backbone)-FPN)" : " (the synmix network)")
+        return "Engine `\(settings.engine.rawValue)`" + (settings.engine == .torch ? " (\(settings.model.rawValue), \(settings.backbone.rawValue)-FPN)" : " (the synmix network)")
             + ", \(runs.count) runs, \(String(format: "%.1f", total / 60)) minutes of training steps in all"
             + (slowest.map { String(format: " (%.0f s per run on average, the longest %@-s%d %.0f s)", total / Double(max(1, runs.count)),
                                     $0.name, Int($0.seed), $0.seconds) } ?? "") + "."

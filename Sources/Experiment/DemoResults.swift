@@ -383,7 +383,7 @@ public struct DemoResults: Sendable {
             ("preset", .string(settings.preset)),
             ("missing_runs", .array(missing.map { .string($0) })),
             ("engine", .string(settings.engine.rawValue)),
-            ("model", .string(settings.engine == .torch ? settings.model : "synmix")),
+            ("model", .string(settings.engine == .torch ? settings.model.rawValue : "synmix")),
             ("elapsed_seconds", number(elapsed)),
             ("settings", .object([
                 ("seed", .int(Int(settings.seed))), ("steps", .int(settings.steps)), ("batch", .int(settings.batch)),

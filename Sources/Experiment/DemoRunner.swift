@@ -357,8 +357,8 @@ public final class DemoRunner: @unchecked Sendable {
                 case .torch:
                     // The detector at the input size: short sides drawn around the input height, the longest side at the input width.
                     let launcher = s.processes > 1 ? ["--nproc_per_node", String(s.processes), "--master_port", String(29_500 + runs.count)] : []
-                    (tool, command) = (s.processes > 1 ? s.torchrun : s.python, launcher + ["-m", "synmix_torch.train", "--model", s.model,
-                        "--backbone", s.backbone] + common + [
+                    (tool, command) = (s.processes > 1 ? s.torchrun : s.python, launcher + ["-m", "synmix_torch.train", "--model", s.model.rawValue,
+                        "--backbone", s.backbone.rawValue] + common + [
                         "--short-sides", s.shortSides.map(String.init).joined(separator: ","), "--max-size", String(s.inputWidth),
                         "--test-short-side", String(s.inputHeight), "--test-max-size", String(s.inputWidth),
                         "--rois-per-image", String(s.roisPerImage), "--detections-per-image", String(s.detectionsPerImage), "--workers", String(s.loaderWorkers), "--evaluator", "\(s.bin)/train-shards",

@@ -51,9 +51,13 @@ public struct DemoSettings: Sendable {
         case torch
     }
     public var engine = Engine.swift
-    /// The torch engine's detector (`synmix_torch.train --model`) and its backbone.
-    public var model = "pointrend"
-    public var backbone = "resnet50"
+    /// The seed's detectors `synmix_torch.train --model` trains.
+    public enum Detector: String, Sendable, CaseIterable { case pointrend, maskrcnn }
+    /// The ResNet depths of the detector's FPN backbone (`--backbone`).
+    public enum Backbone: String, Sendable, CaseIterable { case resnet18, resnet34, resnet50, resnet101 }
+    /// The torch engine's detector and its backbone.
+    public var model = Detector.pointrend
+    public var backbone = Backbone.resnet50
     /// The Python that has synmix_torch's requirements (torch, torchvision), and processes per run (torchrun when > 1).
     public var python = "python3"
     /// torchrun beside that Python (the torch engine with several processes per run).
@@ -103,6 +107,12 @@ public struct DemoSettings: Sendable {
         /// The user's datasets (--cityscapes, --synscapes) at their own size with the seed's protocol.
         case published
     }
+
+    /// Where `synmix-demo` writes unless told otherwise.
+    public static let defaultOut = "demo-out"
+
+    /// The full preset's settings with no folders: the defaults `synmix-demo --help` shows.
+    public static var defaults: DemoSettings { DemoSettings(preset: .full, out: "", bin: "", mappings: "") }
 
     public init(preset: Preset, out: String, bin: String, mappings: String) {
         self.out = out
@@ -158,8 +168,8 @@ public struct DemoSettings: Sendable {
 
     /// What fixes the experiment's outputs: a rerun into the same folder must have the same (OUT/plan.json).
     public var identity: JSON {
-        .object([("preset", .string(preset)), ("engine", .string(engine.rawValue)), ("model", .string(engine == .torch ? model : "synmix")),
-                 ("backbone", engine == .torch ? .string(backbone) : .null),
+        .object([("preset", .string(preset)), ("engine", .string(engine.rawValue)), ("model", .string(engine == .torch ? model.rawValue : "synmix")),
+                 ("backbone", engine == .torch ? .string(backbone.rawValue) : .null),
                  ("backbone_weights", engine == .torch ? backboneWeights.map { .string($0) } ?? .null : .null), ("seed", .int(Int(seed))), ("steps", .int(steps)),
                  ("batch", .int(batch)), ("seeds", .int(seeds)), ("gap", .double(gap)), ("lr", .double(learningRate)),
                  ("input_size", .array([.int(inputWidth), .int(inputHeight)])),

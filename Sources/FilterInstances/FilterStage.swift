@@ -13,6 +13,9 @@ public struct FilterOptions: Sendable {
     public var previews = 0
     public var jobs = ProcessInfo.processInfo.activeProcessorCount
 
+    /// Every optional setting at its default (the required ones empty): what `filter-instances --help` shows.
+    public static var defaults: FilterOptions { FilterOptions(input: "", out: "", thresholdsPath: "", taxonomyPath: "") }
+
     public init(input: String, out: String, thresholdsPath: String, taxonomyPath: String) {
         self.input = input
         self.out = out

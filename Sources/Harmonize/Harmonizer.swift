@@ -34,6 +34,9 @@ public struct HarmonizeOptions: Sendable {
     public var verifyImages = false
     public var maxPixels = PNGDecodeOptions.defaultMaxPixels
 
+    /// Every optional setting at its default (the required ones empty): what `harmonize --help` shows.
+    public static var defaults: HarmonizeOptions { HarmonizeOptions(dataset: .cityscapes, root: "", out: "", mappingPath: "", taxonomyPath: "") }
+
     public init(dataset: Dataset, root: String, out: String, mappingPath: String, taxonomyPath: String) {
         self.dataset = dataset
         self.root = root

@@ -18,6 +18,10 @@ public struct ModelConfig: Sendable, Equatable, CustomStringConvertible {
         self.classes = classes
     }
 
+    /// The backbone's deepest stride: an input's sides must be multiples of it (the decoder's up-sampling
+    /// and skip connection need whole stride-16 cells).
+    public static let outputStride = 16
+
     public var semanticChannels: Int { classes.count + 1 }
     /// Channels of the fused head output: semantic logits, centre heatmap, offset (y, x).
     public var headChannels: Int { semanticChannels + 3 }

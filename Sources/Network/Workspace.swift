@@ -39,7 +39,8 @@ public final class Workspace: @unchecked Sendable {
     private var allocations: [UnsafeMutablePointer<Float>] = []
 
     public init(model: Model, batch: Int, height: Int, width: Int, threads: Int = 1) {
-        precondition(height % 16 == 0 && width % 16 == 0 && height > 0 && width > 0, "input size must be a multiple of 16")
+        precondition(height % ModelConfig.outputStride == 0 && width % ModelConfig.outputStride == 0 && height > 0 && width > 0,
+                     "input size must be a multiple of the output stride \(ModelConfig.outputStride)")
         self.model = model
         self.batch = batch
         self.height = height

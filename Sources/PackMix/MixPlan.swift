@@ -2,18 +2,40 @@ import Foundation
 import SynmixCore
 
 /// How many records an input contributes.
-public enum SampleCount: Sendable, Equatable {
+public enum SampleCount: Sendable, Equatable, CustomStringConvertible {
     case all
     case exactly(Int)
     /// This input makes up the given fraction of the final set (of all samples).
     case fraction(Double)
+
+    /// `all` or a whole number >= 0, as the command line writes a count (the inverse of `description`).
+    public init?(_ text: String) {
+        if text == "all" {
+            self = .all
+        } else if let n = Int(text), n >= 0 {
+            self = .exactly(n)
+        } else {
+            return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .all: "all"
+        case .exactly(let n): "\(n)"
+        case .fraction(let f): "fraction \(f)"
+        }
+    }
 }
 
 public struct PackInput: Sendable {
     public var name: String       // "real", "synthetic", or any NAME of --input NAME=DIR
     public var manifest: String   // a folder holding manifest.jsonl, or the file
     public var count: SampleCount
-    public init(name: String, manifest: String, count: SampleCount = .all) {
+    /// How many records an input gives when no count is named: all of them.
+    public static let defaultCount = SampleCount.all
+
+    public init(name: String, manifest: String, count: SampleCount = defaultCount) {
         self.name = name
         self.manifest = manifest
         self.count = count
@@ -111,11 +133,7 @@ struct MixPlan {
             guard counts[index] <= eligibleByInput[index].count else {
                 throw PackError("input '\(input.name)' has \(eligibleByInput[index].count) records in split '\(split)', \(counts[index]) were asked for")
             }
-            switch input.count {
-            case .all: summaries[index].requested = "all"
-            case .exactly(let n): summaries[index].requested = String(n)
-            case .fraction(let f): summaries[index].requested = "fraction \(f)"
-            }
+            summaries[index].requested = input.count.description
             summaries[index].chosen = counts[index]
         }
         var order: [PlannedSample] = []

@@ -19,6 +19,9 @@ public struct PackOptions: Sendable {
     /// index goes to `index.part-I-of-N.json`, and `merge` writes index.json once every part is done.
     public var partition: Partition?
 
+    /// Every optional setting at its default (no inputs, no output): what `pack-mix --help` shows.
+    public static var defaults: PackOptions { PackOptions(inputs: [], out: "") }
+
     public init(inputs: [PackInput], out: String) {
         self.inputs = inputs
         self.out = out

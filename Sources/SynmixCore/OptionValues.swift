@@ -36,6 +36,21 @@ public struct NamedValue: Sendable, Equatable, LosslessStringConvertible {
 }
 
 /// `I/N`: part I (1-based) of N.
+/// `MIN-MAX`, whole numbers with 0 <= MIN <= MAX (`--objects 4-10`).
+public struct CountRange: Sendable, Equatable, LosslessStringConvertible {
+    public var range: ClosedRange<Int>
+
+    public init(_ range: ClosedRange<Int>) { self.range = range }
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), low >= 0, low <= high else { return nil }
+        range = low...high
+    }
+
+    public var description: String { "\(range.lowerBound)-\(range.upperBound)" }
+}
+
 public struct Partition: Sendable, Equatable, LosslessStringConvertible {
     public var index: Int
     public var count: Int

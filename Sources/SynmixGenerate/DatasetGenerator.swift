@@ -59,6 +59,27 @@ public enum DemoLook {
 }
 
 /// Generates whole datasets in the two original layouts.
+/// What `synmix-generate cityscapes|synscapes` writes unless told otherwise.
+public struct GenerateSettings: Sendable {
+    /// fixture: flat colours (the committed test fixtures); demo: the benchmark's textured, blurred, noisy looks.
+    public enum Look: String, Sendable, CaseIterable { case fixture, demo }
+    public var look = Look.fixture
+    public var seed: UInt64 = 1
+    /// zlib level of the PNGs.
+    public var pngLevel = 6
+    /// Per-pixel sensor noise of the fixture look (standard deviation in 8-bit levels).
+    public var noise = 0.0
+    /// The demo look's distance between the domains' appearances (0...1).
+    public var gap = 0.2
+    public var extraObjects = StreetSceneBuilder.defaultExtraObjects
+    /// Cityscapes' and Synscapes' own frame sizes.
+    public var cityscapesSize = (width: 2048, height: 1024), synscapesSize = (width: 1440, height: 720)
+    public var split = "train"
+    public var city = "synthcity"
+
+    public static let defaults = GenerateSettings()
+}
+
 public enum DatasetGenerator {
     /// The void regions every real frame has: the ego vehicle's hood and the
     /// rectification border's corners.

@@ -5,6 +5,9 @@ import SynmixCore
 /// exact original layouts, full-size and small, whose scenes exercise every
 /// harmonize and filter rule. Deterministic: regenerating gives the same bytes.
 public enum Fixtures {
+    /// Where `synmix-generate fixtures` writes them: the repository's own folder, run from its root.
+    public static let defaultFolder = "fixtures"
+
     public static func write(to folder: String) throws {
         try writeCityscapes(root: "\(folder)/cityscapes")
         try writeSynscapes(root: "\(folder)/synscapes")

@@ -8,7 +8,9 @@ public struct StreetSceneBuilder: Sendable {
     public var width: Int
     public var height: Int
     /// Objects per scene, besides the ones `required` asks for.
-    public var extraObjects: ClosedRange<Int> = 4...10
+    /// How many objects beyond the guaranteed ones a scene draws, unless told otherwise.
+    public static let defaultExtraObjects = 4...10
+    public var extraObjects: ClosedRange<Int> = defaultExtraObjects
     /// Meta classes placed once in every scene (coverage for fixtures and tests).
     public var required: [Int] = []
     /// Scale every object's size by this (larger makes small classes learnable at low resolution).
@@ -33,7 +35,7 @@ public struct StreetSceneBuilder: Sendable {
     static let cameraHeight = 1.3     // metres
     static let horizonFraction = 0.42
 
-    public init(width: Int, height: Int, extraObjects: ClosedRange<Int> = 4...10) {
+    public init(width: Int, height: Int, extraObjects: ClosedRange<Int> = defaultExtraObjects) {
         self.width = width
         self.height = height
         self.extraObjects = extraObjects

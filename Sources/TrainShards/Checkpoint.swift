@@ -39,8 +39,8 @@ public enum Checkpoint {
         /// count sets its size. 8 M pixels is four full 2048×1024 Cityscapes frames, more than any run
         /// here needs; 100 000 × 100 000 from a hostile file would ask for terabytes.
         public static let maxPixels = 4 * 2048 * 1024
-        /// Both sides are multiples of this (the network's output stride).
-        public static let sideMultiple = 16
+        /// Both sides are multiples of this.
+        public static let sideMultiple = ModelConfig.outputStride
 
         /// Why `width`×`height` cannot be the network's input, or nil.
         public static func problem(width: Int, height: Int) -> String? {

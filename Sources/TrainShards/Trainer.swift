@@ -30,6 +30,9 @@ public struct FitOptions: Sendable {
     public var lossWeights = LossWeights()
     public var logEvery = 10
 
+    /// Every optional setting at its default (no sources, no output): what `train-shards fit --help` shows.
+    public static var defaults: FitOptions { FitOptions(sources: [], out: "", config: ModelConfig(classes: [])) }
+
     public init(sources: [TrainingSource], out: String, config: ModelConfig) {
         self.sources = sources
         self.out = out

@@ -31,13 +31,13 @@ struct FilterInstancesCommand: ParsableCommand {
     @Option(help: "Replace the default maximum truncation fraction.") var maxTruncation: Double?
     @Option(help: "Replace the default minimum visible fraction of the amodal box.") var minVisibleFraction: Double?
     @Option(help: "ignore: removed pixels join the ignore region; drop: they become background.")
-    var policy: RemovalPolicy = .ignore
+    var policy = FilterOptions.defaults.policy
     @Option(help: "Derive per-class min_area/min_height from this real manifest (folder or file).")
     var calibrateFrom: String?
     @Option(help: "Percentile of the real instances used by --calibrate-from.")
-    var calibrationPercentile = 5.0
+    var calibrationPercentile = FilterOptions.defaults.calibrationPercentile
     @Option(help: "Draw K overlay PNGs of the images with the most removals.")
-    var preview = 0
+    var preview = FilterOptions.defaults.previews
     @OptionGroup var errorBudget: ErrorBudget
     @OptionGroup var parallelism: Parallelism
 

@@ -27,7 +27,7 @@ struct HarmonizeCommand: ParsableCommand {
     var out: String
 
     @Option(help: "Split: train, val, test (Cityscapes) or all (all: one manifest; pack-mix and evaluate pick a split later).")
-    var split = "all"
+    var split = HarmonizeOptions.defaults.split
 
     @Option(help: "Mapping file (default: mappings/DATASET.yaml).")
     var mapping: String?
@@ -44,7 +44,7 @@ struct HarmonizeCommand: ParsableCommand {
     var partition: Partition?
 
     @Option(help: "Synscapes: the highest-numbered fraction of images that form the val split.")
-    var valFraction = 0.04
+    var valFraction = HarmonizeOptions.defaults.valFraction
 
     @OptionGroup var errorBudget: ErrorBudget
 
@@ -52,7 +52,7 @@ struct HarmonizeCommand: ParsableCommand {
     var verifyImages = false
 
     @Option(help: "Refuse images with more pixels than this.")
-    var maxPixels = PNGDecodeOptions.defaultMaxPixels
+    var maxPixels = HarmonizeOptions.defaults.maxPixels
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }

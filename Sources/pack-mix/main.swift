@@ -8,6 +8,10 @@ import SynmixCore
 
 extension ImageFormat: ExpressibleByArgument {}
 
+extension SampleCount: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+}
+
 struct PackMixCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pack-mix",
@@ -28,20 +32,20 @@ struct Pack: ParsableCommand {
 
     @Option(help: "Real manifest (folder or file).") var real: String?
     @Option(help: "Synthetic manifest (folder or file).") var synthetic: String?
-    @Option(help: "Synthetic samples: a number or all.") var syntheticCount: String?
+    @Option(help: "Synthetic samples: a number or all (default: \(PackInput.defaultCount)).") var syntheticCount: SampleCount?
     @Option(help: "Synthetic share of the whole set, 0 <= F < 1 (instead of --synthetic-count).") var syntheticFraction: Double?
     @Option(help: "More inputs, NAME=DIR (repeatable); all their records unless --count NAME=N.") var input: [NamedValue] = []
     @Option(help: "Records taken from a named input, NAME=N|all (repeatable).") var count: [NamedValue] = []
-    @Option(help: "Seed of the choice and order of samples.") var seed: UInt64 = 1
+    @Option(help: "Seed of the choice and order of samples.") var seed = PackOptions.defaults.seed
     @Option(help: "Output folder.") var out: String
-    @Option(help: "Shard file prefix.") var name = "mix"
-    @Option(help: "Start a new shard after this many bytes (default 1 GB; not with --partition).") var shardSize: Int?
-    @Option(help: "Start a new shard after this many samples.") var shardSamples = 100_000
-    @Option(help: "keep (copy the encoded image), jpg or png.") var imageFormat: ImageFormat = .keep
-    @Option(help: "JPEG quality for --image-format jpg.") var jpegQuality = 95
+    @Option(help: "Shard file prefix.") var name = PackOptions.defaults.prefix
+    @Option(help: "Start a new shard after this many bytes (default \(PackOptions.defaults.shardBytes); not with --partition).") var shardSize: Int?
+    @Option(help: "Start a new shard after this many samples.") var shardSamples = PackOptions.defaults.shardSamples
+    @Option(help: "keep (copy the encoded image), jpg or png.") var imageFormat = PackOptions.defaults.sample.imageFormat
+    @Option(help: "JPEG quality for --image-format jpg.") var jpegQuality = PackOptions.defaults.sample.jpegQuality
     @Option(help: "Scale images and masks by this factor.") var scale: Double?
     @Option(help: "Shrink images and masks to fit WxH.") var maxSize: PixelSize?
-    @Option(help: "Records of this split only: train, val or all (train: a training mix is the usual product).") var split = "train"
+    @Option(help: "Records of this split only: train, val or all (train: a training mix is the usual product).") var split = PackOptions.defaults.split
     @Option(help: "Rewrite a dataset root, OLD=NEW (repeatable).") var rootMap: [NamedValue] = []
     @Option(help: "Taxonomy the records' classes must come from; index.json names it (default: mappings/taxonomy.yaml).")
     var taxonomy: String?
@@ -55,6 +59,7 @@ struct Pack: ParsableCommand {
         if partition != nil, shardSize != nil {
             throw ValidationError("--partition rotates shards by --shard-samples only (a byte limit would make each shard depend on the ones before it)")
         }
+        if syntheticCount != nil, syntheticFraction != nil { throw ValidationError("give --synthetic-count or --synthetic-fraction, not both") }
         guard (1...100).contains(jpegQuality) else { throw ValidationError("--jpeg-quality must be in 1...100, got \(jpegQuality)") }
         if let syntheticFraction, !(syntheticFraction >= 0 && syntheticFraction < 1) {
             throw ValidationError("--synthetic-fraction must be in [0, 1), got \(syntheticFraction)")
@@ -63,21 +68,12 @@ struct Pack: ParsableCommand {
         if let scale, !(scale > 0 && scale <= 16) { throw ValidationError("--scale must be in (0, 16], got \(scale)") }
     }
 
-    func parseCount(_ text: String, _ flag: String) throws -> SampleCount {
-        if text == "all" { return .all }
-        guard let n = Int(text), n >= 0 else { throw ValidationError("\(flag) takes a number >= 0 or all, got '\(text)'") }
-        return .exactly(n)
-    }
-
     func run() throws {
         var inputs: [PackInput] = []
         if let real { inputs.append(PackInput(name: "real", manifest: real)) }
         if let synthetic {
-            var count = try parseCount(syntheticCount ?? "all", "--synthetic-count")
-            if let syntheticFraction {
-                guard syntheticCount == nil else { throw ValidationError("give --synthetic-count or --synthetic-fraction, not both") }
-                count = .fraction(syntheticFraction)
-            }
+            var count = syntheticCount ?? PackInput.defaultCount
+            if let syntheticFraction { count = .fraction(syntheticFraction) }
             inputs.append(PackInput(name: "synthetic", manifest: synthetic, count: count))
         }
         for named in input { inputs.append(PackInput(name: named.name, manifest: named.value)) }
@@ -85,7 +81,8 @@ struct Pack: ParsableCommand {
             guard let index = inputs.firstIndex(where: { $0.name == named.name }) else {
                 throw ValidationError("--count names no input '\(named.name)'")
             }
-            inputs[index].count = try parseCount(named.value, "--count")
+            guard let parsed = SampleCount(named.value) else { throw ValidationError("--count takes NAME=N (a number >= 0) or NAME=all, got '\(named)'") }
+            inputs[index].count = parsed
         }
         guard Set(inputs.map(\.name)).count == inputs.count else { throw ValidationError("input names must be unique") }
         var options = PackOptions(inputs: inputs, out: out)

@@ -8,8 +8,8 @@ extension DemoSettings.Preset: ExpressibleByArgument {}
 extension DemoSettings.Engine: ExpressibleByArgument {}
 
 /// The torch engine's detectors (synmix_torch.train --model); the synmix network trains with --engine swift.
-enum Detector: String, CaseIterable, ExpressibleByArgument { case pointrend, maskrcnn }
-enum Backbone: String, CaseIterable, ExpressibleByArgument { case resnet18, resnet34, resnet50, resnet101 }
+extension DemoSettings.Detector: ExpressibleByArgument {}
+extension DemoSettings.Backbone: ExpressibleByArgument {}
 
 /// `make demo`: the mixed-training experiment end to end on generated data.
 struct Demo: ParsableCommand {
@@ -20,7 +20,7 @@ struct Demo: ParsableCommand {
         version: synmixVersion)
 
     @Option(help: "Output folder. A rerun continues it: finished stages and runs are kept, interrupted runs resume.")
-    var out = "demo-out"
+    var out = DemoSettings.defaultOut
     @Flag(help: "Replace --out instead of continuing it.") var fresh = false
     @Option(help: """
         full (about 18 minutes on 2 cores), quick (under 5), tiny (seconds: checks the chain), gpu (the benchmark at full frame size, torch engine) or published (your datasets with the seed's protocol; the default with --cityscapes).
@@ -28,20 +28,20 @@ struct Demo: ParsableCommand {
     var preset: DemoSettings.Preset?
     @Option(help: "Your Cityscapes root (original layout) instead of the generated real set; needs --synscapes.") var cityscapes: String?
     @Option(help: "Your Synscapes root (original layout) instead of the generated synthetic set; needs --cityscapes.") var synscapes: String?
-    @Option(help: "Share of your Synscapes frames held out as synthetic val.") var syntheticValFraction = 0.04
+    @Option(help: "Share of your Synscapes frames held out as synthetic val.") var syntheticValFraction = DemoSettings.defaults.syntheticValFraction
     @Option(help: "swift (train-shards fit, the synmix network, CPU) or torch (synmix_torch, the seed's detector).")
     var engine: DemoSettings.Engine?
-    @Option(help: "The torch engine's detector.") var model: Detector = .pointrend
-    @Option(help: "The torch engine's ResNet-FPN backbone (default: the preset's).") var backbone: Backbone?
+    @Option(help: "The torch engine's detector.") var model = DemoSettings.defaults.model
+    @Option(help: "The torch engine's ResNet-FPN backbone (default: the preset's).") var backbone: DemoSettings.Backbone?
     @Option(help: "An ImageNet ResNet state dict (.pth or .safetensors) for the torch engine's backbone.") var backboneWeights: String?
     @Option(help: "The Python with synmix_torch's requirements (default: $SYNMIX_PYTHON, the repository's .venv, else python3 on PATH).")
     var python: String?
-    @Option(help: "GPUs (processes under torchrun) per training run of the torch engine.") var nprocPerNode = 1
+    @Option(help: "GPUs (processes under torchrun) per training run of the torch engine.") var nprocPerNode = DemoSettings.defaults.processes
     @Option(help: "Folder of the stage executables (default: this executable's).") var bin: String?
     @Option(help: "Mappings folder (default: the repository's mappings/).") var mappings: String?
     @Option(help: "Training steps per run (default: the preset's).") var steps: Int?
     @Option(help: "Appearance gap between the domains (0...1; default: the preset's).") var gap: Double?
-    @Option(help: "Seed of data and training (the seeds of repeated runs follow it).") var seed: UInt64 = 1
+    @Option(help: "Seed of data and training (the seeds of repeated runs follow it).") var seed = DemoSettings.defaults.seed
     @Option(help: "Train only these configurations, comma-separated (e.g. real-only,mixed-576).") var only: String?
     @Option(help: "Seeds of every compared configuration: real-only, each synthetic count, synthetic-only, the uniform union (default: the preset's).")
     var seeds: Int?
@@ -80,8 +80,8 @@ struct Demo: ParsableCommand {
                                                      : DemoSettings(preset: chosen, out: folder, bin: binFolder, mappings: mappingsFolder).learningRate
         }
         if settings.engine == .torch {
-            settings.model = model.rawValue
-            if let backbone { settings.backbone = backbone.rawValue }
+            settings.model = model
+            if let backbone { settings.backbone = backbone }
             settings.backboneWeights = backboneWeights.map(Files.absolute)
             settings.processes = nprocPerNode
             guard settings.batch % nprocPerNode == 0 else {

@@ -7,7 +7,7 @@ import SynmixGenerate
 extension DemoLook.ClassMix: ExpressibleByArgument {}
 
 /// `--look`: the committed fixtures' flat colours, or the demo benchmark's textured, blurred, noisy frames.
-enum Look: String, ExpressibleByArgument, CaseIterable { case fixture, demo }
+extension GenerateSettings.Look: ExpressibleByArgument {}
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +21,7 @@ struct FixturesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "fixtures",
                                                     abstract: "Write the committed test fixtures (deterministic).")
     @Option(help: "Output folder (holds cityscapes/ and synscapes/).")
-    var out = "fixtures"
+    var out = Fixtures.defaultFolder
 
     func run() throws {
         try Fixtures.write(to: out)
@@ -35,18 +35,18 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Number of frames.")
     var count: Int
     @Option(help: "Random seed.")
-    var seed: UInt64 = 1
+    var seed = GenerateSettings.defaults.seed
     @Option(help: "zlib level of the PNGs (1 fast and larger, 9 small and slow).")
-    var pngLevel = 6
+    var pngLevel = GenerateSettings.defaults.pngLevel
     @Option(help: "Per-pixel sensor noise (standard deviation in 8-bit levels).")
-    var noise = 0.0
+    var noise = GenerateSettings.defaults.noise
     @OptionGroup var parallelism: Parallelism
     @Option(help: "Random objects per scene, MIN-MAX (nearer ones hide some).")
-    var objects = "4-10"
+    var objects = CountRange(GenerateSettings.defaults.extraObjects)
     @Option(help: "fixture (flat colours) or demo (the benchmark's textured, blurred, noisy looks).")
-    var look: Look = .fixture
+    var look = GenerateSettings.defaults.look
     @Option(help: "Demo look: how far the synthetic palette and lighting are from the real ones (0...1).")
-    var gap = 0.2
+    var gap = GenerateSettings.defaults.gap
     @Option(help: "Scale of people and two-wheelers on top of the perspective (default 1, with the demo look \(DemoLook.smallClassScale)).")
     var smallScale: Double?
     @Option(help: "How often each class appears: street (default), cityscapes (its frequencies), long-tail (their tail squared) or balanced (default with the demo look: long-tail for Cityscapes, balanced for Synscapes).")
@@ -58,38 +58,28 @@ struct CommonOptions: ParsableArguments {
         guard noise.isFinite, noise >= 0 else { throw ValidationError("--noise must be a finite number >= 0, got \(noise)") }
         guard (0...1).contains(gap) else { throw ValidationError("--gap must be in [0, 1], got \(gap)") }
         if let smallScale, !(smallScale > 0 && smallScale <= 4) { throw ValidationError("--small-scale must be in (0, 4], got \(smallScale)") }
-        _ = try objectRange
     }
 
     var demo: Bool { look == .demo }
 
     /// The scene builder these options describe; `demoClasses` is the class mix of the demo look.
     func builder(width: Int, height: Int, demoClasses: DemoLook.ClassMix) throws -> StreetSceneBuilder {
-        var builder = demo ? DemoLook.builder(width: width, height: height, classes: classes ?? demoClasses, objects: try objectRange)
-                           : StreetSceneBuilder(width: width, height: height, extraObjects: try objectRange)
+        var builder = demo ? DemoLook.builder(width: width, height: height, classes: classes ?? demoClasses, objects: objects.range)
+                           : StreetSceneBuilder(width: width, height: height, extraObjects: objects.range)
         if let classes { builder.classWeights = classes.weights }
         if let smallScale { builder.smallClassScale = smallScale }
         return builder
     }
 
-    var objectRange: ClosedRange<Int> {
-        get throws {
-            let parts = objects.split(separator: "-").compactMap { Int($0) }
-            guard parts.count == 2, parts[0] >= 0, parts[0] <= parts[1] else {
-                throw ValidationError("--objects must be MIN-MAX, got '\(objects)'")
-            }
-            return parts[0]...parts[1]
-        }
-    }
 }
 
 struct CityscapesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cityscapes", abstract: "A Cityscapes-layout dataset.")
     @OptionGroup var common: CommonOptions
-    @Option(help: "Frame width in pixels.") var width = 2048
-    @Option(help: "Frame height in pixels.") var height = 1024
-    @Option(help: "The split folder the frames go to (train, val or test).") var split = "train"
-    @Option(help: "The city folder and file-name prefix.") var city = "synthcity"
+    @Option(help: "Frame width in pixels.") var width = GenerateSettings.defaults.cityscapesSize.width
+    @Option(help: "Frame height in pixels.") var height = GenerateSettings.defaults.cityscapesSize.height
+    @Option(help: "The split folder the frames go to (train, val or test).") var split = GenerateSettings.defaults.split
+    @Option(help: "The city folder and file-name prefix.") var city = GenerateSettings.defaults.city
 
     func validate() throws {
         guard width >= 64, height >= 32, width * height <= PNGDecodeOptions.defaultMaxPixels else {
@@ -113,8 +103,8 @@ struct CityscapesCommand: ParsableCommand {
 struct SynscapesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "synscapes", abstract: "A Synscapes-layout dataset.")
     @OptionGroup var common: CommonOptions
-    @Option(help: "Frame width in pixels.") var width = 1440
-    @Option(help: "Frame height in pixels.") var height = 720
+    @Option(help: "Frame width in pixels.") var width = GenerateSettings.defaults.synscapesSize.width
+    @Option(help: "Frame height in pixels.") var height = GenerateSettings.defaults.synscapesSize.height
 
     func validate() throws {
         guard width >= 64, height >= 32, width * height <= PNGDecodeOptions.defaultMaxPixels else {

@@ -23,7 +23,7 @@ func namedShards(_ argument: String, fallback: String) throws -> (name: String, 
     return (fallback, try ShardList.expand(argument))
 }
 
-/// The network's input: both sides multiples of 16 (the output stride), within Checkpoint.Input.maxPixels.
+/// The network's input: both sides multiples of the output stride, within Checkpoint.Input.maxPixels.
 func checkInputSize(_ size: PixelSize) throws {
     if let problem = Checkpoint.Input.problem(width: size.width, height: size.height) {
         throw ValidationError("--input-size: \(problem)")
@@ -59,8 +59,9 @@ func runInputSize(for checkpoint: String, stored: Checkpoint.Input?, requested: 
     case (let stored?, nil):
         return PixelSize(width: stored.width, height: stored.height)
     case (nil, nil):
-        printError("warning: \(checkpoint) does not record its input size; running at 256x128 (give --input-size)")
-        return PixelSize(width: 256, height: 128)
+        let size = PixelSize(width: FitOptions.defaults.inputWidth, height: FitOptions.defaults.inputHeight)
+        printError("warning: \(checkpoint) does not record its input size; running at fit's default \(size) (give --input-size)")
+        return size
     }
 }
 
@@ -87,21 +88,21 @@ struct Fit: ParsableCommand {
     @Option(help: "Output folder.") var out: String
     @Option(help: "Training steps.") var steps: Int?
     @Option(help: "Training epochs (instead of --steps).") var epochs: Int?
-    @Option(help: "Images per batch.") var batch = 8
-    @Option(help: "Network input WxH (multiples of 16).") var inputSize = PixelSize(width: 256, height: 128)
-    @Option(help: "Peak learning rate (AdamW, warm-up then cosine).") var lr: Float = 3e-3
-    @Option(help: "Seed of initialisation, data order and augmentation.") var seed: UInt64 = 1
+    @Option(help: "Images per batch.") var batch = FitOptions.defaults.batch
+    @Option(help: "Network input WxH (multiples of \(ModelConfig.outputStride), the output stride).") var inputSize = PixelSize(width: FitOptions.defaults.inputWidth, height: FitOptions.defaults.inputHeight)
+    @Option(help: "Peak learning rate (AdamW, warm-up then cosine).") var lr = FitOptions.defaults.learningRate
+    @Option(help: "Seed of initialisation, data order and augmentation.") var seed = FitOptions.defaults.seed
     @OptionGroup var parallelism: Parallelism
     @OptionGroup var errorBudget: ErrorBudget
     @Option(help: "Network width, channels at stride 4 (default: the --init checkpoint's, else \(ModelConfig.defaultWidth)).") var width: Int?
     @Option(help: "Start from this checkpoint's weights (fine-tuning).") var `init`: String?
     @Option(help: "Evaluate every N steps (and at the end).") var evalEvery: Int?
-    @Option(help: "Checkpoint every N steps (and at the end).") var checkpointEvery = 100
-    @Option(help: "Print progress every N steps.") var logEvery = 10
+    @Option(help: "Checkpoint every N steps (and at the end).") var checkpointEvery = FitOptions.defaults.checkpointEvery
+    @Option(help: "Print progress every N steps.") var logEvery = FitOptions.defaults.logEvery
     @Option(help: "Taxonomy file (default: the one the shards' index.json names, else mappings/taxonomy.yaml).") var taxonomy: String?
     @Flag(help: "Continue from the last checkpoint in --out.") var resume = false
     @Flag(help: "No random scale, crop and flip.") var noAugment = false
-    @Option(help: "Standard deviation of the centre heatmap's Gaussians, in head pixels (4 input pixels).") var centerSigma: Float = Targets.defaultSigma
+    @Option(help: "Standard deviation of the centre heatmap's Gaussians, in head pixels (4 input pixels).") var centerSigma = FitOptions.defaults.centerSigma
 
     func validate() throws {
         try checkInputSize(inputSize)
@@ -183,7 +184,7 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var errorBudget: ErrorBudget
     @Option(help: "Cityscapes root (or its gtFine folder).") var cityscapesGt: String?
     @Option(help: "Folder of prediction txt files and masks.") var predictions: String?
-    @Option(help: "Ground-truth split (val: the split with public labels that is not trained on).") var split = "val"
+    @Option(help: "Ground-truth split (val: the split with public labels that is not trained on).") var split = CityscapesEvaluation.Options.defaults.split
     @Option(help: "Write metrics.json here (and overlays/ with --overlays).") var out: String?
     @Option(help: "With --model: draw the K images with the most errors (misses, false positives) into OUT/overlays.")
     var overlays = 0
