@@ -42,6 +42,8 @@ let package = Package(
         ]),
         // Stage libraries: the only code that knows Cityscapes and Synscapes exist.
         // Cityscapes' label table (cityscapesScripts' labels.py), for the readers, the evaluator and the generator.
+        // Every file passed between stages: one owner type each (docs/formats.md).
+        .target(name: "SynmixFormats", dependencies: ["SynmixCore"]),
         .target(name: "CityscapesLabels"),
         .target(name: "Harmonize", dependencies: ["SynmixCore", "CityscapesLabels"]),
         // Pictures drawn with cairo: images, masks, boxes, text, PNG (previews, overlays).
@@ -51,17 +53,17 @@ let package = Package(
         ]),
         .target(name: "PackMix", dependencies: ["SynmixCore"]),
         // COCO instances.json from a manifest or from shards.
-        .target(name: "CocoExport", dependencies: ["SynmixCore", "ShardData"]),
-        .target(name: "Evaluation", dependencies: ["SynmixCore", "CityscapesLabels"]),
+        .target(name: "CocoExport", dependencies: ["SynmixCore", "SynmixFormats"]),
+        .target(name: "Evaluation", dependencies: ["SynmixCore", "SynmixFormats", "CityscapesLabels"]),
         // The network: layers (forward/backward pairs over OpenBLAS), model, workspace, losses, AdamW, safetensors.
         .target(name: "Network", dependencies: ["SynmixCore", "COpenBLAS"]),
         // Training data from shards: streaming and shuffling, decoding, targets, augmentation, batches.
-        .target(name: "ShardData", dependencies: ["SynmixCore"]),
+        .target(name: "ShardData", dependencies: ["SynmixCore", "SynmixFormats"]),
         // The trainer: the loop, checkpoints, metrics.json, inference and scoring through Evaluation.
-        .target(name: "TrainShards", dependencies: ["SynmixCore", "Network", "ShardData", "COpenBLAS", "Evaluation", "Pictures"]),
+        .target(name: "TrainShards", dependencies: ["SynmixCore", "SynmixFormats", "Network", "ShardData", "COpenBLAS", "Evaluation", "Pictures"]),
         .target(name: "SynmixGenerate", dependencies: ["SynmixCore", "CityscapesLabels"]),
         // The demo experiment: runs the stage executables on generated data and writes the report.
-        .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixGenerate", "Evaluation", "TrainShards", "Pictures", "CCairo", "CCmark"]),
+        .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixFormats", "SynmixGenerate", "Pictures", "CCairo", "CCmark"]),
 
         // The executables' shared flags (--jobs, --max-errors) and option value parsers.
         .target(name: "CommandSupport", dependencies: [
@@ -78,10 +80,10 @@ let package = Package(
             "CommandSupport", "FilterInstances", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pack-mix", dependencies: [
-            "CommandSupport", "PackMix", "CocoExport", "ShardData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CommandSupport", "PackMix", "CocoExport", "SynmixFormats", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "train-shards", dependencies: [
-            "CommandSupport", "TrainShards", "Network", "ShardData", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CommandSupport", "TrainShards", "Network", "ShardData", "SynmixFormats", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synmix-generate", dependencies: [
             "CommandSupport", "SynmixGenerate", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -91,7 +93,7 @@ let package = Package(
             "CommandSupport", "Experiment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "synmix-bench", dependencies: [
-            "SynmixCore", "CImageShim", "Evaluation", "Network", "ShardData", "TrainShards", "COpenBLAS",
+            "SynmixCore", "SynmixFormats", "CImageShim", "Evaluation", "Network", "ShardData", "TrainShards", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -100,15 +102,15 @@ let package = Package(
         .testTarget(name: "HarmonizeTests", dependencies: ["TestSupport", "Harmonize", "SynmixGenerate"]),
         .testTarget(name: "PackMixTests", dependencies: ["TestSupport", "PackMix", "Harmonize", "SynmixGenerate"]),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "CityscapesLabels"]),
-        .testTarget(name: "CorruptionMatrixTests", dependencies: [
+        .testTarget(name: "CorruptionMatrixTests", dependencies: ["SynmixFormats", 
             "TestSupport", "SynmixCore", "Harmonize", "FilterInstances", "PackMix", "ShardData", "Evaluation",
             "CocoExport", "Network", "TrainShards", "Experiment",
         ]),
-        .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "SynmixCore", "Evaluation", "Harmonize", "ShardData", "Network", "PackMix"]),
+        .testTarget(name: "FuzzTests", dependencies: ["SynmixFormats", "TestSupport", "SynmixCore", "Evaluation", "Harmonize", "ShardData", "Network", "PackMix"]),
         .testTarget(name: "NetworkTests", dependencies: ["TestSupport", "Network"]),
-        .testTarget(name: "ShardDataTests", dependencies: ["TestSupport", "ShardData"]),
-        .testTarget(name: "TrainShardsTests", dependencies: ["TestSupport", "Network", "ShardData", "TrainShards", "Harmonize", "PackMix"]),
-        .testTarget(name: "ExperimentTests", dependencies: [
+        .testTarget(name: "ShardDataTests", dependencies: ["SynmixFormats", "TestSupport", "ShardData"]),
+        .testTarget(name: "TrainShardsTests", dependencies: ["SynmixFormats", "TestSupport", "Network", "ShardData", "TrainShards", "Harmonize", "PackMix"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["SynmixFormats", 
             "TestSupport", "Experiment", "TrainShards", "Harmonize", "FilterInstances", "PackMix", "Evaluation", "SynmixGenerate",
             "CommandSupport",
         ]),

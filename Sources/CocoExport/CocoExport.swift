@@ -1,6 +1,6 @@
 import Foundation
-import ShardData
 import SynmixCore
+import SynmixFormats
 
 /// COCO `instances.json` from a manifest or from shards, as pycocotools' `COCO`,
 /// Detectron2's `register_coco_instances` and FiftyOne load it: one image per
@@ -134,7 +134,7 @@ public enum CocoExport {
             }
         case .shards(let shards):
             try Files.createDirectory("\(out)/images")
-            try ShardStream(shards: shards, bufferSize: 1, seed: 0, shuffle: false).forEach(epoch: 0, report: report) { sample in
+            try ShardReader.forEachSample(in: shards, report: report) { sample in
                 func skip(_ reason: String) -> Bool {
                     report(FileError(path: sample.shard, reason: "sample \(sample.key.debugDescription): \(reason); skipped"))
                     return true

@@ -1,15 +1,14 @@
 import Foundation
-import Evaluation
 import SynmixCore
-import TrainShards
+import SynmixFormats
 
 /// The final evaluations of one training run.
 public struct RunResult: Sendable {
     public var name: String
     public var seed: UInt64
     /// AP of the model on each val set, read back from its metrics.json.
-    public var real: EvaluationSummary
-    public var synthetic: EvaluationSummary
+    public var real: EvaluationResult
+    public var synthetic: EvaluationResult
     public var steps: Int
     public var seconds: Double
     /// Training images per domain.
@@ -351,7 +350,7 @@ public struct DemoResults: Sendable {
     /// report.json: every number the report shows, machine-readable.
     public func json(settings: DemoSettings, elapsed: Double) -> JSON {
         func number(_ value: Double) -> JSON { value.isFinite ? .double(value) : .null }
-        func score(_ score: EvaluationSummary) -> JSON {
+        func score(_ score: EvaluationResult) -> JSON {
             .object([("ap", number(score.ap)), ("ap50", number(score.ap50)),
                      ("classes", .object(score.classes.map { ($0.name, .object([("ap", number($0.ap)), ("ap50", number($0.ap50))])) }))])
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import SynmixCore
+import SynmixFormats
 
 /// A named set of training shards (`--train NAME=SHARDS`).
 public struct TrainingSource: Sendable {

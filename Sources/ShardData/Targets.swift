@@ -1,5 +1,6 @@
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 /// A shard sample decoded: its record (masks at the sample's resolution) and RGB pixels.
 public struct DecodedSample: Sendable {

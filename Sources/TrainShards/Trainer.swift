@@ -4,6 +4,7 @@ import Foundation
 import Network
 import ShardData
 import SynmixCore
+import SynmixFormats
 
 /// Everything `train-shards fit` takes.
 public struct FitOptions: Sendable {
@@ -185,7 +186,7 @@ public enum Trainer {
             computing += t2.timeIntervalSince(t1)
             lastCursor = batch.cursor
             guard loss.total.isFinite else { throw FileError(path: options.out, reason: "the loss diverged at step \(step + 1)") }
-            metrics.steps.append(TrainingMetrics.Step(step: step + 1, loss: loss, learningRate: optimizer.rate(at: step + 1)))
+            metrics.steps.append(TrainingMetrics.Step(step: step + 1, loss: TrainingMetrics.Losses(total: loss.total, semantic: loss.semantic, center: loss.center, offset: loss.offset), learningRate: optimizer.rate(at: step + 1)))
             summary.finalLoss = loss.total
             let done = step + 1
             if done % options.logEvery == 0 || done == totalSteps {

@@ -5,6 +5,7 @@ import Foundation
 import PackMix
 import ShardData
 import SynmixCore
+import SynmixFormats
 
 extension ImageFormat: ExpressibleByArgument {}
 

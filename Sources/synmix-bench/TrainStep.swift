@@ -6,6 +6,7 @@ import Network
 import ShardData
 import SynmixCore
 import TrainShards
+import SynmixFormats
 
 /// One training step of the train-shards network on random data (as
 /// Benchmarks/torch_peer.py times PyTorch's), the same

@@ -7,6 +7,7 @@ import Network
 import ShardData
 import SynmixCore
 import TrainShards
+import SynmixFormats
 
 struct TrainShardsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

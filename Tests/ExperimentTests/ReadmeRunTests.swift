@@ -3,6 +3,7 @@ import SynmixCore
 import TestSupport
 import TrainShards
 import XCTest
+import SynmixFormats
 
 /// README.md's shell blocks as documentation tests: every block says whether it runs here (`<!-- run -->`,
 /// `<!-- run: cluster -->`) or why not (`<!-- not run: REASON -->`); the blocks that run, run, on generated

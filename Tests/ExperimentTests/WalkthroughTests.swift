@@ -3,6 +3,7 @@ import SynmixCore
 import TestSupport
 import TrainShards
 import XCTest
+import SynmixFormats
 
 /// A folder with the stage executables of this build; training through the release trainer `make test` builds.
 func stageToolsFolder() throws -> String {

@@ -7,6 +7,7 @@ import ShardData
 import SynmixCore
 import TestSupport
 import XCTest
+import SynmixFormats
 
 /// Every reader of outside bytes driven with mutated valid inputs: each must return or throw,
 /// never trap, hang or allocate without bound. `make test` runs a short deterministic pass

@@ -3,6 +3,7 @@ import XCTest
 @testable import ShardData
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 final class ShardStreamTests: XCTestCase {
     /// Three shards of four samples each, `s0-000` … `s2-003`.

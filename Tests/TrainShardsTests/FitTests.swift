@@ -7,6 +7,7 @@ import PackMix
 @testable import TrainShards
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 /// The Cityscapes fixtures (6 frames, one without instances) packed at 256×128 in 2 shards, made once.
 let fixtureShards: String = {

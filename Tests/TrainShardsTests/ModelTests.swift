@@ -5,6 +5,7 @@ import XCTest
 @testable import TrainShards
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 /// The assembled network, its targets, post-processing and checkpoints.
 final class ModelTests: XCTestCase {

@@ -5,6 +5,7 @@ import XCTest
 @testable import TrainShards
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 /// python/synmix_torch, the PyTorch twin of the trainer, against the Swift one: DDP training from the
 /// same shards, checkpoints either side reads, the same outputs and the same targets.

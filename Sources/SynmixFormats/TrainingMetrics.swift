@@ -1,7 +1,4 @@
-import Evaluation
 import Foundation
-import Network
-import ShardData
 import SynmixCore
 
 /// `fit`'s `metrics.json`: the model and training settings, the losses of
@@ -10,23 +7,44 @@ import SynmixCore
 public struct TrainingMetrics: Sendable {
     public static let fileName = "metrics.json"
 
+    /// A step's loss, weighted total and its three parts.
+    public struct Losses: Sendable, Equatable {
+        public var total: Float, semantic: Float, center: Float, offset: Float
+
+        public init(total: Float, semantic: Float, center: Float, offset: Float) {
+            (self.total, self.semantic, self.center, self.offset) = (total, semantic, center, offset)
+        }
+    }
+
     public struct Step: Sendable, Equatable {
         public var step: Int
-        public var loss: LossBreakdown
+        public var loss: Losses
         public var learningRate: Float
+
+        public init(step: Int, loss: Losses, learningRate: Float) {
+            (self.step, self.loss, self.learningRate) = (step, loss, learningRate)
+        }
     }
 
     public struct Evaluation: Sendable {
         public var step: Int
         public var name: String
-        /// As `InstanceEvaluator.Result.json` writes it (read with `EvaluationSummary`).
+        /// An `EvaluationResult`'s JSON with the trainer's extras (resolution, minimum region sizes).
         public var result: JSON
+
+        public init(step: Int, name: String, result: JSON) {
+            (self.step, self.name, self.result) = (step, name, result)
+        }
     }
 
     public struct Timing: Sendable, Equatable {
         public var imagesPerSecond: Double
         public var dataWaitShare: Double
         public var seconds: Double
+
+        public init(imagesPerSecond: Double, dataWaitShare: Double, seconds: Double) {
+            (self.imagesPerSecond, self.dataWaitShare, self.seconds) = (imagesPerSecond, dataWaitShare, seconds)
+        }
     }
 
     /// `ModelConfig.json` and `FitOptions.json` of the run.
@@ -70,7 +88,7 @@ public struct TrainingMetrics: Sendable {
         self.steps = try steps.map { entry in
             guard let step = entry["step"]?.intValue else { throw fail("a step entry has no step") }
             func number(_ key: String) -> Float { Float(entry[key]?.doubleValue ?? .nan) }
-            return Step(step: step, loss: LossBreakdown(total: number("loss"), semantic: number("semantic"), center: number("center"),
+            return Step(step: step, loss: Losses(total: number("loss"), semantic: number("semantic"), center: number("center"),
                                                         offset: number("offset")), learningRate: number("lr"))
         }
         self.evaluations = try evaluations.map { entry in
@@ -96,16 +114,16 @@ public struct TrainingMetrics: Sendable {
         try Files.writeAtomically(json.pretty, to: "\(folder)/\(Self.fileName)")
     }
 
-    /// The last evaluation on the set `name`, summarised.
-    public func lastEvaluation(_ name: String, file: String) throws -> EvaluationSummary {
+    /// The last evaluation on the set `name`.
+    public func lastEvaluation(_ name: String, file: String) throws -> EvaluationResult {
         guard let result = evaluations.last(where: { $0.name == name })?.result else {
             throw FileError(path: file, reason: "no evaluation on \(name)")
         }
-        return try EvaluationSummary(json: result, file: file)
+        return try EvaluationResult(json: result, file: file)
     }
 
     /// The steps and evaluations up to `step` (a resume continues from its checkpoint).
-    func entries(upTo step: Int) -> (steps: [Step], evaluations: [Evaluation]) {
+    public func entries(upTo step: Int) -> (steps: [Step], evaluations: [Evaluation]) {
         (steps.filter { $0.step <= step }, evaluations.filter { $0.step <= step })
     }
 }
