@@ -45,13 +45,13 @@ let package = Package(
         // Every file passed between stages: one owner type each (docs/formats.md).
         .target(name: "SynmixFormats", dependencies: ["SynmixCore"]),
         .target(name: "CityscapesLabels"),
-        .target(name: "Harmonize", dependencies: ["SynmixCore", "CityscapesLabels"]),
+        .target(name: "Harmonize", dependencies: ["SynmixFormats", "SynmixCore", "CityscapesLabels"]),
         // Pictures drawn with cairo: images, masks, boxes, text, PNG (previews, overlays).
-        .target(name: "Pictures", dependencies: ["SynmixCore", "CCairo"]),
-        .target(name: "FilterInstances", dependencies: [
+        .target(name: "Pictures", dependencies: ["SynmixFormats", "SynmixCore", "CCairo"]),
+        .target(name: "FilterInstances", dependencies: ["SynmixFormats", 
             "SynmixCore", "Pictures", .product(name: "Yams", package: "Yams"),
         ]),
-        .target(name: "PackMix", dependencies: ["SynmixCore"]),
+        .target(name: "PackMix", dependencies: ["SynmixFormats", "SynmixCore"]),
         // COCO instances.json from a manifest or from shards.
         .target(name: "CocoExport", dependencies: ["SynmixCore", "SynmixFormats"]),
         .target(name: "Evaluation", dependencies: ["SynmixCore", "SynmixFormats", "CityscapesLabels"]),
@@ -97,11 +97,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .target(name: "TestSupport", dependencies: ["SynmixCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "SynmixCoreTests", dependencies: ["SynmixCore", "TestSupport"]),
-        .testTarget(name: "HarmonizeTests", dependencies: ["TestSupport", "Harmonize", "SynmixGenerate"]),
-        .testTarget(name: "PackMixTests", dependencies: ["TestSupport", "PackMix", "Harmonize", "SynmixGenerate"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "CityscapesLabels"]),
+        .target(name: "TestSupport", dependencies: ["SynmixFormats", "SynmixCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "SynmixCoreTests", dependencies: ["SynmixFormats", "SynmixCore", "TestSupport"]),
+        .testTarget(name: "HarmonizeTests", dependencies: ["SynmixFormats", "TestSupport", "Harmonize", "SynmixGenerate"]),
+        .testTarget(name: "PackMixTests", dependencies: ["SynmixFormats", "TestSupport", "PackMix", "Harmonize", "SynmixGenerate"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["SynmixFormats", "TestSupport", "Evaluation", "CityscapesLabels"]),
         .testTarget(name: "CorruptionMatrixTests", dependencies: ["SynmixFormats", 
             "TestSupport", "SynmixCore", "Harmonize", "FilterInstances", "PackMix", "ShardData", "Evaluation",
             "CocoExport", "Network", "TrainShards", "Experiment",
@@ -114,6 +114,6 @@ let package = Package(
             "TestSupport", "Experiment", "TrainShards", "Harmonize", "FilterInstances", "PackMix", "Evaluation", "SynmixGenerate",
             "CommandSupport",
         ]),
-        .testTarget(name: "FilterInstancesTests", dependencies: ["TestSupport", "FilterInstances", "Harmonize", "SynmixGenerate"]),
+        .testTarget(name: "FilterInstancesTests", dependencies: ["SynmixFormats", "TestSupport", "FilterInstances", "Harmonize", "SynmixGenerate"]),
     ]
 )

@@ -1,4 +1,5 @@
 import SynmixCore
+import SynmixFormats
 
 /// Cityscapes instance-level AP (cityscapesScripts `evalInstanceLevelSemanticLabeling`),
 /// reproduced step by step from the script (matchGtWithPreds, evaluateMatches) on RLE masks:

@@ -1,4 +1,5 @@
 import SynmixCore
+import SynmixFormats
 
 /// Derives per-class `min_area` and `min_height` from a real dataset's own
 /// annotations, so that synthetic labels follow the real annotation policy.

@@ -1,4 +1,5 @@
 import SynmixCore
+import SynmixFormats
 
 /// Counts for report.json / report.md, accumulated record by record.
 struct FilterReport {

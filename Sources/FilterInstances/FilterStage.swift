@@ -1,5 +1,6 @@
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 public struct FilterOptions: Sendable {
     public var input: String               // a folder with manifest.jsonl (or the file itself)

@@ -1,4 +1,5 @@
 import SynmixCore
+import SynmixFormats
 
 public enum RemovalPolicy: String, Sendable, CaseIterable {
     /// A removed instance's pixels join the ignore region: no loss, no metric there.

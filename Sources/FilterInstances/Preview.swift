@@ -1,6 +1,7 @@
 import Foundation
 import Pictures
 import SynmixCore
+import SynmixFormats
 
 /// What filter-instances removed from one image, drawn with cairo: the image with
 /// kept instances outlined and removed ones tinted and hatched, then zoomed crops

@@ -1,5 +1,6 @@
 import CityscapesLabels
 import SynmixCore
+import SynmixFormats
 
 /// Cityscapes in its original layout :
 /// `leftImg8bit/SPLIT/CITY/CITY_SSSSSS_FFFFFF_leftImg8bit.png` and

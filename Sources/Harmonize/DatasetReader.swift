@@ -1,4 +1,5 @@
 import SynmixCore
+import SynmixFormats
 
 /// One image of a source dataset, found on disk but not read yet.
 public struct SampleLocation: Sendable {

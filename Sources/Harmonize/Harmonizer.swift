@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 public enum HarmonizeError: Error, CustomStringConvertible, Equatable {
     case badRoot(String, String)

@@ -1,4 +1,5 @@
 import SynmixCore
+import SynmixFormats
 
 /// Counts for summary.json, accumulated record by record.
 struct SummaryBuilder {

@@ -1,6 +1,7 @@
 import Foundation
 import CityscapesLabels
 import SynmixCore
+import SynmixFormats
 
 /// Synscapes in its original layout (docs/formats.md lists what we read of it): `img/rgb/N.png`,
 /// `img/class/N.png` (Cityscapes label ids), `img/instance/N.png` (id =

@@ -1,5 +1,6 @@
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 /// `index.part-I-of-N.json`: what part I of an array job wrote (its shards' index entries and
 /// skipped samples) and the plan it wrote them for. `merge` turns the N

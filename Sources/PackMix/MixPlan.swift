@@ -1,5 +1,6 @@
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 /// How many records an input contributes.
 public enum SampleCount: Sendable, Equatable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 public struct PackOptions: Sendable {
     public var inputs: [PackInput]

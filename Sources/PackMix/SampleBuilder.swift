@@ -1,5 +1,6 @@
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 /// `--image-format`: keep each image's own encoding, or re-encode all.
 public enum ImageFormat: String, Sendable, CaseIterable {

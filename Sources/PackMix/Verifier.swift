@@ -1,5 +1,6 @@
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 /// `pack-mix verify`: re-hash every shard against index.json, parse every
 /// sample, check the schema, that every mask and image decodes at the declared

@@ -1,6 +1,7 @@
 import CCairo
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 /// A cairo RGB surface with the drawing synmix's pictures need (filter previews,
 /// prediction overlays): images, masks filled, hatched or outlined, boxes, text,

@@ -16,15 +16,6 @@ public struct Taxonomy: Sendable, Equatable {
 
     public func classId(named name: String) -> Int? { classes.firstIndex { $0.name == name } }
 
-    /// Why a record's instances do not belong to this taxonomy (the first whose class is not one of
-    /// its instance classes), or nil: the check every stage after the readers applies to records.
-    public func foreignInstance(in instances: [InstanceRecord]) -> String? {
-        guard let unknown = instances.first(where: { instance in !classes.contains { $0.hasInstances && $0.name == instance.className } }) else {
-            return nil
-        }
-        return "instance \(unknown.id) has class '\(unknown.className)', which is not an instance class of the taxonomy"
-    }
-
     /// Loads and validates a taxonomy file; errors name the file and line.
     public init(contentsOf path: String) throws {
         let (root, text) = try YAMLFile.load(path)

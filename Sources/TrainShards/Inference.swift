@@ -3,6 +3,7 @@ import Foundation
 import Network
 import ShardData
 import SynmixCore
+import SynmixFormats
 
 /// Runs a model on decoded samples: the image is resized to fill the input,
 /// the heads are post-processed into instance masks at any requested size.

@@ -5,6 +5,7 @@ import Foundation
 import SynmixCore
 import TestSupport
 import XCTest
+import SynmixFormats
 
 /// `pack-mix coco` on hostile shards and manifests: every case is one reported skip naming the shard
 /// (or manifest line) and the reason, every other sample is exported as in a clean run, nothing is

@@ -7,6 +7,7 @@ import ShardData
 import SynmixCore
 import TestSupport
 import XCTest
+import SynmixFormats
 
 /// Valid fixtures broken systematically, each run through the stage that reads it. The expected
 /// outcome of every case: the stage finishes, the damaged input is reported by name with a reason

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import Evaluation
 import SynmixCore
+import SynmixFormats
 
 /// Hand-computed answers on tiny in-memory images (40×60 masks from rectangles).
 final class EdgeCaseTests: XCTestCase {

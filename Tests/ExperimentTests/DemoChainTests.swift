@@ -4,6 +4,7 @@ import XCTest
 @testable import Experiment
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 /// The whole demo chain on a tiny configuration (10 real and 40 synthetic 128×64
 /// frames, 4 training steps per run): each stage's output must feed the next.

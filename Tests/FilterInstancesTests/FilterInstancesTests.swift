@@ -3,6 +3,7 @@ import XCTest
 @testable import FilterInstances
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 /// A rectangle mask on a width × height image.
 func rect(_ x: Int, _ y: Int, _ w: Int, _ h: Int, in size: (Int, Int) = (100, 50)) -> RLE {

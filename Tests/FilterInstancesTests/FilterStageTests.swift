@@ -3,6 +3,7 @@ import XCTest
 @testable import FilterInstances
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 final class FilterStageTests: XCTestCase {
     func writeManifest(_ lines: [String]) throws -> String {

@@ -4,6 +4,7 @@ import XCTest
 @testable import Harmonize
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 /// harmonize → filter-instances on the committed fixtures with the default thresholds.
 final class FixtureFilteringTests: XCTestCase {

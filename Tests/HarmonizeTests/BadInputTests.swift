@@ -4,6 +4,7 @@ import XCTest
 import SynmixCore
 import SynmixGenerate
 import TestSupport
+import SynmixFormats
 
 /// Each bad sample becomes one line in errors.jsonl naming the file; the rest are processed.
 final class BadInputTests: XCTestCase {

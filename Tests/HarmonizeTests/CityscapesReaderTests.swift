@@ -3,6 +3,7 @@ import XCTest
 import SynmixCore
 import SynmixGenerate
 import TestSupport
+import SynmixFormats
 
 /// A 64×32 frame drawn from rectangles, so that every area is countable by hand.
 final class CityscapesReaderTests: XCTestCase {

@@ -4,6 +4,7 @@ import XCTest
 import SynmixCore
 import SynmixGenerate
 import TestSupport
+import SynmixFormats
 
 final class HarmonizerTests: XCTestCase {
     func manifestBytes(_ folder: String) throws -> Data {

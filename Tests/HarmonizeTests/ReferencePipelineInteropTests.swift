@@ -3,6 +3,7 @@ import XCTest
 @testable import Harmonize
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 /// Our Cityscapes reader against the Python pipeline Detectron2 users run
 /// (PIL + numpy + pycocotools) on the fixtures:

@@ -3,6 +3,7 @@ import XCTest
 import SynmixCore
 import SynmixGenerate
 import TestSupport
+import SynmixFormats
 
 final class SynscapesReaderTests: XCTestCase {
     /// A 64×32 rendered frame; ids are class·100000 + k, k counting per class far to near.

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 /// Every stage reports a bad input, skips it, finishes the rest, and exits 1 only when more
 /// inputs were skipped than --max-errors allows (default 0).

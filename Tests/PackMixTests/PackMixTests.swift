@@ -4,6 +4,7 @@ import XCTest
 @testable import PackMix
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 /// Harmonized fixture manifests (real: Cityscapes fixtures, synthetic: Synscapes fixtures), made once.
 let fixtureManifests: (real: String, synthetic: String) = {

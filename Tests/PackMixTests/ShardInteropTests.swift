@@ -3,6 +3,7 @@ import XCTest
 @testable import PackMix
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 /// The shards as others read them: Python's webdataset and pycocotools, `tar tf`, and the example loader.
 final class ShardInteropTests: XCTestCase {

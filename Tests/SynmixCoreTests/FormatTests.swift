@@ -1,5 +1,6 @@
 import XCTest
 import SynmixCore
+import SynmixFormats
 
 /// The inter-stage JSON documents read back through their owner types to the same values and bytes.
 final class FormatTests: XCTestCase {

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import SynmixCore
 import TestSupport
+import SynmixFormats
 
 /// Inputs written to hurt: each is refused with a named reason, before any large
 /// allocation, without a trap or a hang.

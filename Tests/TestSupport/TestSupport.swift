@@ -1,6 +1,7 @@
 import Foundation
 import SynmixCore
 import Synchronization
+import SynmixFormats
 
 // Helpers every test target shares: where the repository is, fresh temporary
 // folders, and running the Python interop peers.

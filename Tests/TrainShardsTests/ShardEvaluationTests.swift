@@ -6,6 +6,7 @@ import XCTest
 @testable import TrainShards
 import SynmixCore
 import TestSupport
+import SynmixFormats
 
 /// `train-shards evaluate` and `fit` on hostile shard samples: a key that repeats, a class
 /// outside the taxonomy. Built from the first fixture shard (3 samples at 256×128).

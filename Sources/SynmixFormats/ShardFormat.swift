@@ -1,3 +1,6 @@
+import Foundation
+import SynmixCore
+
 /// The shard format's two JSON documents, each written and read only here:
 /// a sample's `KEY.json` (`SampleRecord`) and the folder's `index.json`
 /// (`ShardIndex`). A shard is a POSIX tar of `KEY.json` + `KEY.png|jpg` pairs
@@ -243,5 +246,27 @@ extension FieldReader {
             table[name] = count
         }
         return table
+    }
+}
+
+extension SampleRecord.ImageFormat {
+    /// The encoding a file name's extension names: .jpg or .jpeg, else PNG.
+    public init(fileName: String) {
+        let name = fileName.lowercased()
+        self = name.hasSuffix(".jpg") || name.hasSuffix(".jpeg") ? .jpg : .png
+    }
+
+    /// 8-bit samples of an image in this encoding (a PNG's 16 bits reduced, its alpha dropped):
+    /// what pack-mix resamples, the trainer and the pictures read.
+    public func decode8Bit(_ bytes: [UInt8], path: String) throws -> Raster<UInt8> {
+        switch self {
+        case .jpg:
+            return try JPEGCodec.decode(bytes, path: path)
+        case .png:
+            guard case .eightBit(let raster) = try PNGCodec.decode(bytes, path: path, options: PNGDecodeOptions(to8Bit: true, stripAlpha: true)) else {
+                throw ImageError.unexpectedLayout(path: path, reason: "not an 8-bit image")
+            }
+            return raster
+        }
     }
 }

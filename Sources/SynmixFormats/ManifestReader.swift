@@ -1,4 +1,5 @@
 import Foundation
+import SynmixCore
 
 /// Streams a manifest one line at a time (constant memory whatever its size).
 public final class ManifestReader {

@@ -1,3 +1,6 @@
+import Foundation
+import SynmixCore
+
 /// One image in the unified taxonomy (docs/formats.md). Self-contained: it
 /// carries its dataset root, so manifests concatenate and mix freely.
 public struct ManifestRecord: Sendable, Equatable {
@@ -79,18 +82,6 @@ public struct InstanceRecord: Sendable, Equatable {
     }
 }
 
-public struct ManifestError: Error, CustomStringConvertible, Equatable {
-    public var file: String
-    public var line: Int
-    public var reason: String
-    public init(file: String, line: Int, reason: String) {
-        self.file = file
-        self.line = line
-        self.reason = reason
-    }
-    public var description: String { "\(file):\(line): \(reason)" }
-}
-
 extension ManifestRecord {
     /// Parses one manifest line; errors name the file, the line and the field.
     public init(jsonLine: Substring, file: String, line: Int) throws {
@@ -152,51 +143,14 @@ extension FieldReader {
     }
 }
 
-/// Typed access to a parsed JSON object with errors that name the field.
-struct FieldReader {
-    let value: JSON
-    let fail: (String) -> ManifestError
 
-    func string(_ key: String) throws -> String {
-        guard let text = value[key]?.stringValue else { throw fail("missing or non-string field '\(key)'") }
-        return text
-    }
-
-    func int(_ key: String) throws -> Int {
-        guard let number = value[key]?.intValue else { throw fail("missing or non-integer field '\(key)'") }
-        return number
-    }
-
-    func optionalDouble(_ key: String) throws -> Double? {
-        guard let raw = value[key] else { return nil }
-        guard let number = raw.doubleValue else { throw fail("field '\(key)' is not a number") }
-        return number
-    }
-
-    /// A share in [0, 1] (occlusion, truncation), if present.
-    func optionalFraction(_ key: String) throws -> Double? {
-        guard let number = try optionalDouble(key) else { return nil }
-        guard (0...1).contains(number) else { throw fail("field '\(key)' is \(number), outside [0, 1]") }
-        return number
-    }
-
-    func optionalDoubles(_ key: String) throws -> [Double]? {
-        guard let raw = value[key] else { return nil }
-        guard let numbers = raw.arrayValue?.compactMap(\.doubleValue), numbers.count == raw.arrayValue?.count else {
-            throw fail("field '\(key)' is not an array of numbers")
+extension Taxonomy {
+    /// Why a record's instances do not belong to this taxonomy (the first whose class is not one of
+    /// its instance classes), or nil: the check every stage after the readers applies to records.
+    public func foreignInstance(in instances: [InstanceRecord]) -> String? {
+        guard let unknown = instances.first(where: { instance in !classes.contains { $0.hasInstances && $0.name == instance.className } }) else {
+            return nil
         }
-        return numbers
-    }
-
-    func rle(_ key: String) throws -> RLE {
-        guard let mask = value[key], let size = mask["size"]?.arrayValue?.compactMap(\.intValue), size.count == 2,
-              let counts = mask["counts"]?.stringValue else {
-            throw fail("field '\(key)' is not an RLE object {\"size\":[h,w],\"counts\":\"...\"}")
-        }
-        do {
-            return try RLE(string: counts, height: size[0], width: size[1])
-        } catch {
-            throw fail("field '\(key)': \(error)")
-        }
+        return "instance \(unknown.id) has class '\(unknown.className)', which is not an instance class of the taxonomy"
     }
 }
