@@ -45,10 +45,10 @@ public struct Appearance: Sendable {
                                                     noise: 0, objectColorSpread: 90)
 
     static let basePalette: [Int: [Double]] = [
-        0: [0, 0, 0], 1: [40, 40, 45], 2: [0, 0, 0], 7: [110, 100, 112], 8: [170, 150, 160], 11: [95, 90, 85],
-        17: [150, 150, 150], 21: [80, 120, 40], 23: [120, 160, 210], 24: [200, 40, 70], 25: [230, 60, 40],
-        26: [30, 40, 140], 27: [40, 50, 90], 28: [30, 90, 120], 29: [60, 60, 110], 30: [70, 70, 120],
-        31: [40, 100, 110], 32: [60, 60, 220], 33: [130, 40, 50],
+        Labels.unlabeled: [0, 0, 0], Labels.egoVehicle: [40, 40, 45], Labels.rectificationBorder: [0, 0, 0], Labels.road: [110, 100, 112], Labels.sidewalk: [170, 150, 160], Labels.building: [95, 90, 85],
+        Labels.pole: [150, 150, 150], Labels.vegetation: [80, 120, 40], Labels.sky: [120, 160, 210], Labels.person: [200, 40, 70], Labels.rider: [230, 60, 40],
+        Labels.car: [30, 40, 140], Labels.truck: [40, 50, 90], Labels.bus: [30, 90, 120], Labels.caravan: [60, 60, 110], Labels.trailer: [70, 70, 120],
+        Labels.train: [40, 100, 110], Labels.motorcycle: [60, 60, 220], Labels.bicycle: [130, 40, 50],
     ]
 
     /// The demo benchmark's object colours: a typical hue per instance class, varied per
@@ -58,8 +58,8 @@ public struct Appearance: Sendable {
     /// bluish, saturated rendering clipped to flat colour (measured: synthetic-only then scored 0–3 AP
     /// on real cars, against 7–17 on buses and trucks; neutral grey cars vanished into the road).
     static let demoPalette: [Int: [Double]] = basePalette.merging([
-        24: [190, 70, 70], 25: [200, 120, 60], 26: [70, 90, 160], 27: [170, 160, 80], 28: [80, 150, 90],
-        29: [120, 120, 60], 30: [100, 90, 70], 31: [140, 90, 160], 32: [70, 160, 170], 33: [180, 80, 150],
+        Labels.person: [190, 70, 70], Labels.rider: [200, 120, 60], Labels.car: [70, 90, 160], Labels.truck: [170, 160, 80], Labels.bus: [80, 150, 90],
+        Labels.caravan: [120, 120, 60], Labels.trailer: [100, 90, 70], Labels.train: [140, 90, 160], Labels.motorcycle: [70, 160, 170], Labels.bicycle: [180, 80, 150],
     ]) { $1 }
     static let demoColorSpread = 80.0
 

@@ -37,9 +37,9 @@ public enum DemoLook {
 
         public var weights: [(metaClass: Int, weight: Double)] {
             switch self {
-            case .cityscapes: [(26, 26_900), (24, 17_900), (33, 1_300), (32, 500), (27, 480), (28, 380), (31, 170)]
+            case .cityscapes: [(Labels.car, 26_900), (Labels.person, 17_900), (Labels.bicycle, 1_300), (Labels.motorcycle, 500), (Labels.truck, 480), (Labels.bus, 380), (Labels.train, 170)]
             case .longTail: Self.cityscapes.weights.map { ($0, $1 * $1 / 26_900) }
-            case .balanced: [26, 24, 33, 32, 27, 28, 31].map { ($0, 1) }
+            case .balanced: [Labels.car, Labels.person, Labels.bicycle, Labels.motorcycle, Labels.truck, Labels.bus, Labels.train].map { ($0, 1) }
             case .street: StreetSceneBuilder.defaultClassWeights
             }
         }
@@ -90,9 +90,9 @@ public enum DatasetGenerator {
             let t = 1 - Double(k) / 16, x = w * t
             hood.append(Point(x, h * (0.94 + 0.04 * pow(2 * t - 1, 2))))
         }
-        return [Region(labelId: 1, polygon: hood),
-                Region(labelId: 2, polygon: [Point(0, 0), Point(w * 0.02, 0), Point(0, h * 0.04)]),
-                Region(labelId: 2, polygon: [Point(w, 0), Point(w * 0.98, 0), Point(w, h * 0.04)])]
+        return [Region(labelId: Labels.egoVehicle, polygon: hood),
+                Region(labelId: Labels.rectificationBorder, polygon: [Point(0, 0), Point(w * 0.02, 0), Point(0, h * 0.04)]),
+                Region(labelId: Labels.rectificationBorder, polygon: [Point(w, 0), Point(w * 0.98, 0), Point(w, h * 0.04)])]
     }
 
     /// A Cityscapes-layout dataset of `count` random frames from `builder` in one split/city.

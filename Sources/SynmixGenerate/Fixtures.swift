@@ -24,31 +24,31 @@ public enum Fixtures {
         // One of each instance class (meta classes: 32/33 carry a rider).
         // Small classes nearest, large vehicles farther, so that each stays visible.
         let layout: [(metaClass: Int, x: Double, depth: Double)] = [
-            (24, 0.06, 10), (26, 0.2, 16), (27, 0.33, 22), (28, 0.5, 24), (31, 0.72, 28), (32, 0.6, 10), (33, 0.86, 10),
+            (Labels.person, 0.06, 10), (Labels.car, 0.2, 16), (Labels.truck, 0.33, 22), (Labels.bus, 0.5, 24), (Labels.train, 0.72, 28), (Labels.motorcycle, 0.6, 10), (Labels.bicycle, 0.86, 10),
         ]
         var objects = layout.map { place($0.metaClass, $0.x, $0.depth) }
-        objects.append(place(29, 0.55, 24))             // caravan: ignored, not an instance class
-        objects.append(place(30, 0.72, 26))             // trailer
-        objects.append(place(24, 0.95, 140))            // a tiny far pedestrian
-        objects.append(place(26, 0.4, 30))              // a car ...
-        objects.append(place(28, 0.41, 19))             // ... mostly hidden behind a nearer bus
-        objects.append(place(24, 0.42, 28))             // a pedestrian completely behind the bus
-        objects.append(place(26, 0.995, 16))            // truncated at the right border
+        objects.append(place(Labels.caravan, 0.55, 24))             // caravan: ignored, not an instance class
+        objects.append(place(Labels.trailer, 0.72, 26))             // trailer
+        objects.append(place(Labels.person, 0.95, 140))            // a tiny far pedestrian
+        objects.append(place(Labels.car, 0.4, 30))              // a car ...
+        objects.append(place(Labels.bus, 0.41, 19))             // ... mostly hidden behind a nearer bus
+        objects.append(place(Labels.person, 0.42, 28))             // a pedestrian completely behind the bus
+        objects.append(place(Labels.car, 0.995, 16))            // truncated at the right border
         if real {
             // Crowds annotated as group regions: three pedestrians, two cars.
             for k in 0..<3 {
-                var person = place(24, 0.13 + 0.02 * Double(k), 18)
+                var person = place(Labels.person, 0.13 + 0.02 * Double(k), 18)
                 person.annotation = .group
                 objects.append(person)
             }
             for k in 0..<2 {
-                var car = place(26, 0.36 + 0.05 * Double(k), 20)
+                var car = place(Labels.car, 0.36 + 0.05 * Double(k), 20)
                 car.annotation = .group
                 objects.append(car)
             }
         } else {
             // Instance-class pixels that the renderer left without an instance id.
-            var stray = place(26, 0.85, 35)
+            var stray = place(Labels.car, 0.85, 35)
             stray.annotation = .unlabeled
             objects.append(stray)
         }
@@ -71,7 +71,7 @@ public enum Fixtures {
         }
         // Test frames in Cityscapes carry no labels but the void ego vehicle and border.
         let width = 512, height = 256
-        let unlabeled = Scene(width: width, height: height, stuff: [Region(labelId: 0, polygon: rect(0, 0, Double(width), Double(height)))],
+        let unlabeled = Scene(width: width, height: height, stuff: [Region(labelId: Labels.unlabeled, polygon: rect(0, 0, Double(width), Double(height)))],
                               overlays: DatasetGenerator.realOverlays(width: width, height: height))
         try writer.write(unlabeled, split: "test", city: "berlin", sequence: 0, frame: 19, seed: 99)
     }

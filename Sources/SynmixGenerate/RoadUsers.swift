@@ -27,13 +27,13 @@ public enum RoadUsers {
     /// The sub-types of a meta class (Cityscapes label id of the object, 32/33 with their rider).
     public static func subtypes(of metaClass: Int) -> [String] {
         switch metaClass {
-        case 24: ["standing", "walking", "child"]
-        case 26: ["sedan", "hatchback", "van", "suv"]
-        case 27: ["box", "tanker", "flatbed", "pickup"]
-        case 28: ["single", "articulated", "double-decker"]
-        case 31: ["tram", "regional"]
-        case 32: ["sport", "cruiser", "scooter"]
-        case 33: ["city", "road", "cargo"]
+        case Labels.person: ["standing", "walking", "child"]
+        case Labels.car: ["sedan", "hatchback", "van", "suv"]
+        case Labels.truck: ["box", "tanker", "flatbed", "pickup"]
+        case Labels.bus: ["single", "articulated", "double-decker"]
+        case Labels.train: ["tram", "regional"]
+        case Labels.motorcycle: ["sport", "cruiser", "scooter"]
+        case Labels.bicycle: ["city", "road", "cargo"]
         default: ["plain"]
         }
     }
@@ -41,8 +41,8 @@ public enum RoadUsers {
     /// The views a meta class is drawn in (a pedestrian's outline hardly changes with the view).
     public static func views(of metaClass: Int) -> [View] {
         switch metaClass {
-        case 24, 25: [.front]
-        case 32, 33: [.front, .side]
+        case Labels.person, Labels.rider: [.front]
+        case Labels.motorcycle, Labels.bicycle: [.front, .side]
         default: View.allCases
         }
     }
@@ -60,9 +60,9 @@ public enum RoadUsers {
         let mirrored = random.unit() < 0.5
         var parts: [Region]
         switch metaClass {
-        case 24:
+        case Labels.person:
             parts = person(subtype, random: &random)
-        case 32, 33:
+        case Labels.motorcycle, Labels.bicycle:
             parts = twoWheeler(metaClass, subtype, view: view, random: &random)
         default:
             parts = vehicle(metaClass, subtype, view: view, random: &random)
@@ -76,7 +76,7 @@ public enum RoadUsers {
     static func person(_ pose: String, random: inout SplitMix64) -> [Region] {
         let height = pose == "child" ? 1.1 + 0.25 * random.unit() : 1.6 + 0.3 * random.unit()
         let width = (pose == "child" ? 0.42 : 0.5) + 0.15 * random.unit()
-        return figure(pose, width: width, height: height, base: 0, label: 24)
+        return figure(pose, width: width, height: height, base: 0, label: Labels.person)
     }
 
     /// A figure with its head: standing (legs together), walking (legs apart) or a child (large head).
@@ -112,11 +112,11 @@ public enum RoadUsers {
         default: (1.75, 1.1, 0.33)   // city bicycle
         }
         let leaning = ["sport", "road"].contains(subtype)
-        let rider = figure("standing", width: 0.55, height: 1.15 + (leaning ? -0.1 : 0.05), base: 0.6, label: 25,
+        let rider = figure("standing", width: 0.55, height: 1.15 + (leaning ? -0.1 : 0.05), base: 0.6, label: Labels.rider,
                            lean: view == .side && leaning ? 0.3 : 0)
         if view == .front {
             // Narrow: the wheel seen edge-on, handlebars across the top.
-            let bar = metaClass == 32 ? 0.45 : 0.32
+            let bar = metaClass == Labels.motorcycle ? 0.45 : 0.32
             let outline = [Point(-0.12, 0), Point(0.12, 0), Point(0.14, tall * 0.8), Point(bar, tall * 0.85), Point(bar, tall),
                            Point(-bar, tall), Point(-bar, tall * 0.85), Point(-0.14, tall * 0.8)]
             return [Region(labelId: metaClass, polygon: outline),
@@ -144,7 +144,7 @@ public enum RoadUsers {
         let axle = half - wheel - 0.02
         var parts = [Region(labelId: metaClass, polygon: outline)]
         parts += [-axle, axle].map { Region(labelId: metaClass, polygon: ellipse($0, wheel, wheel, wheel, sides: 10), tone: 0.3) }
-        if metaClass == 32 { parts.append(Region(labelId: metaClass, polygon: rect(-0.35, 0.25, 0.35, 0.6), tone: 0.5)) }
+        if metaClass == Labels.motorcycle { parts.append(Region(labelId: metaClass, polygon: rect(-0.35, 0.25, 0.35, 0.6), tone: 0.5)) }
         return parts + rider
     }
 
@@ -153,19 +153,19 @@ public enum RoadUsers {
     /// Length (side-on), width (head-on) and height of a vehicle sub-type, in metres.
     static func dimensions(_ metaClass: Int, _ subtype: String) -> (length: ClosedRange<Double>, width: Double, height: Double) {
         switch (metaClass, subtype) {
-        case (26, "sedan"): (4.3...4.9, 1.8, 1.45)
-        case (26, "hatchback"): (3.6...4.1, 1.75, 1.5)
-        case (26, "van"): (4.6...5.2, 1.95, 2.0)
-        case (26, _): (4.4...4.9, 1.9, 1.75)            // SUV
-        case (27, "box"): (6.0...9.0, 2.5, 3.4)
-        case (27, "tanker"): (8.0...11.0, 2.5, 3.1)
-        case (27, "flatbed"): (7.0...10.0, 2.5, 2.8)
-        case (27, _): (5.0...5.6, 1.95, 1.9)            // pickup
-        case (28, "articulated"): (16.5...18.5, 2.55, 3.2)
-        case (28, "double-decker"): (10.0...11.5, 2.55, 4.3)
-        case (28, _): (10.5...12.5, 2.55, 3.2)          // single
-        case (31, "tram"): (10.0...16.0, 2.4, 3.5)
-        case (31, _): (12.0...18.0, 2.9, 3.9)           // regional
+        case (Labels.car, "sedan"): (4.3...4.9, 1.8, 1.45)
+        case (Labels.car, "hatchback"): (3.6...4.1, 1.75, 1.5)
+        case (Labels.car, "van"): (4.6...5.2, 1.95, 2.0)
+        case (Labels.car, _): (4.4...4.9, 1.9, 1.75)            // SUV
+        case (Labels.truck, "box"): (6.0...9.0, 2.5, 3.4)
+        case (Labels.truck, "tanker"): (8.0...11.0, 2.5, 3.1)
+        case (Labels.truck, "flatbed"): (7.0...10.0, 2.5, 2.8)
+        case (Labels.truck, _): (5.0...5.6, 1.95, 1.9)            // pickup
+        case (Labels.bus, "articulated"): (16.5...18.5, 2.55, 3.2)
+        case (Labels.bus, "double-decker"): (10.0...11.5, 2.55, 4.3)
+        case (Labels.bus, _): (10.5...12.5, 2.55, 3.2)          // single
+        case (Labels.train, "tram"): (10.0...16.0, 2.4, 3.5)
+        case (Labels.train, _): (12.0...18.0, 2.9, 3.9)           // regional
         default: (2.2...5.0, 2.0, 1.6)                  // trailer, caravan
         }
     }
@@ -207,32 +207,32 @@ public enum RoadUsers {
              Point(half - cab, cabHeight), Point(half - cab, bodyHeight), Point(-half, bodyHeight)]
         }
         switch (metaClass, subtype) {
-        case (26, "sedan"):
+        case (Labels.car, "sedan"):
             return [([Point(-half, clearance), Point(half, clearance), Point(half, h * 0.55), Point(half * 0.4, h * 0.62), Point(half * 0.2, h),
                       Point(-half * 0.45, h), Point(-half * 0.65, h * 0.66), Point(-half, h * 0.6)], 1),
                     ([Point(-half * 0.55, h * 0.68), Point(half * 0.3, h * 0.68), Point(half * 0.17, h * 0.94), Point(-half * 0.42, h * 0.94)], window)]
                 + wheels(0.32, at: [-half * 0.62, half * 0.62])
-        case (26, "hatchback"):
+        case (Labels.car, "hatchback"):
             return [([Point(-half, clearance), Point(half, clearance), Point(half, h * 0.55), Point(half * 0.45, h * 0.62), Point(half * 0.15, h),
                       Point(-half * 0.8, h), Point(-half, h * 0.7)], 1),
                     ([Point(-half * 0.75, h * 0.68), Point(half * 0.35, h * 0.68), Point(half * 0.12, h * 0.94), Point(-half * 0.72, h * 0.94)], window)]
                 + wheels(0.31, at: [-half * 0.66, half * 0.64])
-        case (26, "van"):
+        case (Labels.car, "van"):
             return [([Point(-half, clearance), Point(half, clearance), Point(half, h * 0.5), Point(half * 0.72, h * 0.9), Point(half * 0.55, h),
                       Point(-half, h)], 1),
                     (rect(half * 0.5, h * 0.6, half * 0.72, h * 0.85), window), (rect(-half * 0.8, h * 0.6, half * 0.35, h * 0.85), window * 1.3)]
                 + wheels(0.33, at: [-half * 0.68, half * 0.62])
-        case (26, _):   // SUV: tall, boxy to the rear
+        case (Labels.car, _):   // SUV: tall, boxy to the rear
             return [([Point(-half, clearance), Point(half, clearance), Point(half, h * 0.58), Point(half * 0.45, h * 0.64), Point(half * 0.3, h),
                       Point(-half * 0.95, h), Point(-half, h * 0.9)], 1),
                     (rect(-half * 0.85, h * 0.66, half * 0.25, h * 0.93), window)]
                 + wheels(0.38, at: [-half * 0.62, half * 0.62])
-        case (27, "box"):
+        case (Labels.truck, "box"):
             let cab = min(1.8, length * 0.3)
             return [(cabAndBody(cab: cab, cabHeight: h * 0.8, bodyHeight: h), 1), (rect(half - cab * 0.8, h * 0.45, half - 0.15, h * 0.68), window),
                     (rect(half - cab - 0.12, 0.2, half - cab, h * 0.95), 0.6)]
                 + wheels(0.45, at: [-half * 0.7, -half * 0.45, half - cab * 0.5])
-        case (27, "tanker"):
+        case (Labels.truck, "tanker"):
             // A cab, and a rounded tank on a chassis behind it.
             let cab = 2.0, tankEnd = half - cab - 0.2
             var outline = [Point(-half, 0.3), Point(half, clearance), Point(half, h * 0.8), Point(half - cab, h * 0.8), Point(half - cab, h * 0.4)]
@@ -248,7 +248,7 @@ public enum RoadUsers {
             return [(outline, 1), (rect(half - cab * 0.8, h * 0.5, half - 0.15, h * 0.72), window),
                     (rect(-half + 0.3, h * 0.62, tankEnd - 0.3, h * 0.68), 1.25)]
                 + wheels(0.45, at: [-half * 0.75, -half * 0.55, half - cab * 0.5])
-        case (27, "flatbed"):
+        case (Labels.truck, "flatbed"):
             // A cab and a low bed with a crate on it.
             let cab = 2.0
             return [([Point(-half, 0.5), Point(half, clearance), Point(half, h * 0.85), Point(half - 0.2, h), Point(half - cab, h),
@@ -256,24 +256,24 @@ public enum RoadUsers {
                       Point(-half * 0.6, h * 0.48), Point(-half, h * 0.48)], 1),
                      (rect(half - cab * 0.8, h * 0.55, half - 0.15, h * 0.8), window), (rect(-half * 0.6, h * 0.48, -half * 0.1, h * 0.78), 0.7)]
                 + wheels(0.45, at: [-half * 0.7, half - cab * 0.5])
-        case (27, _):   // pickup: a tall cab and a low open bed
+        case (Labels.truck, _):   // pickup: a tall cab and a low open bed
             return [([Point(-half, clearance), Point(half, clearance), Point(half, h * 0.55), Point(half * 0.5, h * 0.6), Point(half * 0.35, h),
                       Point(-half * 0.15, h), Point(-half * 0.2, h * 0.58), Point(-half, h * 0.58)], 1),
                     ([Point(-half * 0.12, h * 0.64), Point(half * 0.42, h * 0.64), Point(half * 0.3, h * 0.93), Point(-half * 0.1, h * 0.93)], window)]
                 + wheels(0.4, at: [-half * 0.62, half * 0.6])
-        case (28, "articulated"):
+        case (Labels.bus, "articulated"):
             // Two bodies and the dark bellows between them, one long window band each.
             return [(box(bevel: 0.3), 1), (rect(-half + 0.3, h * 0.5, -0.6, h * 0.82), window), (rect(0.6, h * 0.5, half - 0.3, h * 0.82), window),
                     (rect(-0.55, 0.2, 0.55, h * 0.97), 0.35)]
                 + wheels(0.5, at: [-half * 0.8, -half * 0.1, half * 0.75])
-        case (28, "double-decker"):
+        case (Labels.bus, "double-decker"):
             return [(box(bevel: 0.35), 1), (rect(-half + 0.25, h * 0.38, half - 0.25, h * 0.56), window),
                     (rect(-half + 0.25, h * 0.68, half - 0.25, h * 0.88), window)]
                 + wheels(0.5, at: [-half * 0.65, half * 0.7])
-        case (28, _):
+        case (Labels.bus, _):
             return [(box(bevel: 0.3), 1), (rect(-half + 0.2, h * 0.5, half - 0.2, h * 0.82), window)]
                 + wheels(0.5, at: [-half * 0.7, half * 0.7])
-        case (31, "tram"):
+        case (Labels.train, "tram"):
             // Rounded ends, a row of windows, a low dark skirt.
             let nose = 1.2
             let outline = [Point(-half + nose, 0.3), Point(half - nose, 0.3), Point(half, h * 0.35), Point(half, h * 0.85), Point(half - nose * 0.6, h),
@@ -283,7 +283,7 @@ public enum RoadUsers {
                 let x0 = -half + nose + Double(k) * pitch
                 return (rect(x0 + pitch * 0.15, h * 0.45, x0 + pitch * 0.85, h * 0.85), window)
             } + [(rect(-half + nose, 0.3, half - nose, 0.6), 0.35)]
-        case (31, _):   // regional train: square ends, small separate windows, a tall dark skirt
+        case (Labels.train, _):   // regional train: square ends, small separate windows, a tall dark skirt
             let count = max(1, Int(length / 2.2)), pitch = (length - 0.4) / Double(count)
             return [(box(bevel: 0.2), 1)] + (0..<count).map { k in
                 let x0 = -half + 0.2 + Double(k) * pitch
@@ -303,7 +303,7 @@ public enum RoadUsers {
             [Point(-half, 0), Point(half, 0), Point(half, h * shoulder), Point(half * roof, h), Point(-half * roof, h), Point(-half, h * shoulder)]
         }
         switch metaClass {
-        case 26:
+        case Labels.car:
             let (shoulder, roof): (Double, Double) = switch subtype {
             case "van": (0.5, 0.85)
             case "suv": (0.6, 0.8)
@@ -313,7 +313,7 @@ public enum RoadUsers {
             return [(cabin(shoulder: shoulder, roof: roof), 1),
                     ([Point(-half * 0.85, h * (shoulder + 0.05)), Point(half * 0.85, h * (shoulder + 0.05)), Point(half * roof * 0.92, h * 0.94),
                       Point(-half * roof * 0.92, h * 0.94)], window)] + tyres
-        case 27:
+        case Labels.truck:
             switch subtype {
             case "box":   // the cab, with the taller, wider box showing above and beside it
                 return [([Point(-half * 0.92, 0), Point(half * 0.92, 0), Point(half * 0.92, h * 0.78), Point(half, h * 0.78), Point(half, h),
@@ -328,10 +328,10 @@ public enum RoadUsers {
             default:   // flatbed: the cab alone
                 return [(cabin(shoulder: 0.85, roof: 0.95), 1), (rect(-half * 0.8, h * 0.5, half * 0.8, h * 0.78), window)] + tyres
             }
-        case 28:
+        case Labels.bus:
             let decks = subtype == "double-decker" ? [(0.38, 0.56), (0.68, 0.9)] : [(0.4, 0.85)]
             return [(cabin(shoulder: 0.95, roof: 0.97), 1)] + decks.map { (rect(-half * 0.85, h * $0.0, half * 0.85, h * $0.1), window) } + tyres
-        case 31:
+        case Labels.train:
             if subtype == "tram" {   // a rounded nose with a large windscreen
                 return [(cabin(shoulder: 0.75, roof: 0.7), 1), (rect(-half * 0.75, h * 0.45, half * 0.75, h * 0.88), window),
                         (rect(-half, 0.3, half, 0.6), 0.35)]

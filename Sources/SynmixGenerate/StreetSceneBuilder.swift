@@ -29,7 +29,7 @@ public struct StreetSceneBuilder: Sendable {
     public var variety = false
 
     public static let defaultClassWeights: [(metaClass: Int, weight: Double)] = [
-        (26, 0.36), (24, 0.28), (33, 0.08), (27, 0.05), (28, 0.05), (32, 0.05), (31, 0.03), (29, 0.03), (30, 0.02), (25, 0.0), (26, 0.05),
+        (Labels.car, 0.36), (Labels.person, 0.28), (Labels.bicycle, 0.08), (Labels.truck, 0.05), (Labels.bus, 0.05), (Labels.motorcycle, 0.05), (Labels.train, 0.03), (Labels.caravan, 0.03), (Labels.trailer, 0.02), (Labels.rider, 0.0), (Labels.car, 0.05),
     ]
 
     static let cameraHeight = 1.3     // metres
@@ -55,7 +55,7 @@ public struct StreetSceneBuilder: Sendable {
     public func build(seed: UInt64) -> Scene {
         var random = SplitMix64(seed: seed)
         let w = Double(width), h = Double(height), y0 = horizon
-        var stuff: [Region] = [Region(labelId: 23, polygon: rect(0, 0, w, y0 + 1))]           // sky
+        var stuff: [Region] = [Region(labelId: Labels.sky, polygon: rect(0, 0, w, y0 + 1))]           // sky
         // Buildings left and right, of random heights.
         var x = 0.0
         while x < w {
@@ -63,22 +63,22 @@ public struct StreetSceneBuilder: Sendable {
             let centre = x + facade / 2
             let top = (0.04 + 0.3 * random.unit()) * h
             if abs(centre - w / 2) > w * 0.12 {
-                stuff.append(Region(labelId: 11, polygon: rect(x, top, x + facade, y0 + 2)))
+                stuff.append(Region(labelId: Labels.building, polygon: rect(x, top, x + facade, y0 + 2)))
             }
             x += facade
         }
         for _ in 0..<3 {   // trees
             let cx = w * random.unit(), r = h * (0.04 + 0.06 * random.unit())
-            stuff.append(Region(labelId: 21, polygon: ellipse(cx, y0 - r * 0.6, r * 1.3, r)))
+            stuff.append(Region(labelId: Labels.vegetation, polygon: ellipse(cx, y0 - r * 0.6, r * 1.3, r)))
         }
-        stuff.append(Region(labelId: 8, polygon: rect(0, y0, w, h)))                           // sidewalks
-        stuff.append(Region(labelId: 7, polygon: [Point(w * 0.47, y0), Point(w * 0.53, y0),
+        stuff.append(Region(labelId: Labels.sidewalk, polygon: rect(0, y0, w, h)))                           // sidewalks
+        stuff.append(Region(labelId: Labels.road, polygon: [Point(w * 0.47, y0), Point(w * 0.53, y0),
                                                    Point(w * 1.0, h), Point(0, h)]))            // road
         for _ in 0..<2 {   // poles on the sidewalk
             let depth = 8 + 30 * random.unit()
             let groundY = groundRow(atDepth: depth), s = scale(atDepth: depth)
             let px = random.unit() < 0.5 ? w * 0.05 * random.unit() : w * (0.95 + 0.05 * random.unit())
-            stuff.append(Region(labelId: 17, polygon: rect(px, groundY - 4.5 * s, px + max(1.5, 0.15 * s), groundY)))
+            stuff.append(Region(labelId: Labels.pole, polygon: rect(px, groundY - 4.5 * s, px + max(1.5, 0.15 * s), groundY)))
         }
 
         var classes = required
@@ -105,10 +105,10 @@ public struct StreetSceneBuilder: Sendable {
         let w = Double(width)
         // Most objects are 10-50 m away, as in street scenes; none closer than 9 m.
         let drawnDepth = 9 + 60 * pow(random.unit(), 1.3)
-        let onRoad = [26, 27, 28, 29, 30, 31].contains(metaClass)
+        let onRoad = [Labels.car, Labels.truck, Labels.bus, Labels.caravan, Labels.trailer, Labels.train].contains(metaClass)
         let drawnX = onRoad ? w * (0.2 + 0.6 * random.unit()) : w * (-0.05 + 1.1 * random.unit())
         let depth = position?.depth ?? drawnDepth, cx = position?.x ?? drawnX
-        let small = [24, 25, 32, 33].contains(metaClass)
+        let small = [Labels.person, Labels.rider, Labels.motorcycle, Labels.bicycle].contains(metaClass)
         let groundY = groundRow(atDepth: depth), s = scale(atDepth: depth) * objectScale * (small ? smallClassScale : 1)
         func place(_ local: [Point]) -> [Point] { local.map { Point(cx + $0.x * s, groundY - $0.y * s) } }
         var parts: [Region] = []
@@ -121,7 +121,7 @@ public struct StreetSceneBuilder: Sendable {
             return SceneObject(metaClass: metaClass, parts: parts, depth: depth, variant: (shape.subtype, shape.view.rawValue))
         }
         switch metaClass {
-        case 24, 25:
+        case Labels.person, Labels.rider:
             // Both orders draw the same distribution; each is kept where it was used: the committed
             // fixtures (no details) were made width first, the demo's measured numbers height first.
             var width = 0.0, height = 0.0
@@ -134,21 +134,21 @@ public struct StreetSceneBuilder: Sendable {
             }
             parts = [Region(labelId: metaClass, polygon: place(Self.person(width: width, height: height, base: 0)))]
             if details { parts.append(Region(labelId: metaClass, polygon: place(Self.head(top: height, base: 0)), tone: 1.3)) }
-        case 32, 33:
-            let length = metaClass == 33 ? 1.7 : 2.1, tall = metaClass == 33 ? 1.05 : 1.15
+        case Labels.motorcycle, Labels.bicycle:
+            let length = metaClass == Labels.bicycle ? 1.7 : 2.1, tall = metaClass == Labels.bicycle ? 1.05 : 1.15
             parts = [Region(labelId: metaClass, polygon: place([Point(-length / 2, 0), Point(length / 2, 0),
                                                                 Point(length / 2, tall * 0.7), Point(length * 0.15, tall),
                                                                 Point(-length * 0.2, tall), Point(-length / 2, tall * 0.65)]))]
             if details { parts += Self.twoWheelerDetails(metaClass: metaClass, length: length).map { $0.placed(place) } }
-            parts.append(Region(labelId: 25, polygon: place(Self.person(width: 0.55, height: 1.15, base: 0.6))))
-            if details { parts.append(Region(labelId: 25, polygon: place(Self.head(top: 1.15, base: 0.6)), tone: 1.3)) }
+            parts.append(Region(labelId: Labels.rider, polygon: place(Self.person(width: 0.55, height: 1.15, base: 0.6))))
+            if details { parts.append(Region(labelId: Labels.rider, polygon: place(Self.head(top: 1.15, base: 0.6)), tone: 1.3)) }
         default:
             let (minLength, maxLength, tall): (Double, Double, Double) = switch metaClass {
-            case 26: (1.8, 4.4, 1.5)
-            case 27: (2.5, 8.0, 3.4)
-            case 28: (2.6, 11.0, 3.2)
-            case 31: (3.0, 16.0, 3.8)
-            case 29: (2.3, 6.0, 2.7)
+            case Labels.car: (1.8, 4.4, 1.5)
+            case Labels.truck: (2.5, 8.0, 3.4)
+            case Labels.bus: (2.6, 11.0, 3.2)
+            case Labels.train: (3.0, 16.0, 3.8)
+            case Labels.caravan: (2.3, 6.0, 2.7)
             default: (2.2, 5.0, 1.6)   // 30 trailer
             }
             // Most traffic is seen from behind or in front (its width); some side-on (its length).
@@ -176,9 +176,9 @@ public struct StreetSceneBuilder: Sendable {
 
     /// Wheels of a bicycle (thin, dark rings' hubs) or a motorcycle (large dark discs and a dark engine block).
     static func twoWheelerDetails(metaClass: Int, length: Double) -> [Region] {
-        let radius = metaClass == 33 ? 0.3 : 0.34, axle = length / 2 - radius - 0.02
+        let radius = metaClass == Labels.bicycle ? 0.3 : 0.34, axle = length / 2 - radius - 0.02
         var wheels = [-axle, axle].map { x in Region(labelId: metaClass, polygon: ellipse(x, radius, radius, radius, sides: 10), tone: 0.3) }
-        if metaClass == 32 { wheels.append(Region(labelId: metaClass, polygon: rect(-0.35, 0.25, 0.35, 0.6), tone: 0.5)) }
+        if metaClass == Labels.motorcycle { wheels.append(Region(labelId: metaClass, polygon: rect(-0.35, 0.25, 0.35, 0.6), tone: 0.5)) }
         return wheels
     }
 
@@ -194,19 +194,19 @@ public struct StreetSceneBuilder: Sendable {
             xs.map { part(ellipse(min(half - radius, max(-half + radius, $0)), 0.15 + radius * 0.6, radius, radius * 0.6, sides: 10), tyre) }
         }
         switch kind {
-        case 26:
+        case Labels.car:
             return [part([Point(-half * 0.62, height * 0.66), Point(half * 0.5, height * 0.66),
                           Point(half * 0.33, height * 0.94), Point(-half * 0.45, height * 0.94)], window)]
                 + wheels(0.32, at: [-half * 0.62, half * 0.62])
-        case 27:
+        case Labels.truck:
             let cab = min(1.6, length * 0.45)
             return [part(rect(half - cab * 0.9, height * 0.45, half - 0.1, height * 0.7), window),
                     part(rect(half - cab - 0.12, 0.2, half - cab, height * 0.95), 0.6)]
                 + wheels(0.45, at: [-half * 0.7, half - cab * 0.5])
-        case 28:
+        case Labels.bus:
             return [part(rect(-half + 0.2, height * 0.5, half - 0.2, height * 0.82), window)]
                 + wheels(0.5, at: [-half * 0.7, half * 0.7])
-        case 31:
+        case Labels.train:
             let count = max(1, Int(length / 2.2)), pitch = (length - 0.4) / Double(count)
             return (0..<count).map { k in
                 let x0 = -half + 0.2 + Double(k) * pitch
@@ -220,7 +220,7 @@ public struct StreetSceneBuilder: Sendable {
     /// A vehicle outline in metres: cars get a cabin, the rest are boxes with a bevelled top.
     static func vehicle(length: Double, height: Double, kind: Int) -> [Point] {
         let half = length / 2, clearance = 0.15
-        if kind == 26 {
+        if kind == Labels.car {
             return [Point(-half, clearance), Point(half, clearance), Point(half, height * 0.6),
                     Point(half * 0.55, height * 0.64), Point(half * 0.35, height), Point(-half * 0.5, height),
                     Point(-half * 0.7, height * 0.64), Point(-half, height * 0.6)]
