@@ -2,47 +2,6 @@ import Foundation
 import SynmixCore
 import SynmixFormats
 
-/// `index.part-I-of-N.json`: what part I of an array job wrote (its shards' index entries and
-/// skipped samples) and the plan it wrote them for. `merge` turns the N
-/// parts into the folder's index.json.
-struct PartIndex {
-    static let format = "synmix-shards-1-part"
-
-    var partition: Partition
-    var planHash: String
-    var taxonomy: ShardIndex.TaxonomyClasses?
-    var plan: JSON
-    var rejected: [FileError]   // manifest lines that are not records (part 1 reports them)
-    var shards: [Packer.ShardRecord]
-
-    var json: JSON {
-        .object([
-            ("format", .string(Self.format)), ("part", .array([.int(partition.index), .int(partition.count)])),
-            ("synmix_version", .string(synmixVersion)), ("plan_sha256", .string(planHash)),
-            ("taxonomy", taxonomy?.json ?? .null),
-            ("plan", plan), ("rejected", .array(rejected.map(\.json))), ("shards", .array(shards.map(\.journalJSON))),
-        ])
-    }
-}
-
-extension PartIndex {
-    /// (An extension, so the memberwise initialiser stays.)
-    init(json value: JSON, file: String) throws {
-        func fail(_ reason: String) -> PackError { PackError("\(file): \(reason)") }
-        guard value["format"]?.stringValue == Self.format, let part = value["part"]?.arrayValue?.compactMap(\.intValue), part.count == 2,
-              let partition = Partition("\(part[0])/\(part[1])"), let planHash = value["plan_sha256"]?.stringValue,
-              let plan = value["plan"], let rejected = value["rejected"]?.arrayValue, let shards = value["shards"]?.arrayValue else {
-            throw fail("not a pack-mix part index (\(Self.format))")
-        }
-        self.partition = partition
-        self.planHash = planHash
-        self.plan = plan
-        taxonomy = try value["taxonomy"].flatMap { $0.isNull ? nil : try ShardIndex.TaxonomyClasses(json: $0, file: file) }
-        self.rejected = try rejected.map { try FileError(json: $0, file: file) }
-        self.shards = try shards.map { try Packer.ShardRecord(journal: $0, file: file) }
-    }
-}
-
 extension Packer {
     /// `pack-mix merge`: checks the N parts of an array job in `out` (one plan, every part once,
     /// every shard of the plan present once, each as its part recorded it — size and SHA-256 —, no
@@ -62,30 +21,20 @@ extension Packer {
             throw PackError("\(out)/\(name): another plan than \(names[0]) (inputs, seed or options differ)")
         }
         for index in 1...count where !parts.contains(where: { $0.partition.index == index }) {
-            throw PackError("partition \(index)/\(count) is missing: no \(out)/\(partIndexName(Partition("\(index)/\(count)")!))")
+            throw PackError("partition \(index)/\(count) is missing: no \(out)/\(PartIndex.fileName(Partition("\(index)/\(count)")!))")
         }
-        // The merged index and errors.jsonl go beside the shards; never into an input's folder.
-        for input in parts[0].plan["inputs"]?.arrayValue ?? [] {
-            if let manifest = input["manifest"]?.stringValue { try Files.checkOutput(out, isNotInput: manifest) }
-        }
-        // Every shard of the plan, once, from the part it belongs to.
         let first = "\(out)/\(names[0])"
-        guard let options = parts[0].plan["options"], let prefix = options["prefix"]?.stringValue,
-              let perShard = options["shard_samples"]?.intValue, case .object(let domainCounts)? = parts[0].plan["counts_per_domain"] else {
-            throw PackError("\(first): the plan lacks its options or counts")
-        }
+        let plan: PackPlan
+        do { plan = try PackPlan(json: parts[0].plan, file: first) } catch let error as ManifestError { throw PackError("\(first): \(error.reason)") }
+        // The merged index and errors.jsonl go beside the shards; never into an input's folder.
+        for input in plan.inputs { try Files.checkOutput(out, isNotInput: input.manifest) }
+        // Every shard of the plan, once, from the part it belongs to.
+        let (prefix, perShard, total) = (plan.options.prefix, plan.options.shardSamples, plan.samples)
         guard !prefix.isEmpty, !prefix.contains("/"), !prefix.contains("\0"), prefix != "..", perShard > 0 else {
             throw PackError("\(first): the plan's prefix '\(prefix)' or shard_samples \(perShard) cannot name shards")
         }
-        var total = 0
-        for (domain, value) in domainCounts {
-            guard let n = value.intValue, n >= 0 else { throw PackError("\(first): counts_per_domain.\(domain) is not a count") }
-            let (sum, overflow) = total.addingReportingOverflow(n)
-            guard !overflow else { throw PackError("\(first): counts_per_domain add up to more than an integer holds") }
-            total = sum
-        }
         let shardCount = total / perShard + (total % perShard == 0 ? 0 : 1)
-        var byName: [String: (record: ShardRecord, part: Partition, file: String)] = [:]
+        var byName: [String: (record: WrittenShard, part: Partition, file: String)] = [:]
         for (name, part) in zip(names, parts) {
             for shard in part.shards {
                 let file = "\(out)/\(name)"
@@ -99,7 +48,7 @@ extension Packer {
                 byName[shard.entry.name] = (shard, part.partition, file)
             }
         }
-        var shards: [ShardRecord] = []
+        var shards: [WrittenShard] = []
         for k in 0..<shardCount {
             let name = shardName(prefix, k)
             guard let found = byName[name], Files.exists("\(out)/\(name)") else {
@@ -136,7 +85,7 @@ extension Packer {
         }
         let part: PartIndex
         do { part = try PartIndex(json: value, file: path) } catch let error as ManifestError { throw PackError("\(path): \(error.reason)") }
-        guard name == partIndexName(part.partition) else {
+        guard name == PartIndex.fileName(part.partition) else {
             throw PackError("\(path): it says it is part \(part.partition) (a copy or a renamed part?)")
         }
         guard SHA256Hasher.hex(Array(part.plan.compact.utf8)) == part.planHash else {

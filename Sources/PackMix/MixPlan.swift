@@ -91,19 +91,14 @@ struct MixPlan {
             var lines = 0
             while let line = reader.nextLine() {
                 lines += 1
-                let value: JSON
-                do { value = try JSON.parse(line) } catch {
-                    rejected.append(FileError(path: path, reason: "line \(reader.lineNumber): not valid JSON: \(error)"))
-                    continue
-                }
-                guard let id = value["id"]?.stringValue, let recordSplit = value["split"]?.stringValue,
-                      let domain = value["domain"]?.stringValue else {
-                    rejected.append(FileError(path: path, reason: "line \(reader.lineNumber): a record needs string id, split and domain"))
-                    continue
-                }
-                if split == "all" || recordSplit == split {
-                    eligible.append(PlannedSample(input: index, id: id, domain: domain, offset: reader.lineOffset,
+                switch ManifestRecord.header(ofLine: line) {
+                case .failure(let problem):
+                    rejected.append(FileError(path: path, reason: "line \(reader.lineNumber): \(problem.reason)"))
+                case .success(let header) where split == "all" || header.split == split:
+                    eligible.append(PlannedSample(input: index, id: header.id, domain: header.domain, offset: reader.lineOffset,
                                                   length: line.utf8.count))
+                case .success:
+                    break
                 }
             }
             eligible.sort { $0.id < $1.id }

@@ -45,33 +45,6 @@ public enum Packer {
     /// Samples built at once per job: a sample can hold a photo-sized image several MB
     /// large, so fewer are in flight than records in the other stages.
     static let samplesInFlightPerJob = 8
-    static let journalName = ".pack-mix-journal.json"
-
-    /// A written shard as the journal keeps it: its index entry, where the plan
-    /// continues after it, and the samples skipped while writing it.
-    struct ShardRecord {
-        var entry: ShardIndex.Entry
-        var nextSample = 0
-        var errors: [FileError] = []
-
-        init(name: String) { entry = ShardIndex.Entry(name: name) }
-
-        var journalJSON: JSON {
-            guard case .object(var fields) = entry.json else { return entry.json }
-            fields.append(("next_sample", .int(nextSample)))
-            fields.append(("errors", .array(errors.map(\.json))))
-            return .object(fields)
-        }
-
-        init(journal value: JSON, file: String) throws {
-            entry = try ShardIndex.Entry(json: value, file: file)
-            guard let next = value["next_sample"]?.intValue, let errors = value["errors"]?.arrayValue else {
-                throw ManifestError(file: file, line: 1, reason: "journal entry lacks next_sample or errors")
-            }
-            nextSample = next
-            self.errors = try errors.map { try FileError(json: $0, file: file) }
-        }
-    }
 
     static func shardName(_ prefix: String, _ index: Int) -> String {
         let digits = String(index)
@@ -97,11 +70,7 @@ public enum Packer {
         }
     }
 
-    static func journalName(_ partition: Partition?) -> String {
-        partition.map { ".pack-mix-journal.part-\($0.index)-of-\($0.count).json" } ?? journalName
-    }
 
-    static func partIndexName(_ partition: Partition) -> String { "index.part-\(partition.index)-of-\(partition.count).json" }
 
     /// `progress` gets the samples done in this run so far and the number this run has to do.
     public static func run(_ options: PackOptions, progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> PackResult {
@@ -109,7 +78,7 @@ public enum Packer {
         guard !options.prefix.contains("/"), !options.prefix.isEmpty else { throw PackError("--name must be a plain file-name prefix") }
         for input in options.inputs { try Files.checkOutput(options.out, isNotInput: input.manifest) }
         let plan = try MixPlan.build(options.inputs, split: options.split, seed: options.seed)
-        let planJSON = planDescription(plan, options)
+        let planJSON = packPlan(plan, options).json
         let planHash = SHA256Hasher.hex(Array(planJSON.compact.utf8))
         try Files.createDirectory(options.out)
 
@@ -120,15 +89,12 @@ public enum Packer {
         }
 
         // Resume: keep the journal's shards whose files still hash as recorded.
-        var shards: [ShardRecord] = []
-        let journalPath = "\(options.out)/\(journalName(options.partition))"
-        if let journal = try? JSON.parse(try Files.read(journalPath)), journal["plan_sha256"]?.stringValue == planHash {
-            for entry in journal["shards"]?.arrayValue ?? [] {
-                guard let shard = try? ShardRecord(journal: entry, file: journalPath),
-                      options.partition == nil || shards.count < shardPlan.partShards.count, shard.entry.name == expectedName(shards.count),
-                      let bytes = try? Files.read("\(options.out)/\(shard.entry.name)"), SHA256Hasher.hex(bytes) == shard.entry.sha256 else { break }
-                shards.append(shard)
-            }
+        var shards: [WrittenShard] = []
+        let journalPath = "\(options.out)/\(PackJournal.fileName(options.partition))"
+        for shard in PackJournal.shards(at: journalPath, planHash: planHash) {
+            guard options.partition == nil || shards.count < shardPlan.partShards.count, shard.entry.name == expectedName(shards.count),
+                  let bytes = try? Files.read("\(options.out)/\(shard.entry.name)"), SHA256Hasher.hex(bytes) == shard.entry.sha256 else { break }
+            shards.append(shard)
         }
         let resumed = shards.count
         // Anything after the kept shards is stale: remove it so the listing matches the index. A part
@@ -145,7 +111,7 @@ public enum Packer {
             try ManifestReader(ManifestReader.file(input.manifest))
         }
         let resumeAt = shards.last?.nextSample ?? 0
-        var current: (file: AtomicFile, hasher: BackgroundSHA256, shard: ShardRecord)?
+        var current: (file: AtomicFile, hasher: BackgroundSHA256, shard: WrittenShard)?
         var pendingErrors: [FileError] = []
 
         func closeShard(nextSample: Int) throws {
@@ -165,7 +131,7 @@ public enum Packer {
         }
 
         func openShard(_ name: String) throws {
-            current = (try AtomicFile("\(options.out)/\(name)"), BackgroundSHA256(), ShardRecord(name: name))
+            current = (try AtomicFile("\(options.out)/\(name)"), BackgroundSHA256(), WrittenShard(name: name))
         }
 
         // Manifest lines are read in plan order here; samples are built in parallel and written in plan order.
@@ -221,7 +187,7 @@ public enum Packer {
             // The plan's rejected lines are the same in every part: part 1 reports them.
             let part = PartIndex(partition: partition, planHash: planHash, taxonomy: taxonomy, plan: planJSON,
                                  rejected: partition.index == 1 ? plan.rejected : [], shards: shards)
-            try Files.writeAtomically(part.json.pretty, to: "\(options.out)/\(partIndexName(partition))")
+            try Files.writeAtomically(part.json.pretty, to: "\(options.out)/\(PartIndex.fileName(partition))")
             unlink(journalPath)
             return PackResult(samples: shards.reduce(0) { $0 + $1.entry.samples }, shards: shards.map(\.entry.name),
                               bytes: shards.reduce(0) { $0 + $1.entry.bytes }, errors: part.rejected + shards.flatMap(\.errors),
@@ -242,35 +208,26 @@ public enum Packer {
         try Files.writeAtomically(index.json.pretty, to: "\(out)/\(ShardIndex.fileName)")
     }
 
-    private static func writeJournal(_ path: String, _ planHash: String, _ shards: [ShardRecord]) throws {
-        let journal = JSON.object([("plan_sha256", .string(planHash)), ("shards", .array(shards.map(\.journalJSON)))])
-        try Files.writeAtomically(journal.compact + "\n", to: path)
+    private static func writeJournal(_ path: String, _ planHash: String, _ shards: [WrittenShard]) throws {
+        try Files.writeAtomically(PackJournal(planHash: planHash, shards: shards).json.compact + "\n", to: path)
     }
 
     /// Everything that fixes the output: inputs (by content hash), seed, counts, options.
-    static func planDescription(_ plan: MixPlan, _ options: PackOptions) -> JSON {
-        var requested: [String: Int] = [:], actual: [String: Int] = [:]
+    static func packPlan(_ plan: MixPlan, _ options: PackOptions) -> PackPlan {
+        var actual: [String: Int] = [:]
         for sample in plan.order { actual[sample.domain, default: 0] += 1 }
-        for input in plan.inputs { requested[input.name] = input.chosen }
         let sample = options.sample
-        return .object([
-            ("inputs", .array(plan.inputs.map { input in
-                .object([("name", .string(input.name)), ("manifest", .string(input.path)), ("sha256", .string(input.sha256)),
-                         ("records", .int(input.records)), ("eligible", .int(input.eligible)),
-                         ("requested", .string(input.requested)), ("chosen", .int(input.chosen))])
-            })),
-            ("seed", .int(Int(bitPattern: UInt(options.seed)))),
-            ("split", .string(options.split)),
-            ("counts_per_input", .object(plan.inputs.map { ($0.name, .int(requested[$0.name] ?? 0)) })),
-            ("counts_per_domain", .object(actual.keys.sorted().map { ($0, .int(actual[$0]!)) })),
-            ("options", .object([
-                ("prefix", .string(options.prefix)), ("shard_bytes", .int(options.shardBytes)),
-                ("shard_samples", .int(options.shardSamples)), ("image_format", .string(sample.imageFormat.rawValue)),
-                ("jpeg_quality", .int(sample.jpegQuality)), ("png_level", .int(sample.pngLevel)),
-                ("scale", sample.scale.map { .double($0) } ?? .null),
-                ("max_size", sample.maxSize.map { .array([.int($0.width), .int($0.height)]) } ?? .null),
-                ("root_map", .array(sample.rootMap.map { .string("\($0.old)=\($0.new)") })),
-            ])),
-        ])
+        return PackPlan(
+            inputs: plan.inputs.map { input in
+                PackPlan.Input(name: input.name, manifest: input.path, sha256: input.sha256, records: input.records,
+                               eligible: input.eligible, requested: input.requested, chosen: input.chosen)
+            },
+            seed: options.seed, split: options.split,
+            countsPerInput: plan.inputs.map { PackPlan.Count($0.name, $0.chosen) },
+            countsPerDomain: actual.map { PackPlan.Count($0.key, $0.value) },
+            options: PackPlan.Options(prefix: options.prefix, shardBytes: options.shardBytes, shardSamples: options.shardSamples,
+                                      imageFormat: sample.imageFormat.rawValue, jpegQuality: sample.jpegQuality, pngLevel: sample.pngLevel,
+                                      scale: sample.scale, maxSize: sample.maxSize.map { [$0.width, $0.height] },
+                                      rootMap: sample.rootMap.map { "\($0.old)=\($0.new)" }))
     }
 }

@@ -110,6 +110,23 @@ extension ManifestRecord {
     }
 }
 
+extension ManifestRecord {
+    /// What a mix plan needs of a manifest line, without decoding its masks.
+    public struct Header: Sendable, Equatable {
+        public var id: String, split: String, domain: String
+    }
+
+    /// The id, split and domain of a manifest line, or why the line is not a record.
+    public static func header(ofLine line: Substring) -> Result<Header, FileError> {
+        let value: JSON
+        do { value = try JSON.parse(line) } catch { return .failure(FileError(path: "", reason: "not valid JSON: \(error)")) }
+        guard let id = value["id"]?.stringValue, let split = value["split"]?.stringValue, let domain = value["domain"]?.stringValue else {
+            return .failure(FileError(path: "", reason: "a record needs string id, split and domain"))
+        }
+        return .success(Header(id: id, split: split, domain: domain))
+    }
+}
+
 extension FieldReader {
     /// `instances` and `ignore` of a record of `width` × `height` pixels (the
     /// manifest's and the shard sample's rule), after checking that size.

@@ -137,7 +137,7 @@ final class ReaderFuzzTests: XCTestCase {
         options.shardSamples = 2
         options.partition = Partition("1/1")
         _ = try Packer.run(options)
-        let partPath = "\(out)/\(Packer.partIndexName(Partition("1/1")!))"
+        let partPath = "\(out)/\(PartIndex.fileName(Partition("1/1")!))"
         let seed = try JSON.parse(try Files.read(partPath)).compact
         try fuzz("part-index", seeds: [Array(seed.utf8)], structured: true) { bytes in
             try Files.writeAtomically(bytes, to: partPath)

@@ -56,6 +56,12 @@ final class PackMixTests: XCTestCase {
         let index = try ShardIndex.read(folder: out)
         XCTAssertEqual(index.json.pretty, indexText)
         XCTAssertEqual(index.samples, 11)
+        // The plan reads back through its owner type to the same bytes, and its counts are the index's.
+        let plan = try PackPlan(json: index.plan, file: "index.json")
+        XCTAssertEqual(plan.json.compact, index.plan.compact)
+        XCTAssertEqual(plan.samples, 11)
+        XCTAssertEqual(plan.countsPerInput.map(\.name), ["real", "synthetic"])
+        XCTAssertEqual(plan.options.prefix, "mix")
         var keys: [String] = []
         for entry in index.shards {
             for member in try Tar.read(try Files.read("\(out)/\(entry.name)")) where member.sampleExtension == "json" {
