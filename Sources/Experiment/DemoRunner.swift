@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import SynmixCore
+import SynmixFormats
 import SynmixGenerate
 
 /// One training of the experiment: the trainer's command line (`train-shards fit` or `synmix_torch.train`).
@@ -225,17 +226,11 @@ public final class DemoRunner: @unchecked Sendable {
 
     /// The user's datasets set the counts the plan scales to (harmonize's summary.json, per split).
     func countUserImages() throws {
-        func images(_ folder: String, _ split: String) throws -> Int {
-            let file = "\(folder)/summary.json"
-            guard let count = try JSON.parse(try Files.read(file))["splits"]?[split]?["images"]?.intValue else {
-                throw FileError(path: file, reason: "no image count for split \(split)")
-            }
-            return count
-        }
-        settings.realTrain = try images(path("real"), "train")
-        settings.realVal = try images(path("real"), "val")
-        settings.syntheticTrain = try images(path("synthetic"), "train")
-        settings.syntheticVal = try images(path("synthetic"), "val")
+        let real = try DatasetSummary.read(folder: path("real")), synthetic = try DatasetSummary.read(folder: path("synthetic"))
+        settings.realTrain = real.images(inSplit: "train")
+        settings.realVal = real.images(inSplit: "val")
+        settings.syntheticTrain = synthetic.images(inSplit: "train")
+        settings.syntheticVal = synthetic.images(inSplit: "val")
         guard settings.realTrain > 0, settings.realVal > 0, settings.syntheticTrain > 0, settings.syntheticVal > 0 else {
             throw FileError(path: path("real"), reason: "the datasets need train and val images in both domains: real \(settings.realTrain) train, "
                             + "\(settings.realVal) val; synthetic \(settings.syntheticTrain) train, \(settings.syntheticVal) val")
@@ -247,9 +242,9 @@ public final class DemoRunner: @unchecked Sendable {
     func prepare() throws {
         let valFraction = String(syntheticValFraction)
         try stage("harmonize", ["--dataset", "cityscapes", "--root", realRoot, "--split", "all", "--out", path("real")],
-                  output: path("real"), done: "summary.json", logName: "harmonize-real")
+                  output: path("real"), done: DatasetSummary.fileName, logName: "harmonize-real")
         try stage("harmonize", ["--dataset", "synscapes", "--root", syntheticRoot, "--val-fraction", valFraction,
-                                "--out", path("synthetic")], output: path("synthetic"), done: "summary.json", logName: "harmonize-synthetic")
+                                "--out", path("synthetic")], output: path("synthetic"), done: DatasetSummary.fileName, logName: "harmonize-synthetic")
         // Thresholds from the real annotations themselves (what a human left unlabelled).
         try stage("filter-instances", ["--in", path("synthetic"), "--calibrate-from", path("real"), "--preview", "3",
                                        "--out", path("synthetic-filtered")], output: path("synthetic-filtered"), done: "report.md")
@@ -275,7 +270,7 @@ public final class DemoRunner: @unchecked Sendable {
             try stage("harmonize", ["--dataset", "synscapes", "--root", syntheticRoot, "--val-fraction", valFraction,
                                     "--mapping", "\(settings.mappings)/ablations/synscapes-unsplit.yaml",
                                     "--taxonomy", "\(settings.mappings)/taxonomy.yaml", "--out", path("synthetic-unsplit")],
-                      output: path("synthetic-unsplit"), done: "summary.json", logName: "harmonize-unsplit")
+                      output: path("synthetic-unsplit"), done: DatasetSummary.fileName, logName: "harmonize-unsplit")
             try stage("filter-instances", ["--in", path("synthetic-unsplit"), "--calibrate-from", path("real"),
                                            "--out", path("synthetic-unsplit-filtered")], output: path("synthetic-unsplit-filtered"),
                       done: "report.md", logName: "filter-instances-unsplit")

@@ -113,13 +113,13 @@ public enum Harmonizer {
 
         errors.sort { ($0.path, $0.reason) < ($1.path, $1.reason) }
         let errorLines = errors.map { $0.json.compact + "\n" }
-        let summaryJSON = summary.json(options: options, root: root, taxonomy: taxonomy, mapping: mapping,
-                                       discovered: discovered.count, selected: selected.count, errors: errors.count)
+        let written = summary.summary(options: options, root: root, taxonomy: taxonomy, mapping: mapping,
+                                      discovered: discovered.count, selected: selected.count, errors: errors.count)
         try Files.writeAtomically(errorLines.joined(), to: "\(options.out)/errors.jsonl")
-        try Files.writeAtomically(summaryJSON.pretty, to: "\(options.out)/summary.json")
+        try written.write(folder: options.out)
         try manifest.commit()
         return HarmonizeResult(discovered: discovered.count, written: summary.images, errors: errors,
-                               summaryPath: "\(options.out)/summary.json", counts: summary.counts)
+                               summaryPath: "\(options.out)/\(DatasetSummary.fileName)", counts: summary.counts)
     }
 
     /// A mapping must say where every id the dataset can contain goes.

@@ -45,16 +45,15 @@ struct SummaryBuilder {
         }
     }
 
-    private func classTable(_ classes: [String: ClassCounts]) -> JSON {
-        .object(classNames.map { name in
+    private func rows(_ classes: [String: ClassCounts]) -> [DatasetSummary.ClassCounts] {
+        classNames.map { name in
             let counts = classes[name] ?? ClassCounts()
-            return (name, .object([("instances", .int(counts.instances)), ("crowd", .int(counts.crowd)),
-                                   ("pixels", .int(counts.pixels))]))
-        })
+            return DatasetSummary.ClassCounts(name: name, instances: counts.instances, crowd: counts.crowd, pixels: counts.pixels)
+        }
     }
 
-    func json(options: HarmonizeOptions, root: String, taxonomy: Taxonomy, mapping: LabelMapping,
-              discovered: Int, selected: Int, errors: Int) -> JSON {
+    func summary(options: HarmonizeOptions, root: String, taxonomy: Taxonomy, mapping: LabelMapping,
+                 discovered: Int, selected: Int, errors: Int) -> DatasetSummary {
         var all: [String: ClassCounts] = [:]
         for (_, split) in perSplit {
             for (name, counts) in split.classes {
@@ -65,29 +64,21 @@ struct SummaryBuilder {
                 all[name] = total
             }
         }
-        return .object([
-            ("synmix_version", .string(synmixVersion)),
-            ("dataset", .string(options.dataset.rawValue)),
-            ("root", .string(root)),
-            ("split", .string(options.split)),
-            ("limit", options.limit.map { .int($0) } ?? .null),
-            ("partition", options.partition.map { .string("\($0.index)/\($0.count)") } ?? .null),
-            ("val_fraction", options.dataset == .synscapes ? .double(options.valFraction) : .null),
-            ("images", .object([("discovered", .int(discovered)), ("selected", .int(selected)),
-                                ("written", .int(images)), ("failed", .int(errors))])),
-            ("errors", .int(errors)),
-            ("splits", .object(perSplit.keys.sorted().map { name in
-                (name, .object([("images", .int(perSplit[name]!.images)),
-                                ("classes", classTable(perSplit[name]!.classes))]))
-            })),
-            ("classes", classTable(all)),
-            ("ignore_pixel_fraction", .double(totalPixels == 0 ? 0 : Double(ignorePixels) / Double(totalPixels))),
-            ("instances_split", .int(instancesSplit)),
-            ("meta_entries_without_pixels", .int(metaEntriesWithoutPixels)),
-            ("mappings", .object([
-                ("taxonomy", .object([("path", .string(Files.absolute(options.taxonomyPath))), ("sha256", .string(taxonomy.sha256))])),
-                ("mapping", .object([("path", .string(Files.absolute(options.mappingPath))), ("sha256", .string(mapping.sha256))])),
-            ])),
-        ])
+        var summary = DatasetSummary(
+            dataset: options.dataset.rawValue, root: root, split: options.split,
+            taxonomy: DatasetSummary.HashedFile(path: Files.absolute(options.taxonomyPath), sha256: taxonomy.sha256),
+            mapping: DatasetSummary.HashedFile(path: Files.absolute(options.mappingPath), sha256: mapping.sha256))
+        summary.limit = options.limit
+        summary.partition = options.partition.map { "\($0.index)/\($0.count)" }
+        summary.valFraction = options.dataset == .synscapes ? options.valFraction : nil
+        (summary.discovered, summary.selected, summary.written, summary.failed) = (discovered, selected, images, errors)
+        summary.splits = perSplit.keys.sorted().map { name in
+            DatasetSummary.Split(name: name, images: perSplit[name]!.images, classes: rows(perSplit[name]!.classes))
+        }
+        summary.classes = rows(all)
+        summary.ignorePixelFraction = totalPixels == 0 ? 0 : Double(ignorePixels) / Double(totalPixels)
+        summary.instancesSplit = instancesSplit
+        summary.metaEntriesWithoutPixels = metaEntriesWithoutPixels
+        return summary
     }
 }

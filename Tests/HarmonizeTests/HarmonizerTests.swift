@@ -29,6 +29,18 @@ final class HarmonizerTests: XCTestCase {
         }
     }
 
+    func testTheSummaryReadsBackThroughItsOwnerTypeToTheSameBytes() throws {
+        let out = try temporaryFolder()
+        _ = try Harmonizer.run(options(.synscapes, root: "\(fixturesFolder)/synscapes", out: out))
+        let text = String(decoding: try Files.read("\(out)/\(DatasetSummary.fileName)"), as: UTF8.self)
+        let summary = try DatasetSummary.read(folder: out)
+        XCTAssertEqual(summary.json.pretty, text)
+        XCTAssertEqual(summary.dataset, "synscapes")
+        XCTAssertEqual(summary.written, summary.splits.reduce(0) { $0 + $1.images })
+        XCTAssertEqual(summary.images(inSplit: "train") + summary.images(inSplit: "val"), summary.written)
+        XCTAssertEqual(summary.classes.map(\.name), ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"])
+    }
+
     func testPartitionsConcatenateToTheWholeManifest() throws {
         let root = "\(fixturesFolder)/cityscapes"
         let whole = try temporaryFolder()
