@@ -48,13 +48,11 @@ extension RunResult {
         func expect(_ name: String, _ stored: String?, _ wanted: String?) {
             if let wanted, stored != wanted { found.append("\(name) (\(stored ?? "none") there, \(wanted) expected)") }
         }
-        let training = metrics.training
-        expect("seed", training["seed"]?.intValue.map { String($0) }, argument("--seed"))
-        expect("batch", training["batch"]?.intValue.map { String($0) }, argument("--batch"))
-        expect("input size", training["input_size"]?.arrayValue.map { $0.map { $0.intValue.map(String.init) ?? "?" }.joined(separator: "x") },
-               argument("--input-size"))
-        expect("lr", training["lr"]?.doubleValue.map { String(Float($0)) }, argument("--lr").flatMap(Float.init).map { String($0) })
-        expect("width", metrics.model["width"]?.intValue.map { String($0) }, argument("--width"))
+        expect("seed", metrics.recordedSeed.map { String($0) }, argument("--seed"))
+        expect("batch", metrics.recordedBatch.map { String($0) }, argument("--batch"))
+        expect("input size", metrics.recordedInputSize, argument("--input-size"))
+        expect("lr", metrics.recordedLearningRate.map { String(Float($0)) }, argument("--lr").flatMap(Float.init).map { String($0) })
+        expect("width", metrics.recordedWidth.map { String($0) }, argument("--width"))
         expect("last step", metrics.steps.last.map { String($0.step) }, argument("--steps"))
         return found
     }

@@ -47,7 +47,53 @@ public struct TrainingMetrics: Sendable {
         }
     }
 
-    /// `ModelConfig.json` and `FitOptions.json` of the run.
+    /// fit's options as metrics.json's `training` holds them (`fit --resume` compares every one but `threads`).
+    public struct Settings: Sendable {
+        public struct Source: Sendable { public var name: String, shards: [String]
+            public init(name: String, shards: [String]) { (self.name, self.shards) = (name, shards) } }
+        public var train: [Source], shares: [Double]?, eval: [Source]
+        public var steps: Int?, epochs: Int?, batch: Int, inputSize: (width: Int, height: Int)
+        public var learningRate: Double, warmupFraction: Double, schedule: String
+        public var seed: UInt64, threads: Int, initFrom: String?, augment: Bool, centerSigma: Double
+        /// The weights of the semantic, centre and offset losses.
+        public var lossWeights: (semantic: Double, center: Double, offset: Double)
+
+        public init(train: [Source], shares: [Double]?, eval: [Source], steps: Int?, epochs: Int?, batch: Int, inputSize: (width: Int, height: Int),
+                    learningRate: Double, warmupFraction: Double, schedule: String, seed: UInt64, threads: Int, initFrom: String?,
+                    augment: Bool, centerSigma: Double, lossWeights: (semantic: Double, center: Double, offset: Double)) {
+            (self.train, self.shares, self.eval, self.steps, self.epochs, self.batch) = (train, shares, eval, steps, epochs, batch)
+            (self.inputSize, self.learningRate, self.warmupFraction, self.schedule) = (inputSize, learningRate, warmupFraction, schedule)
+            (self.seed, self.threads, self.initFrom, self.augment, self.centerSigma, self.lossWeights) = (seed, threads, initFrom, augment, centerSigma, lossWeights)
+        }
+
+        public var json: JSON {
+            func sources(_ list: [Source]) -> JSON {
+                .array(list.map { .object([("name", .string($0.name)), ("shards", .array($0.shards.map { .string($0) }))]) })
+            }
+            return .object([
+                ("train", sources(train)), ("shares", shares.map { .array($0.map { .double($0) }) } ?? .null), ("eval", sources(eval)),
+                ("steps", steps.map { .int($0) } ?? .null), ("epochs", epochs.map { .int($0) } ?? .null),
+                ("batch", .int(batch)), ("input_size", .array([.int(inputSize.width), .int(inputSize.height)])),
+                ("lr", .double(learningRate)), ("warmup_fraction", .double(warmupFraction)), ("schedule", .string(schedule)),
+                ("seed", .int(Int(seed))), ("threads", .int(threads)), ("init", initFrom.map { .string($0) } ?? .null),
+                ("augment", .bool(augment)), ("center_sigma", .double(centerSigma)),
+                ("loss_weights", .object([("semantic", .double(lossWeights.semantic)), ("center", .double(lossWeights.center)),
+                                          ("offset", .double(lossWeights.offset))])),
+            ])
+        }
+    }
+
+    /// What a reader checks a run against (the demo's --report-only): its seed, batch, input size `WxH`,
+    /// learning rate and width, as `training` and `model` record them (nil where they do not).
+    public var recordedSeed: Int? { training["seed"]?.intValue }
+    public var recordedBatch: Int? { training["batch"]?.intValue }
+    public var recordedInputSize: String? {
+        training["input_size"]?.arrayValue.map { $0.map { $0.intValue.map(String.init) ?? "?" }.joined(separator: "x") }
+    }
+    public var recordedLearningRate: Double? { training["lr"]?.doubleValue }
+    public var recordedWidth: Int? { model["width"]?.intValue }
+
+    /// `ModelConfig.json` and the `Settings` of the run.
     public var model: JSON
     public var training: JSON
     public var steps: [Step] = []

@@ -43,17 +43,13 @@ public struct FitOptions: Sendable {
     var input: Checkpoint.Input { Checkpoint.Input(width: inputWidth, height: inputHeight) }
 
     var json: JSON {
-        .object([
-            ("train", .array(sources.map { .object([("name", .string($0.name)), ("shards", .array($0.shards.map { .string($0) }))]) })),
-            ("shares", shares.map { .array($0.map { .double($0) }) } ?? .null),
-            ("eval", .array(evaluations.map { .object([("name", .string($0.name)), ("shards", .array($0.shards.map { .string($0) }))]) })),
-            ("steps", steps.map { .int($0) } ?? .null), ("epochs", epochs.map { .int($0) } ?? .null),
-            ("batch", .int(batch)), ("input_size", .array([.int(inputWidth), .int(inputHeight)])),
-            ("lr", .double(Double(learningRate))), ("warmup_fraction", .double(warmupFraction)), ("schedule", .string("linear warm-up, cosine")),
-            ("seed", .int(Int(seed))), ("threads", .int(threads)), ("init", initFrom.map { .string($0) } ?? .null),
-            ("augment", .bool(augment)), ("center_sigma", .double(Double(centerSigma))), ("loss_weights", .object([("semantic", .double(Double(lossWeights.semantic))), ("center", .double(Double(lossWeights.center))),
-                                      ("offset", .double(Double(lossWeights.offset)))])),
-        ])
+        TrainingMetrics.Settings(
+            train: sources.map { .init(name: $0.name, shards: $0.shards) }, shares: shares,
+            eval: evaluations.map { .init(name: $0.name, shards: $0.shards) }, steps: steps, epochs: epochs, batch: batch,
+            inputSize: (inputWidth, inputHeight), learningRate: Double(learningRate), warmupFraction: warmupFraction,
+            schedule: "linear warm-up, cosine", seed: seed, threads: threads, initFrom: initFrom, augment: augment,
+            centerSigma: Double(centerSigma),
+            lossWeights: (Double(lossWeights.semantic), Double(lossWeights.center), Double(lossWeights.offset))).json
     }
 }
 
