@@ -2,6 +2,7 @@ import Foundation
 import Network
 import ShardData
 import SynmixCore
+import SynmixFormats
 
 /// Checkpoints as `.safetensors` (docs/formats.md): the model's tensors under
 /// the names PyTorch gives the same network, the config as metadata, and, for
@@ -30,9 +31,7 @@ public enum Checkpoint {
             self.height = height
         }
 
-        var json: JSON {
-            .object([("size", .array([.int(width), .int(height)])), ("mean", .double(Double(mean))), ("std", .double(Double(std)))])
-        }
+        var json: JSON { CheckpointMetadata.Input(width: width, height: height, mean: Double(mean), std: Double(std)).json }
 
         /// The largest input a checkpoint (or --input-size) may name, checked before anything is
         /// allocated: the workspace holds every layer's activations for the whole input, so the pixel
@@ -58,14 +57,10 @@ public enum Checkpoint {
         /// is the one this network's input pipeline applies (Targets.inputMean/inputStd): predicting on
         /// pixels scaled otherwise than in training gives wrong results without a word.
         init(json: JSON, path: String) throws {
-            func fail(_ reason: String) -> FileError { FileError(path: path, reason: "synmix.input \(json.compact): \(reason)") }
-            guard let size = json["size"]?.arrayValue, size.count == 2, let width = size[0].intValue, let height = size[1].intValue else {
-                throw fail("size is not [width, height] of integers")
-            }
+            func fail(_ reason: String) -> FileError { FileError(path: path, reason: "\(CheckpointMetadata.inputKey) \(json.compact): \(reason)") }
+            let record = try CheckpointMetadata.Input(json: json, path: path)
+            let (width, height, mean, std) = (record.width, record.height, record.mean, record.std)
             if let problem = Self.problem(width: width, height: height) { throw fail(problem) }
-            guard let mean = json["mean"]?.doubleValue, let std = json["std"]?.doubleValue, mean.isFinite, std.isFinite, std > 0 else {
-                throw fail("mean and std are not finite numbers with std > 0")
-            }
             guard Float(mean) == Targets.inputMean, Float(std) == Targets.inputStd else {
                 throw fail("the checkpoint normalises pixels with mean \(mean), std \(std); this network's input pipeline uses mean "
                            + "\(Targets.inputMean), std \(Targets.inputStd)")
@@ -83,18 +78,16 @@ public enum Checkpoint {
             tensors[slot.name] = Safetensors.Tensor(Array(model.buffers[slot.offset..<slot.offset + slot.count]), shape: slot.shape)
         }
         for name in model.blockNames { tensors["\(name).bn.num_batches_tracked"] = Safetensors.Tensor([model.batchesTracked], shape: []) }
-        var metadata = ["synmix.config": model.config.json.compact, "synmix.version": synmixVersion]
-        if let input { metadata["synmix.input"] = input.json.compact }
+        var metadata = [CheckpointMetadata.configKey: model.config.json.compact, CheckpointMetadata.versionKey: synmixVersion]
+        if let input { metadata[CheckpointMetadata.inputKey] = input.json.compact }
         if let training {
             for slot in model.parameterSlots {
                 tensors["optimizer.exp_avg.\(slot.name)"] = Safetensors.Tensor(Array(training.m[slot.offset..<slot.offset + slot.count]), shape: slot.shape)
                 tensors["optimizer.exp_avg_sq.\(slot.name)"] = Safetensors.Tensor(Array(training.v[slot.offset..<slot.offset + slot.count]), shape: slot.shape)
             }
-            metadata["synmix.training"] = JSON.object([
-                ("step", .int(training.step)), ("optimizer_step", .int(training.optimizerStep)),
-                ("epochs", .array(training.cursor.epochs.map { .int($0) })),
-                ("positions", .array(training.cursor.positions.map { .int($0) })),
-            ]).compact
+            metadata[CheckpointMetadata.trainingKey] = CheckpointMetadata.Training(
+                step: training.step, optimizerStep: training.optimizerStep, epochs: training.cursor.epochs,
+                positions: training.cursor.positions).json.compact
         }
         try Files.writeAtomically(Safetensors.serialize(tensors, metadata: metadata), to: path)
     }
@@ -133,7 +126,7 @@ public enum Checkpoint {
         }
         // Every tensor is one the model (and, in a training checkpoint, its optimizer) has: an extra one
         // means another network, whose weights would otherwise be dropped without a word.
-        let training = metadata["synmix.training"]
+        let training = metadata[CheckpointMetadata.trainingKey]
         var expected = Set(model.parameterSlots.map(\.name) + model.bufferSlots.map(\.name)
                            + model.blockNames.map { "\($0).bn.num_batches_tracked" })
         if training != nil {
@@ -160,34 +153,22 @@ public enum Checkpoint {
             if name == "stem.0.bn.num_batches_tracked" { model.batchesTracked = count }
         }
         guard let text = training else { return nil }
-        func fail(_ reason: String) -> FileError { FileError(path: path, reason: "synmix.training \(text): \(reason)") }
-        guard let state = try? JSON.parse(Array(text.utf8)), let step = state["step"]?.intValue,
-              let optimizerStep = state["optimizer_step"]?.intValue, let rawEpochs = state["epochs"]?.arrayValue,
-              let rawPositions = state["positions"]?.arrayValue else {
-            throw fail("not {step, optimizer_step, epochs, positions} with integers")
-        }
-        let epochs = rawEpochs.compactMap(\.intValue), positions = rawPositions.compactMap(\.intValue)
-        guard epochs.count == rawEpochs.count, positions.count == rawPositions.count, !epochs.isEmpty, epochs.count == positions.count else {
-            throw fail("epochs and positions are not two lists of integers, one per source")
-        }
-        guard step >= 0, optimizerStep >= 0, epochs.allSatisfy({ $0 >= 0 }), positions.allSatisfy({ $0 >= 0 }) else {
-            throw fail("a step, epoch or position is negative")
-        }
+        let state = try CheckpointMetadata.Training(text: text, path: path)
         var m = [Float](repeating: 0, count: model.parameterTotal), v = m
         for slot in model.parameterSlots {
             let a = try values("optimizer.exp_avg.\(slot.name)", slot.shape), b = try values("optimizer.exp_avg_sq.\(slot.name)", slot.shape)
             for i in 0..<slot.count { m[slot.offset + i] = a[i]; v[slot.offset + i] = b[i] }
         }
-        var cursor = LoaderCursor(sources: epochs.count)
-        cursor.epochs = epochs
-        cursor.positions = positions
-        return TrainingState(step: step, optimizerStep: optimizerStep, m: m, v: v, cursor: cursor, input: try input(of: metadata, path: path))
+        var cursor = LoaderCursor(sources: state.epochs.count)
+        cursor.epochs = state.epochs
+        cursor.positions = state.positions
+        return TrainingState(step: state.step, optimizerStep: state.optimizerStep, m: m, v: v, cursor: cursor, input: try input(of: metadata, path: path))
     }
 
     static func input(of metadata: [String: String], path: String) throws -> Input? {
-        guard let text = metadata["synmix.input"] else { return nil }
+        guard let text = metadata[CheckpointMetadata.inputKey] else { return nil }
         let json: JSON
-        do { json = try JSON.parse(Array(text.utf8)) } catch { throw FileError(path: path, reason: "synmix.input metadata: \(error)") }
+        do { json = try JSON.parse(Array(text.utf8)) } catch { throw FileError(path: path, reason: "\(CheckpointMetadata.inputKey) metadata: \(error)") }
         return try Input(json: json, path: path)
     }
 
@@ -203,8 +184,9 @@ public enum Checkpoint {
     }
 
     static func config(of metadata: [String: String], path: String) throws -> ModelConfig {
-        guard let text = metadata["synmix.config"] else { throw FileError(path: path, reason: "no synmix.config metadata: not a synmix checkpoint") }
-        guard let json = try? JSON.parse(Array(text.utf8)) else { throw FileError(path: path, reason: "synmix.config metadata is not JSON: \(text)") }
+        let key = CheckpointMetadata.configKey
+        guard let text = metadata[key] else { throw FileError(path: path, reason: "no \(key) metadata: not a synmix checkpoint") }
+        guard let json = try? JSON.parse(Array(text.utf8)) else { throw FileError(path: path, reason: "\(key) metadata is not JSON: \(text)") }
         do { return try ModelConfig(json: json) } catch let error as FileError { throw FileError(path: path, reason: error.reason) }
     }
 }
