@@ -2,6 +2,7 @@ import CCairo
 import Foundation
 import Pictures
 import SynmixCore
+import SynmixFormats
 
 /// report.md, report.html and the plot: every number from the runs of this invocation.
 public struct DemoReport {
@@ -276,7 +277,7 @@ public struct DemoReport {
         let text = markdown(plots: plots, previews: previews, elapsed: elapsed)
         try Files.writeAtomically(text, to: "\(folder)/report.md")
         try Files.writeAtomically(html(text), to: "\(folder)/report.html")
-        try Files.writeAtomically(results.json(settings: settings, elapsed: elapsed).pretty, to: "\(folder)/report.json")
+        try Files.writeAtomically(results.report(settings: settings, elapsed: elapsed).json.pretty, to: "\(folder)/\(ExperimentReport.fileName)")
     }
 
     /// report.md as HTML through cmark-gfm (GitHub-flavoured Markdown: tables), in a page

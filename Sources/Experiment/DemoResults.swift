@@ -346,61 +346,33 @@ public struct DemoResults: Sendable {
     }
 
     /// report.json: every number the report shows, machine-readable.
-    public func json(settings: DemoSettings, elapsed: Double) -> JSON {
-        func number(_ value: Double) -> JSON { value.isFinite ? .double(value) : .null }
-        func score(_ score: EvaluationResult) -> JSON {
-            .object([("ap", number(score.ap)), ("ap50", number(score.ap50)),
-                     ("classes", .object(score.classes.map { ($0.name, .object([("ap", number($0.ap)), ("ap50", number($0.ap50))])) }))])
-        }
-        func spread(_ s: Spread) -> JSON {
-            .object([("mean", number(s.mean)), ("min", number(s.min)), ("max", number(s.max)), ("sd", number(s.standardDeviation)),
-                     ("seeds", .int(s.count))])
+    public func report(settings: DemoSettings, elapsed: Double) -> ExperimentReport {
+        func spread(_ s: Spread) -> ExperimentReport.Spread {
+            ExperimentReport.Spread(mean: s.mean, min: s.min, max: s.max, sd: s.standardDeviation, seeds: s.count)
         }
         let names = runs.map(\.name).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        let runsJSON: JSON = .array(runs.map { run in
-            .object([("name", .string(run.name)), ("seed", .int(Int(run.seed))), ("steps", .int(run.steps)),
-                     ("train_images", .object([("real", .int(run.realImages)), ("synthetic", .int(run.syntheticImages))])),
-                     ("seconds", number(run.seconds)), ("metrics", .string("\(run.folder)/\(TrainingMetrics.fileName)")),
-                     ("real", score(run.real)), ("synthetic", score(run.synthetic))])
-        })
-        let configurationsJSON: JSON = .object(names.map { name in
-            (name, .object([("real_ap", spread(realAP(name))), ("synthetic_ap", spread(syntheticAP(name)))]))
-        })
-        let table2JSON: JSON = .array(zip([0] + syntheticCounts, [0] + publishedCounts).map { count, published in
-            let combinations: JSON = count == 0 ? .null : coverage?.at(count).map { .int($0.combinations) } ?? .null
-            return .object([("synthetic_images", .int(count)), ("published_equivalent", .int(published)),
-                            ("real_ap", spread(count == 0 ? realAP(DemoRun.realOnly) : realAP(DemoRun.mixed(count)))),
-                            ("combinations_shown", combinations)])
-        })
-        let verdictsJSON: JSON = .array(verdicts.map { verdict in
-            .object([("claim", .string(verdict.claim)), ("verdict", .string(verdict.outcome.rawValue)),
-                     ("inputs", .object(verdict.inputs.map { ($0.0, number($0.1)) })), ("explanation", .string(verdict.explanation))])
-        })
-        return .object([
-            ("preset", .string(settings.preset)),
-            ("missing_runs", .array(missing.map { .string($0) })),
-            ("engine", .string(settings.engine.rawValue)),
-            ("model", .string(settings.engine == .torch ? settings.model.rawValue : "synmix")),
-            ("elapsed_seconds", number(elapsed)),
-            ("settings", .object([
-                ("seed", .int(Int(settings.seed))), ("steps", .int(settings.steps)), ("batch", .int(settings.batch)),
-                ("input_size", .array([.int(settings.inputWidth), .int(settings.inputHeight)])), ("width", .int(settings.width)),
-                ("lr", .double(settings.learningRate)), ("real_share", .double(settings.realShare)), ("gap", .double(settings.gap)),
-                ("real_train", .int(settings.realTrain)), ("real_train_classes", .string(settings.realTrainClasses.rawValue)),
-                ("real_val", .int(settings.realVal)), ("synthetic_train", .int(settings.syntheticTrain)), ("synthetic_val", .int(settings.syntheticVal)),
-            ])),
-            ("runs", runsJSON),
-            ("configurations", configurationsJSON),
-            ("table2", table2JSON),
-            ("rank_correlation", number(rankCorrelation)),
-            ("trend", trend.json),
-            ("transfer", .array(transfer.map(\.json))),
-            ("coverage", coverage?.json ?? .null),
-            ("seed_spread", seedSpread.map(number) ?? .null),
-            ("largest_seed_sd", largestSeedDeviation.map(number) ?? .null),
-            ("shared_classes", .array(sharedClasses.map { .string($0) })),
-            ("rule", .string(Self.rule.replacingOccurrences(of: "**", with: ""))),
-            ("verdicts", verdictsJSON),
-        ])
+        return ExperimentReport(
+            preset: settings.preset, missingRuns: missing, engine: settings.engine.rawValue,
+            model: settings.engine == .torch ? settings.model.rawValue : "synmix", elapsedSeconds: elapsed,
+            settings: ExperimentReport.Settings(
+                seed: settings.seed, steps: settings.steps, batch: settings.batch, inputSize: (settings.inputWidth, settings.inputHeight),
+                width: settings.width, learningRate: settings.learningRate, realShare: settings.realShare, gap: settings.gap,
+                realTrain: settings.realTrain, realTrainClasses: settings.realTrainClasses.rawValue, realVal: settings.realVal,
+                syntheticTrain: settings.syntheticTrain, syntheticVal: settings.syntheticVal),
+            runs: runs.map { run in
+                ExperimentReport.Run(name: run.name, seed: run.seed, steps: run.steps, realImages: run.realImages,
+                                     syntheticImages: run.syntheticImages, seconds: run.seconds,
+                                     metrics: "\(run.folder)/\(TrainingMetrics.fileName)", real: run.real, synthetic: run.synthetic)
+            },
+            configurations: names.map { ExperimentReport.Configuration(name: $0, realAP: spread(realAP($0)), syntheticAP: spread(syntheticAP($0))) },
+            table2: zip([0] + syntheticCounts, [0] + publishedCounts).map { count, published in
+                ExperimentReport.Table2Row(syntheticImages: count, publishedEquivalent: published,
+                                           realAP: spread(count == 0 ? realAP(DemoRun.realOnly) : realAP(DemoRun.mixed(count))),
+                                           combinationsShown: count == 0 ? nil : coverage?.at(count)?.combinations)
+            },
+            rankCorrelation: rankCorrelation, trend: trend.record, transfer: transfer.map(\.record), coverage: coverage,
+            seedSpread: seedSpread, largestSeedSD: largestSeedDeviation, sharedClasses: sharedClasses,
+            rule: Self.rule.replacingOccurrences(of: "**", with: ""),
+            verdicts: verdicts.map { ExperimentReport.Verdict(claim: $0.claim, verdict: $0.outcome.rawValue, inputs: $0.inputs, explanation: $0.explanation) })
     }
 }

@@ -103,8 +103,7 @@ public final class DemoRunner: @unchecked Sendable {
         }
         let results = try DemoResults(settings: settings, plan: configurations(), runs: runs, filterReport: path("synthetic-filtered"), allowMissing: failure != nil)
         // A rewritten report keeps the wall time of the run that trained the models.
-        let elapsed = reportOnly ? (try? JSON.parse(try Files.read(path("report.json"))))?["elapsed_seconds"]?.doubleValue ?? .nan
-                                 : Date().timeIntervalSince(started)
+        let elapsed = reportOnly ? ExperimentReport.recordedElapsedSeconds(folder: out) : Date().timeIntervalSince(started)
         try DemoReport(results: results, settings: settings).write(to: out, elapsed: elapsed)
         if let failure { throw failure }
         return results
@@ -127,12 +126,9 @@ public final class DemoRunner: @unchecked Sendable {
     /// A rerun into the same folder continues it: every finished stage and run is kept. So the folder must hold
     /// this experiment and no other (OUT/plan.json, written on the first run).
     func checkPlan() throws {
-        let file = path("plan.json")
-        guard Files.exists(file) else { return try Files.writeAtomically(settings.identity.pretty, to: file) }
-        let stored = try JSON.parse(try Files.read(file))
-        guard case .object(let pairs) = settings.identity else { return }
-        let differences = pairs.filter { stored[$0.0]?.compact != $0.1.compact }
-            .map { "\($0.0) (\(stored[$0.0]?.compact ?? "none") there, \($0.1.compact) now)" }
+        let file = path(ExperimentIdentity.fileName)
+        guard Files.exists(file) else { return try Files.writeAtomically(settings.identity.json.pretty, to: file) }
+        let differences = settings.identity.differences(fromStored: try JSON.parse(try Files.read(file)))
         guard differences.isEmpty else {
             throw FileError(path: file, reason: "\(out) holds another experiment: \(differences.joined(separator: "; ")); "
                             + "use another --out, or --fresh to replace it")

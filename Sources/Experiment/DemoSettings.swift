@@ -1,5 +1,6 @@
 import Foundation
 import SynmixCore
+import SynmixFormats
 import SynmixGenerate
 
 /// The mixed-training experiment of `make demo`, sized for a 2-core machine.
@@ -167,13 +168,10 @@ public struct DemoSettings: Sendable {
     public var shortSides: [Int] { [0.8, 0.9, 1.0].map { max(1, Int((Double(inputHeight) * $0).rounded())) } }
 
     /// What fixes the experiment's outputs: a rerun into the same folder must have the same (OUT/plan.json).
-    public var identity: JSON {
-        .object([("preset", .string(preset)), ("engine", .string(engine.rawValue)), ("model", .string(engine == .torch ? model.rawValue : "synmix")),
-                 ("backbone", engine == .torch ? .string(backbone.rawValue) : .null),
-                 ("backbone_weights", engine == .torch ? backboneWeights.map { .string($0) } ?? .null : .null), ("seed", .int(Int(seed))), ("steps", .int(steps)),
-                 ("batch", .int(batch)), ("seeds", .int(seeds)), ("gap", .double(gap)), ("lr", .double(learningRate)),
-                 ("input_size", .array([.int(inputWidth), .int(inputHeight)])),
-                 ("datasets", datasets.map { .array([.string($0.cityscapes), .string($0.synscapes)]) } ?? .null),
-                 ("ablations", .bool(ablations)), ("only", only.map { .array($0.sorted().map { .string($0) }) } ?? .null)])
+    public var identity: ExperimentIdentity {
+        ExperimentIdentity(preset: preset, engine: engine.rawValue, model: engine == .torch ? model.rawValue : "synmix",
+                           backbone: engine == .torch ? backbone.rawValue : nil, backboneWeights: engine == .torch ? backboneWeights : nil,
+                           seed: seed, steps: steps, batch: batch, seeds: seeds, gap: gap, learningRate: learningRate,
+                           inputSize: (inputWidth, inputHeight), datasets: datasets, ablations: ablations, only: only.map(Array.init))
     }
 }

@@ -50,13 +50,12 @@ public struct Trend: Sendable {
         return zip(x, y).map { ($0 - mx) * ($1 - my) }.reduce(0, +) / sxx
     }
 
-    var json: JSON {
-        func number(_ value: Double) -> JSON { value.isFinite ? .double(value) : .null }
-        return .object([("rule", .string("slope of real val AP (×100) against log2(synthetic count) through every mixed run; holds when the "
-                                          + "95 % bootstrap interval (seeds resampled within each count) lies above 0")),
-                         ("slope_per_doubling", number(slope)), ("interval", .array([number(interval.low), number(interval.high)])),
-                         ("resamples", .int(Self.resamples)),
-                         ("runs", .array(points.map { .object([("synthetic_images", .int($0.count)), ("real_ap", number($0.ap))]) }))])
+    /// The trend in report.json.
+    var record: ExperimentReport.Trend {
+        ExperimentReport.Trend(rule: "slope of real val AP (×100) against log2(synthetic count) through every mixed run; holds when the "
+                                   + "95 % bootstrap interval (seeds resampled within each count) lies above 0",
+                               slopePerDoubling: slope, interval: interval, resamples: Self.resamples,
+                               runs: points.map { ($0.count, $0.ap) })
     }
 }
 
@@ -75,11 +74,10 @@ public struct ClassTransfer: Sendable {
     /// Synthetic-only against real-trained on real val; undefined where real-only scores 0 (the rare classes).
     public var shareOfRealTrained: Double { realOnReal > 0 ? syntheticOnReal / realOnReal : .nan }
 
-    var json: JSON {
-        func number(_ value: Double) -> JSON { value.isFinite ? .double(value) : .null }
-        return .object([("class", .string(name)), ("synthetic_only_on_real", number(syntheticOnReal)),
-                        ("synthetic_only_on_synthetic", number(syntheticOnSynthetic)), ("real_only_on_real", number(realOnReal)),
-                        ("mixed_on_real", number(mixedOnReal)), ("share_of_in_domain", number(shareOfInDomain)),
-                        ("share_of_real_trained", number(shareOfRealTrained))])
+    /// The class's row of report.json's transfer table.
+    var record: ExperimentReport.Transfer {
+        ExperimentReport.Transfer(className: name, syntheticOnlyOnReal: syntheticOnReal, syntheticOnlyOnSynthetic: syntheticOnSynthetic,
+                                  realOnlyOnReal: realOnReal, mixedOnReal: mixedOnReal, shareOfInDomain: shareOfInDomain,
+                                  shareOfRealTrained: shareOfRealTrained)
     }
 }
