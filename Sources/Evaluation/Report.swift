@@ -30,7 +30,4 @@ extension InstanceEvaluator.Result {
                          },
                          overlaps: InstanceEvaluator.overlaps)
     }
-
-    /// Every number as JSON, then `extra`.
-    public func json(extra: [(String, JSON)] = []) -> JSON { file.json(extra: extra) }
 }

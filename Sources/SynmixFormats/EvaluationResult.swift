@@ -3,7 +3,7 @@ import SynmixCore
 /// An evaluation result as a file holds it (`train-shards evaluate --out`'s metrics.json, each evaluation in
 /// fit's metrics.json): written and read here only. AP values are fractions; NaN (a class without ground truth)
 /// is written as null and read back as NaN.
-public struct EvaluationResult: Sendable, Equatable {
+public struct EvaluationResult: Sendable {
     public static let metric = "cityscapes-instance-ap"
 
     public struct ClassScore: Sendable, Equatable {
@@ -24,14 +24,24 @@ public struct EvaluationResult: Sendable, Equatable {
     public var classes: [ClassScore]
     /// The IoU thresholds AP is averaged over.
     public var overlaps: [Double]
+    /// What the writer adds: the resolution scored (`evaluate --model`, fit) and each image's scaled minimum
+    /// region; the skipped files (`evaluate --cityscapes-gt`); COCOeval's twelve mask numbers by name (`--coco`).
+    public var resolution: (width: Int, height: Int)?
+    public var minRegionSizes: [Double]?
+    public var skipped: [String]?
+    public var coco: [(name: String, value: Double)]?
 
     public init(images: Int, ap: Double, ap50: Double, classes: [ClassScore], overlaps: [Double]) {
         (self.images, self.ap, self.ap50, self.classes, self.overlaps) = (images, ap, ap50, classes, overlaps)
     }
 
-    /// The result, then `extra` members (what the writer adds: the resolution, skipped files, COCO numbers).
-    public func json(extra: [(String, JSON)] = []) -> JSON {
+    public var json: JSON {
         func value(_ x: Double) -> JSON { x.isNaN ? .null : .double(x) }
+        var extra: [(String, JSON)] = []
+        if let resolution { extra.append(("resolution", .array([.int(resolution.width), .int(resolution.height)]))) }
+        if let minRegionSizes { extra.append(("min_region_sizes", .array(minRegionSizes.map { .double($0) }))) }
+        if let skipped { extra.append(("skipped", .array(skipped.map { .string($0) }))) }
+        if let coco { extra.append(("coco", .object(coco.map { ($0.name, .double($0.value)) }))) }
         return .object([
             ("metric", .string(Self.metric)),
             ("images", .int(images)),
@@ -65,6 +75,10 @@ public struct EvaluationResult: Sendable, Equatable {
                               apPerOverlap: perOverlap)
         }
         overlaps = try (value["overlaps"]?.arrayValue ?? []).enumerated().map { try number($1, "overlaps[\($0)]") }
+        if let size = value["resolution"]?.arrayValue?.compactMap(\.intValue), size.count == 2 { resolution = (size[0], size[1]) }
+        minRegionSizes = value["min_region_sizes"]?.arrayValue?.compactMap(\.doubleValue)
+        skipped = value["skipped"]?.arrayValue?.compactMap(\.stringValue)
+        if case .object(let pairs)? = value["coco"] { coco = pairs.compactMap { name, x in x.doubleValue.map { (name, $0) } } }
     }
 
     public func ap(of className: String) -> Double { classes.first { $0.name == className }?.ap ?? .nan }

@@ -41,8 +41,10 @@ public enum ShardEvaluation {
         /// The images with the most errors, when asked for (`overlays` > 0).
         public var worst: ErrorOverlays
         public var json: JSON {
-            result.json(extra: [("resolution", .array([.int(width), .int(height)])),
-                                ("min_region_sizes", .array(minRegionSizes.map { .double($0) }))])
+            var file = result.file
+            file.resolution = (width, height)
+            file.minRegionSizes = minRegionSizes
+            return file.json
         }
     }
 

@@ -246,18 +246,18 @@ struct Evaluate: ParsableCommand {
         let classNames = CityscapesEvaluation.classes.map(\.name)
         let result = InstanceEvaluator(classNames: classNames).evaluate(images)
         say(result.table)
-        var extra: [(String, JSON)] = [("skipped", .array(skipped.map { .string("\($0)") }))]
+        var file = result.file
+        file.skipped = skipped.map { "\($0)" }
         if coco {
             let stats = COCOEvaluator().evaluate(images, classCount: classNames.count)
             for (name, value) in zip(COCOEvaluator.statNames, stats) {
                 say("COCO " + name.padding(toLength: 6, withPad: " ", startingAt: 0) + String(format: " %.3f", value))
             }
-            extra.append(("coco", .object(zip(COCOEvaluator.statNames, stats).map { ($0, .double($1)) })))
+            file.coco = zip(COCOEvaluator.statNames, stats).map { ($0, $1) }
         }
         if let out {
             try Files.createDirectory(out)
-            let json = result.json(extra: extra)
-            try Files.writeAtomically(json.pretty, to: "\(out)/metrics.json")
+            try Files.writeAtomically(file.json.pretty, to: "\(out)/metrics.json")
         }
         try errorBudget.settle(skipped, tool: "train-shards evaluate")
     }
