@@ -77,12 +77,13 @@ struct FilterReport {
         }
     }
 
-    func json(policy: RemovalPolicy, thresholds: ThresholdTable, input: String, errors: Int) -> JSON {
-        func row(_ counts: ClassCounts) -> JSON {
-            .object([("instances", .int(counts.instances)), ("crowd", .int(counts.crowd)), ("kept", .int(counts.kept)),
-                     ("removed", .int(counts.removed)),
-                     ("removed_by_rule", .object(FilterRule.allCases.map { ($0.rawValue, .int(counts.byRule[$0] ?? 0)) })),
-                     ("pixels_to_ignore", .int(counts.pixelsToIgnore))])
+    func file(policy: RemovalPolicy, thresholds: ThresholdTable, input: String, errors: Int) -> FilterReportFile {
+        func row(_ counts: ClassCounts) -> FilterReportFile.Counts {
+            var row = FilterReportFile.Counts()
+            (row.instances, row.crowd, row.kept, row.removed, row.pixelsToIgnore) =
+                (counts.instances, counts.crowd, counts.kept, counts.removed, counts.pixelsToIgnore)
+            row.removedByRule = FilterRule.allCases.map { ($0.rawValue, counts.byRule[$0] ?? 0) }
+            return row
         }
         let areaLabels = Self.areaEdges.enumerated().map { index, edge in
             index + 1 < Self.areaEdges.count ? "[\(edge),\(Self.areaEdges[index + 1]))" : "[\(edge),inf)"
@@ -90,34 +91,18 @@ struct FilterReport {
         let occlusionLabels = (0..<Self.occlusionBins).map { k in
             String(format: k + 1 < Self.occlusionBins ? "[%.1f,%.1f)" : "[%.1f,%.1f]", Double(k) / 10, Double(k + 1) / 10)
         }
-        return .object([
-            ("synmix_version", .string(synmixVersion)),
-            ("input", .string(input)),
-            ("policy", .string(policy.rawValue)),
-            ("records", .int(records)),
-            ("records_changed", .int(recordsChanged)),
-            ("errors", .int(errors)),
-            ("thresholds", .object([
-                ("defaults", .object(FilterRule.allCases.map { ($0.rawValue, .double(thresholds.defaults[$0]!)) })),
-                ("classes", .object(orderedClasses.compactMap { name in
-                    thresholds.classes[name].map { rules in
-                        (name, .object(rules.keys.sorted().map { ($0.rawValue, .double(rules[$0]!)) }))
-                    }
-                })),
-            ])),
-            ("totals", row(totals)),
-            ("classes", .object(orderedClasses.map { ($0, row(classes[$0] ?? ClassCounts())) })),
-            ("histograms", .object([
-                ("area_bins", .array(areaLabels.map { .string($0) })),
-                ("area_before", .array(areaBefore.map { .int($0) })),
-                ("area_after", .array(areaAfter.map { .int($0) })),
-                ("occlusion_bins", .array(occlusionLabels.map { .string($0) })),
-                ("occlusion_before", .array(occlusionBefore.map { .int($0) })),
-                ("occlusion_after", .array(occlusionAfter.map { .int($0) })),
-                ("without_occlusion_before", .int(withoutOcclusionBefore)),
-                ("without_occlusion_after", .int(withoutOcclusionAfter)),
-            ])),
-        ])
+        var file = FilterReportFile(input: input, policy: policy.rawValue,
+                                    area: .init(bins: areaLabels, before: areaBefore, after: areaAfter),
+                                    occlusion: .init(bins: occlusionLabels, before: occlusionBefore, after: occlusionAfter))
+        (file.records, file.recordsChanged, file.errors) = (records, recordsChanged, errors)
+        file.defaults = FilterRule.allCases.map { ($0.rawValue, thresholds.defaults[$0]!) }
+        file.classThresholds = orderedClasses.compactMap { name in
+            thresholds.classes[name].map { rules in (name, rules.keys.sorted().map { ($0.rawValue, rules[$0]!) }) }
+        }
+        file.totals = row(totals)
+        file.classes = orderedClasses.map { ($0, row(classes[$0] ?? ClassCounts())) }
+        (file.withoutOcclusionBefore, file.withoutOcclusionAfter) = (withoutOcclusionBefore, withoutOcclusionAfter)
+        return file
     }
 
     /// The headline table: one row per class, removals per rule.

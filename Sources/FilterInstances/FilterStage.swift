@@ -126,8 +126,8 @@ public enum FilterStage {
         try Files.writeAtomically(errorLines.joined(), to: "\(options.out)/errors.jsonl")
         try Files.writeAtomically(thresholdsYAML, to: "\(options.out)/thresholds.yaml")
         let input = Files.absolute(inputPath)
-        try Files.writeAtomically(report.json(policy: options.policy, thresholds: thresholds, input: input, errors: errors.count).pretty,
-                                  to: "\(options.out)/report.json")
+        try Files.writeAtomically(report.file(policy: options.policy, thresholds: thresholds, input: input, errors: errors.count).json.pretty,
+                                  to: "\(options.out)/\(FilterReportFile.fileName)")
         try Files.writeAtomically(report.markdown(policy: options.policy, thresholds: thresholdsYAML, input: input, errors: errors.count),
                                   to: "\(options.out)/report.md")
         try output.commit()
