@@ -1,6 +1,7 @@
 import Foundation
 import CityscapesLabels
 import SynmixCore
+import SynmixFormats
 
 /// Ground truth in Cityscapes' own layout (`gtFine/SPLIT/CITY/*_gtFine_instanceIds.png`)
 /// and predictions in the Cityscapes results format (docs/formats.md, "Predictions"): the
@@ -44,6 +45,18 @@ public enum CityscapesEvaluation {
         let (images, skipped) = try load(options)
         let evaluator = InstanceEvaluator(classNames: classes.map(\.name))
         return Outcome(result: evaluator.evaluate(images), skipped: skipped)
+    }
+
+    /// The official score of the predictions against the ground truth (cityscapesScripts' numbers), as a result
+    /// and as its file (with the skipped images and, `coco`, COCOeval's twelve mask numbers).
+    public static func score(_ options: Options, coco: Bool) throws -> (result: InstanceEvaluator.Result, file: EvaluationResult, skipped: [InputError]) {
+        let (images, skipped) = try load(options)
+        let classNames = classes.map(\.name)
+        let result = InstanceEvaluator(classNames: classNames).evaluate(images)
+        var file = result.file
+        file.skipped = skipped.map { "\($0)" }
+        if coco { file.coco = zip(COCOEvaluator.statNames, COCOEvaluator().evaluate(images, classCount: classNames.count)).map { ($0, $1) } }
+        return (result, file, skipped)
     }
 
     /// Reads ground truth and predictions into RLE images (what `run` evaluates).

@@ -69,6 +69,26 @@ public enum Checkpoint {
         }
     }
 
+    /// The input size predict and evaluate run `checkpoint` at: the one it was trained at, unless `requested`
+    /// says otherwise, which must be `confirmed` (`--other-input-size`); fit's default, with a `warn`ing, for a
+    /// checkpoint that does not record its own.
+    public static func runSize(of checkpoint: String, stored: Input?, requested: (width: Int, height: Int)?, confirmed: Bool,
+                               warn: (String) -> Void) throws -> (width: Int, height: Int) {
+        switch (stored, requested) {
+        case (let stored?, let requested?) where (stored.width, stored.height) != requested && !confirmed:
+            throw FitError("\(checkpoint) was trained at \(stored.width)x\(stored.height); running it at \(requested.width)x\(requested.height) "
+                           + "needs --other-input-size (or leave out --input-size)")
+        case (_, let requested?):
+            return requested
+        case (let stored?, nil):
+            return (stored.width, stored.height)
+        case (nil, nil):
+            let size = (FitOptions.defaults.inputWidth, FitOptions.defaults.inputHeight)
+            warn("warning: \(checkpoint) does not record its input size; running at fit's default \(size.0)x\(size.1) (give --input-size)")
+            return size
+        }
+    }
+
     public static func save(_ model: Model, to path: String, input: Input?, training: TrainingState? = nil) throws {
         var tensors: [String: Safetensors.Tensor] = [:]
         for slot in model.parameterSlots {

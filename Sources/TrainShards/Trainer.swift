@@ -31,6 +31,38 @@ public struct FitOptions: Sendable {
     public var lossWeights = LossWeights()
     public var logEvery = 10
 
+    /// Each source's share of a batch, from `NAME=F` pairs (`--share`): the named sources get theirs, the others
+    /// split what is left evenly; every name must be a source's and the shares must add up to 1.
+    public static func shares(_ named: [(name: String, value: String)], of sources: [TrainingSource]) throws -> [Double] {
+        var shares = [Double](repeating: 0, count: sources.count)
+        for (name, text) in named {
+            guard let value = Double(text), value >= 0, let index = sources.firstIndex(where: { $0.name == name }) else {
+                throw FitError("--share \(name)=\(text): expected NAME=F with NAME one of \(sources.map(\.name))")
+            }
+            shares[index] = value
+        }
+        let given = shares.reduce(0, +)
+        guard given <= 1 + 1e-9 else { throw FitError("shares add up to \(given), more than 1") }
+        let unnamed = sources.indices.filter { i in !named.contains { $0.name == sources[i].name } }
+        for i in unnamed { shares[i] = (1 - given) / Double(unnamed.count) }
+        guard abs(shares.reduce(0, +) - 1) < 1e-9 else { throw FitError("shares add up to \(given), not 1") }
+        return shares
+    }
+
+    /// The network to train: `width` if given, else the `--init` checkpoint's (a fine-tuning run keeps the width
+    /// it starts from, either trainer's), else the default; the classes from `taxonomy` if given, else from the
+    /// shards' index.json, else from the default mappings.
+    public static func model(width: Int?, initFrom: String?, taxonomy: String?, shards: [String]) throws -> ModelConfig {
+        let width = try width ?? initFrom.map { try Checkpoint.config(at: $0).width } ?? ModelConfig.defaultWidth
+        if taxonomy == nil, let named = try ShardIndex.commonTaxonomy(of: shards) {
+            return ModelConfig(width: width, classes: named.instanceClasses)
+        }
+        guard let path = taxonomy ?? Files.defaultMappingsDirectory().map({ "\($0)/taxonomy.yaml" }) else {
+            throw FitError("the shards' index.json names no taxonomy and no mappings folder was found: pass --taxonomy FILE")
+        }
+        return ModelConfig(width: width, classes: try Taxonomy(contentsOf: path).classes.filter(\.hasInstances).map(\.name))
+    }
+
     /// Every optional setting at its default (no sources, no output): what `train-shards fit --help` shows.
     public static var defaults: FitOptions { FitOptions(sources: [], out: "", config: ModelConfig(classes: [])) }
 

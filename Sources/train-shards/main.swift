@@ -45,34 +45,15 @@ struct CheckpointInput: ParsableArguments {
     func predictor(for checkpoint: String, jobs: Int) throws -> (predictor: Predictor, size: PixelSize) {
         openblas_set_num_threads(Int32(jobs))
         let (network, stored) = try Checkpoint.model(at: checkpoint)
-        let size = try runInputSize(for: checkpoint, stored: stored, requested: inputSize, confirmed: otherInputSize)
-        return (Predictor(model: network, inputWidth: size.width, inputHeight: size.height), size)
+        let size: (width: Int, height: Int)
+        do {
+            size = try Checkpoint.runSize(of: checkpoint, stored: stored, requested: inputSize.map { ($0.width, $0.height) },
+                                          confirmed: otherInputSize, warn: printError)
+        } catch let error as FitError {
+            throw ValidationError(error.description)   // the flags contradict the checkpoint: a usage error (status 64)
+        }
+        return (Predictor(model: network, inputWidth: size.width, inputHeight: size.height), PixelSize(width: size.width, height: size.height))
     }
-}
-
-func runInputSize(for checkpoint: String, stored: Checkpoint.Input?, requested: PixelSize?, confirmed: Bool) throws -> PixelSize {
-    switch (stored, requested) {
-    case (let stored?, let requested?) where (stored.width, stored.height) != (requested.width, requested.height) && !confirmed:
-        throw ValidationError("\(checkpoint) was trained at \(stored.width)x\(stored.height); running it at \(requested) "
-                              + "needs --other-input-size (or leave out --input-size)")
-    case (_, let requested?):
-        return requested
-    case (let stored?, nil):
-        return PixelSize(width: stored.width, height: stored.height)
-    case (nil, nil):
-        let size = PixelSize(width: FitOptions.defaults.inputWidth, height: FitOptions.defaults.inputHeight)
-        printError("warning: \(checkpoint) does not record its input size; running at fit's default \(size) (give --input-size)")
-        return size
-    }
-}
-
-/// The instance classes to train: from `--taxonomy`, else from the shards' index.json, else from the default mappings.
-func instanceClasses(_ taxonomy: String?, shards: [String]) throws -> [String] {
-    if taxonomy == nil, let named = try ShardIndex.commonTaxonomy(of: shards) { return named.instanceClasses }
-    guard let path = taxonomy ?? Files.defaultMappingsDirectory().map({ "\($0)/taxonomy.yaml" }) else {
-        throw ValidationError("the shards' index.json names no taxonomy and no mappings folder was found: pass --taxonomy FILE")
-    }
-    return try Taxonomy(contentsOf: path).classes.filter(\.hasInstances).map(\.name)
 }
 
 struct Fit: ParsableCommand {
@@ -122,25 +103,12 @@ struct Fit: ParsableCommand {
             let (name, shards) = try namedShards(argument, fallback: "train\(i)")
             return TrainingSource(name: name, shards: shards)
         }
-        // A fine-tuning run keeps the width of the checkpoint it starts from (either trainer's).
-        let width = try width ?? `init`.map { try Checkpoint.config(at: $0).width } ?? ModelConfig.defaultWidth
-        let classes = try instanceClasses(taxonomy, shards: sources.flatMap(\.shards))
-        var options = FitOptions(sources: sources, out: out, config: ModelConfig(width: width, classes: classes))
+        let model = try FitOptions.model(width: width, initFrom: `init`, taxonomy: taxonomy, shards: sources.flatMap(\.shards))
+        var options = FitOptions(sources: sources, out: out, config: model)
         if !share.isEmpty {
-            var shares = [Double](repeating: 0, count: sources.count)
-            for entry in share {
-                guard let value = Double(entry.value), value >= 0, let index = sources.firstIndex(where: { $0.name == entry.name }) else {
-                    throw ValidationError("--share \(entry): expected NAME=F with NAME one of \(sources.map(\.name))")
-                }
-                shares[index] = value
+            do { options.shares = try FitOptions.shares(share.map { ($0.name, $0.value) }, of: sources) } catch let error as FitError {
+                throw ValidationError(error.description)   // --share names or values that do not fit --train: a usage error
             }
-            let given = shares.reduce(0, +)
-            guard given <= 1 + 1e-9 else { throw ValidationError("shares add up to \(given), more than 1") }
-            // Sources without a share split what is left evenly.
-            let unnamed = sources.indices.filter { i in !share.contains { $0.name == sources[i].name } }
-            for i in unnamed { shares[i] = (1 - given) / Double(unnamed.count) }
-            guard abs(shares.reduce(0, +) - 1) < 1e-9 else { throw ValidationError("shares add up to \(given), not 1") }
-            options.shares = shares
         }
         options.evaluations = try eval.enumerated().map { i, argument in try namedShards(argument, fallback: "eval\(i)") }
         options.steps = steps
@@ -242,18 +210,10 @@ struct Evaluate: ParsableCommand {
         options.split = split
         options.skipBad = skipBad
         options.jobs = parallelism.jobs
-        let (images, skipped) = try CityscapesEvaluation.load(options)
-        let classNames = CityscapesEvaluation.classes.map(\.name)
-        let result = InstanceEvaluator(classNames: classNames).evaluate(images)
+        let (result, file, skipped) = try CityscapesEvaluation.score(options, coco: coco)
         say(result.table)
-        var file = result.file
-        file.skipped = skipped.map { "\($0)" }
-        if coco {
-            let stats = COCOEvaluator().evaluate(images, classCount: classNames.count)
-            for (name, value) in zip(COCOEvaluator.statNames, stats) {
-                say("COCO " + name.padding(toLength: 6, withPad: " ", startingAt: 0) + String(format: " %.3f", value))
-            }
-            file.coco = zip(COCOEvaluator.statNames, stats).map { ($0, $1) }
+        for (name, value) in file.coco ?? [] {
+            say("COCO " + name.padding(toLength: 6, withPad: " ", startingAt: 0) + String(format: " %.3f", value))
         }
         if let out {
             try Files.createDirectory(out)
