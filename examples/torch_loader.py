@@ -25,21 +25,30 @@ import sys
 
 import webdataset as wds
 
+# synmix_torch from the repository when it is not installed (pip install ./python installs it).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from synmix_torch.shards import ShardError, check_record, index_json  # noqa: E402
+
 BOX_MODE_XYWH_ABS = 1
 
 
 def taxonomy_classes(first_shard):
     """The taxonomy's class names in id order, from the index.json beside the shards."""
-    index_path = os.path.join(os.path.dirname(first_shard) or ".", "index.json")
-    with open(index_path) as f:
-        index = json.load(f)
-    if index.get("taxonomy") is None:
-        sys.exit(f"{index_path}: names no taxonomy (packed without --taxonomy); pass the class names explicitly")
+    folder = os.path.dirname(first_shard) or "."
+    index = index_json(folder)
+    if index is None or index.get("taxonomy") is None:
+        sys.exit(f"{folder}/index.json: names no taxonomy (packed without --taxonomy); pass the class names explicitly")
     return [c["name"] for c in index["taxonomy"]["classes"]]
 
 
 def to_detectron2(sample, classes, decode_images=True):
-    meta = json.loads(sample["json"])
+    """One webdataset sample as a Detectron2 dict; a sample that is not what docs/formats.md says is a
+    ShardError naming the shard and the key (synmix_torch's own check of the record)."""
+    try:
+        meta = json.loads(sample["json"])
+    except (KeyError, ValueError) as error:
+        raise ShardError(f"{sample['__url__']}: sample {sample['__key__']!r}: no readable .json member ({error})") from None
+    check_record(meta, sample["__url__"], sample["__key__"])
     encoded = sample[meta["image_format"]]
     record = {
         "image_id": meta["id"],
