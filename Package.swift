@@ -61,13 +61,13 @@ let package = Package(
         .target(name: "ShardData", dependencies: ["SynmixCore", "SynmixFormats"]),
         // The trainer: the loop, checkpoints, metrics.json, inference and scoring through Evaluation.
         .target(name: "TrainShards", dependencies: ["SynmixCore", "SynmixFormats", "Network", "ShardData", "COpenBLAS", "Evaluation", "Pictures"]),
-        .target(name: "SynmixGenerate", dependencies: ["SynmixCore", "CityscapesLabels"]),
+        .target(name: "SynmixGenerate", dependencies: ["SynmixCore", "SynmixFormats", "CityscapesLabels"]),
         // The demo experiment: runs the stage executables on generated data and writes the report.
         .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixFormats", "SynmixGenerate", "Pictures", "CCairo", "CCmark"]),
 
         // The executables' shared flags (--jobs, --max-errors) and option value parsers.
         .target(name: "CommandSupport", dependencies: [
-            "SynmixCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SynmixCore", "SynmixFormats", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Thin executables.

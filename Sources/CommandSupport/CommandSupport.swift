@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 // What every executable shares on its command line: one flag vocabulary
 // (`--jobs`, `--max-errors`), the structured values' parsers, and the
@@ -10,6 +11,8 @@ extension PixelSize: ExpressibleByArgument {}
 extension NamedValue: ExpressibleByArgument {}
 extension Partition: ExpressibleByArgument {}
 extension CountRange: ExpressibleByArgument {}
+extension Split: ExpressibleByArgument {}
+extension SplitSelection: ExpressibleByArgument {}
 
 extension Partition {
     /// The part a Slurm array task processes when `--partition` is absent: SLURM_ARRAY_TASK_ID counted from

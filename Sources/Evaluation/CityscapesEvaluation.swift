@@ -24,7 +24,7 @@ public enum CityscapesEvaluation {
     public struct Options: Sendable {
         public var groundTruth: String   // a Cityscapes root, or its gtFine folder
         public var predictions: String
-        public var split = "val"
+        public var split = Split.val
         public var skipBad = false
         public var jobs = ProcessInfo.processInfo.activeProcessorCount
         /// Every optional setting at its default: what `train-shards evaluate --help` shows.
@@ -62,7 +62,7 @@ public enum CityscapesEvaluation {
     /// Reads ground truth and predictions into RLE images (what `run` evaluates).
     public static func load(_ options: Options) throws -> (images: [InstanceEvaluator.Image], skipped: [InputError]) {
         let gtRoot = Files.isDirectory("\(options.groundTruth)/gtFine") ? "\(options.groundTruth)/gtFine" : options.groundTruth
-        let splitFolder = "\(gtRoot)/\(options.split)"
+        let splitFolder = "\(gtRoot)/\(options.split.rawValue)"
         guard Files.isDirectory(splitFolder) else { throw InputError(file: splitFolder, line: nil, reason: "no such ground-truth folder") }
         var gtFiles: [String] = []
         for city in Files.list(splitFolder) {

@@ -191,10 +191,10 @@ public final class DemoRunner: @unchecked Sendable {
             DemoLook.builder(width: s.frameWidth, height: s.frameHeight, classes: classes)
         }
         try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realTrain, builder: builder(s.realTrainClasses),
-                                        split: "train", city: "demotrain", seed: s.seed, appearance: .demoReal, policy: policy,
+                                        split: .train, city: "demotrain", seed: s.seed, appearance: .demoReal, policy: policy,
                                         pngLevel: 1, jobs: 2)
         try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realVal, builder: builder(.balanced),
-                                        split: "val", city: "demoval", seed: s.seed &+ 0xB0B, appearance: .demoReal, policy: policy,
+                                        split: .val, city: "demoval", seed: s.seed &+ 0xB0B, appearance: .demoReal, policy: policy,
                                         pngLevel: 1, jobs: 2)
         try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain, builder: builder(s.syntheticClasses),
                                        seed: syntheticSeed, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
@@ -223,10 +223,10 @@ public final class DemoRunner: @unchecked Sendable {
     /// The user's datasets set the counts the plan scales to (harmonize's summary.json, per split).
     func countUserImages() throws {
         let real = try DatasetSummary.read(folder: path("real")), synthetic = try DatasetSummary.read(folder: path("synthetic"))
-        settings.realTrain = real.images(inSplit: "train")
-        settings.realVal = real.images(inSplit: "val")
-        settings.syntheticTrain = synthetic.images(inSplit: "train")
-        settings.syntheticVal = synthetic.images(inSplit: "val")
+        settings.realTrain = real.images(inSplit: .train)
+        settings.realVal = real.images(inSplit: .val)
+        settings.syntheticTrain = synthetic.images(inSplit: .train)
+        settings.syntheticVal = synthetic.images(inSplit: .val)
         guard settings.realTrain > 0, settings.realVal > 0, settings.syntheticTrain > 0, settings.syntheticVal > 0 else {
             throw FileError(path: path("real"), reason: "the datasets need train and val images in both domains: real \(settings.realTrain) train, "
                             + "\(settings.realVal) val; synthetic \(settings.syntheticTrain) train, \(settings.syntheticVal) val")

@@ -8,7 +8,7 @@ import SynmixFormats
 /// v >= 1000 is instance v % 1000 of label v / 1000, v < 1000 a plain label id,
 /// a group region when that label has instances).
 public struct CityscapesReader: DatasetReader {
-    public static let splits = ["train", "val", "test"]
+    public static let splits = Split.allCases
     /// cityscapesScripts' label table (the license plate, -1, is never drawn in the PNGs).
     public static let sourceLabelIds = CityscapesLabel.pixelIds
     public static let sourceInstanceClassIds: [Int] = []
@@ -16,13 +16,13 @@ public struct CityscapesReader: DatasetReader {
     static let labelSuffix = "_gtFine_instanceIds.png"
 
     public let root: String
-    public let split: String          // a name from `splits`, or "all"
+    public let split: SplitSelection
     public let taxonomy: Taxonomy
     public let mapping: LabelMapping
     public let verifyImages: Bool
     public let maxPixels: Int
 
-    public init(root: String, split: String, taxonomy: Taxonomy, mapping: LabelMapping,
+    public init(root: String, split: SplitSelection, taxonomy: Taxonomy, mapping: LabelMapping,
                 verifyImages: Bool = false, maxPixels: Int = PNGDecodeOptions.defaultMaxPixels) {
         self.root = root
         self.split = split
@@ -32,29 +32,27 @@ public struct CityscapesReader: DatasetReader {
         self.maxPixels = maxPixels
     }
 
-    private func imagePath(_ split: String, _ city: String, _ base: String) -> String {
-        "leftImg8bit/\(split)/\(city)/\(base)\(Self.imageSuffix)"
+    private func imagePath(_ split: Split, _ city: String, _ base: String) -> String {
+        "leftImg8bit/\(split.rawValue)/\(city)/\(base)\(Self.imageSuffix)"
     }
 
-    private func labelPath(_ split: String, _ city: String, _ base: String) -> String {
-        "\(root)/gtFine/\(split)/\(city)/\(base)\(Self.labelSuffix)"
+    private func labelPath(_ split: Split, _ city: String, _ base: String) -> String {
+        "\(root)/gtFine/\(split.rawValue)/\(city)/\(base)\(Self.labelSuffix)"
     }
 
     public func discover() throws -> [SampleLocation] {
         guard Files.isDirectory("\(root)/leftImg8bit") || Files.isDirectory("\(root)/gtFine") else {
             throw HarmonizeError.badRoot(root, "no leftImg8bit/ or gtFine/ folder: not a Cityscapes root")
         }
-        guard split == "all" || Self.splits.contains(split) else {
-            throw HarmonizeError.badOption("--split \(split): Cityscapes has \(Self.splits.joined(separator: ", ")) or all")
-        }
         var samples: [SampleLocation] = []
-        for split in split == "all" ? Self.splits : [split] {
-            let cities = Set(Files.list("\(root)/leftImg8bit/\(split)") + Files.list("\(root)/gtFine/\(split)")).sorted()
+        for split in Self.splits.filter(split.includes) {
+            let folder = split.rawValue
+            let cities = Set(Files.list("\(root)/leftImg8bit/\(folder)") + Files.list("\(root)/gtFine/\(folder)")).sorted()
             for city in cities {
-                let images = Set(Files.list("\(root)/leftImg8bit/\(split)/\(city)").compactMap { $0.dropSuffix(Self.imageSuffix) })
-                let labels = Set(Files.list("\(root)/gtFine/\(split)/\(city)").compactMap { $0.dropSuffix(Self.labelSuffix) })
+                let images = Set(Files.list("\(root)/leftImg8bit/\(folder)/\(city)").compactMap { $0.dropSuffix(Self.imageSuffix) })
+                let labels = Set(Files.list("\(root)/gtFine/\(folder)/\(city)").compactMap { $0.dropSuffix(Self.labelSuffix) })
                 for base in images.union(labels) {
-                    var sample = SampleLocation(id: "cityscapes/\(split)/\(city)/\(base)", split: split,
+                    var sample = SampleLocation(id: "cityscapes/\(folder)/\(city)/\(base)", split: split,
                                                 primaryFile: labelPath(split, city, base))
                     if !labels.contains(base) {
                         sample.problem = FileError(path: "\(root)/\(imagePath(split, city, base))",
@@ -107,7 +105,7 @@ public struct CityscapesReader: DatasetReader {
             }
         }
         let ignore = ignored.isEmpty ? nil : RLE.union(ignored, height: ids.height, width: ids.width)
-        let record = ManifestRecord(id: sample.id, source: "cityscapes", domain: "real", split: sample.split,
+        let record = ManifestRecord(id: sample.id, source: "cityscapes", domain: .real, split: sample.split,
                                     root: root, image: image, width: ids.width, height: ids.height,
                                     instances: instances, ignore: ignore)
         return (record, SampleStats())

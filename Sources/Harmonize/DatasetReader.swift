@@ -4,7 +4,7 @@ import SynmixFormats
 /// One image of a source dataset, found on disk but not read yet.
 public struct SampleLocation: Sendable {
     public var id: String          // the manifest id
-    public var split: String
+    public var split: Split
     /// The file that names this sample in an error report (its label file where it has one).
     public var primaryFile: String
     /// Set when discovery already knows the sample is incomplete (e.g. an image without labels).

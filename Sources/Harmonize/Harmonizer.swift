@@ -25,7 +25,7 @@ public struct HarmonizeOptions: Sendable {
     public var dataset: Dataset
     public var root: String
     public var out: String
-    public var split = "all"
+    public var split = SplitSelection.all
     public var mappingPath: String
     public var taxonomyPath: String
     public var jobs = ProcessInfo.processInfo.activeProcessorCount

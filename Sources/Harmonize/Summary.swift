@@ -27,7 +27,7 @@ struct SummaryBuilder {
         ignorePixels += record.ignore?.area ?? 0
         instancesSplit += stats.instancesSplit
         metaEntriesWithoutPixels += stats.metaEntriesWithoutPixels
-        var split = perSplit[record.split] ?? (0, [:])
+        var split = perSplit[record.split.rawValue] ?? (0, [:])
         split.images += 1
         for instance in record.instances {
             var counts = split.classes[instance.className] ?? ClassCounts()
@@ -35,7 +35,7 @@ struct SummaryBuilder {
             counts.pixels += instance.area
             split.classes[instance.className] = counts
         }
-        perSplit[record.split] = split
+        perSplit[record.split.rawValue] = split
     }
 
     var counts: [(split: String, images: Int, classes: [(name: String, instances: Int, crowd: Int)])] {
@@ -73,7 +73,7 @@ struct SummaryBuilder {
         summary.valFraction = options.dataset == .synscapes ? options.valFraction : nil
         (summary.discovered, summary.selected, summary.written, summary.failed) = (discovered, selected, images, errors)
         summary.splits = perSplit.keys.sorted().map { name in
-            DatasetSummary.Split(name: name, images: perSplit[name]!.images, classes: rows(perSplit[name]!.classes))
+            DatasetSummary.SplitCounts(name: name, images: perSplit[name]!.images, classes: rows(perSplit[name]!.classes))
         }
         summary.classes = rows(all)
         summary.ignorePixelFraction = totalPixels == 0 ? 0 : Double(ignorePixels) / Double(totalPixels)

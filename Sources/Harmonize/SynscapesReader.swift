@@ -10,14 +10,14 @@ import SynmixFormats
 /// images are val, the rest train (24001…25000 for the full dataset).
 public struct SynscapesReader: DatasetReader {
     public let root: String
-    public let split: String          // train, val or all
+    public let split: SplitSelection
     public let valFraction: Double
     public let taxonomy: Taxonomy
     public let mapping: LabelMapping
     public let verifyImages: Bool
     public let maxPixels: Int
 
-    public init(root: String, split: String, valFraction: Double, taxonomy: Taxonomy, mapping: LabelMapping,
+    public init(root: String, split: SplitSelection, valFraction: Double, taxonomy: Taxonomy, mapping: LabelMapping,
                 verifyImages: Bool = false, maxPixels: Int = PNGDecodeOptions.defaultMaxPixels) {
         self.root = root
         self.split = split
@@ -44,8 +44,8 @@ public struct SynscapesReader: DatasetReader {
         guard Files.isDirectory("\(root)/img") || Files.isDirectory("\(root)/meta") else {
             throw HarmonizeError.badRoot(root, "no img/ or meta/ folder: not a Synscapes root")
         }
-        guard ["train", "val", "all"].contains(split) else {
-            throw HarmonizeError.badOption("--split \(split): Synscapes has train, val (by --val-fraction) or all")
+        guard split != .test else {
+            throw HarmonizeError.badOption("--split test: Synscapes has train, val (by --val-fraction) or all")
         }
         guard (0...1).contains(valFraction) else {
             throw HarmonizeError.badOption("--val-fraction \(valFraction) must be within 0...1")
@@ -62,8 +62,8 @@ public struct SynscapesReader: DatasetReader {
         let firstVal = numbers.count - Self.valCount(of: numbers.count, fraction: valFraction)
         var samples: [SampleLocation] = []
         for (rank, number) in numbers.enumerated() {
-            let sampleSplit = rank >= firstVal ? "val" : "train"
-            guard split == "all" || split == sampleSplit else { continue }
+            let sampleSplit: Split = rank >= firstVal ? .val : .train
+            guard split.includes(sampleSplit) else { continue }
             var sample = SampleLocation(id: "synscapes/\(number)", split: sampleSplit,
                                         primaryFile: "\(root)/img/instance/\(number).png")
             let missing = Self.folders.indices.filter { !present[$0].contains(number) }
@@ -130,7 +130,7 @@ public struct SynscapesReader: DatasetReader {
             }
         }
         stats.metaEntriesWithoutPixels = meta.instances.keys.filter { !withPixels.contains($0) }.count
-        let record = ManifestRecord(id: sample.id, source: "synscapes", domain: "synthetic", split: sample.split,
+        let record = ManifestRecord(id: sample.id, source: "synscapes", domain: .synthetic, split: sample.split,
                                     root: root, image: image, width: width, height: height,
                                     instances: instances, ignore: ignore)
         return (record, stats)

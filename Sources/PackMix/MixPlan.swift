@@ -53,7 +53,7 @@ public struct PackError: Error, CustomStringConvertible, Equatable {
 struct PlannedSample: Sendable {
     var input: Int
     var id: String
-    var domain: String
+    var domain: Domain
     var offset: Int
     var length: Int
 }
@@ -78,7 +78,7 @@ struct MixPlan {
     /// Lines that are not a record (reported and skipped; the others are planned as usual).
     var rejected: [FileError]
 
-    static func build(_ inputs: [PackInput], split: String, seed: UInt64) throws -> MixPlan {
+    static func build(_ inputs: [PackInput], split: SplitSelection, seed: UInt64) throws -> MixPlan {
         guard !inputs.isEmpty else { throw PackError("no inputs: give --real/--synthetic or --input NAME=DIR") }
         var summaries: [InputSummary] = []
         var eligibleByInput: [[PlannedSample]] = []
@@ -94,7 +94,7 @@ struct MixPlan {
                 switch ManifestRecord.header(ofLine: line) {
                 case .failure(let problem):
                     rejected.append(FileError(path: path, reason: "line \(reader.lineNumber): \(problem.reason)"))
-                case .success(let header) where split == "all" || header.split == split:
+                case .success(let header) where split.includes(header.split):
                     eligible.append(PlannedSample(input: index, id: header.id, domain: header.domain, offset: reader.lineOffset,
                                                   length: line.utf8.count))
                 case .success:

@@ -7,7 +7,7 @@ public struct PackOptions: Sendable {
     public var out: String
     public var seed: UInt64 = 1
     public var prefix = "mix"
-    public var split = "train"
+    public var split = SplitSelection.train
     public var shardBytes = 1_000_000_000
     public var shardSamples = 100_000
     public var sample = SampleOptions()
@@ -177,7 +177,7 @@ public enum Packer {
                 current!.shard.entry.bytes += sample.byteCount
                 current!.shard.entry.samples += 1
                 current!.shard.entry.lastKey = sample.key
-                current!.shard.entry.domains[sample.domain, default: 0] += 1
+                current!.shard.entry.domains[sample.domain.rawValue, default: 0] += 1
                 for name in sample.classes { current!.shard.entry.classes[name, default: 0] += 1 }
             }
         }, afterBatch: { progress($0, toDo) })
@@ -215,7 +215,7 @@ public enum Packer {
     /// Everything that fixes the output: inputs (by content hash), seed, counts, options.
     static func packPlan(_ plan: MixPlan, _ options: PackOptions) -> PackPlan {
         var actual: [String: Int] = [:]
-        for sample in plan.order { actual[sample.domain, default: 0] += 1 }
+        for sample in plan.order { actual[sample.domain.rawValue, default: 0] += 1 }
         let sample = options.sample
         return PackPlan(
             inputs: plan.inputs.map { input in

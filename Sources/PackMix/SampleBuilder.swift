@@ -39,7 +39,7 @@ public struct SampleOptions: Sendable {
 /// multi-megabyte image is written and hashed from its mapped file, without a copy.
 struct BuiltSample: Sendable {
     var key: String
-    var domain: String
+    var domain: Domain
     var classes: [String]
     var pieces: [any ByteSource]   // json member, image header(s), image bytes, padding
 

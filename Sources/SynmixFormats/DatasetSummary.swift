@@ -15,7 +15,7 @@ public struct DatasetSummary: Sendable, Equatable {
         }
     }
 
-    public struct Split: Sendable, Equatable {
+    public struct SplitCounts: Sendable, Equatable {
         public var name: String
         public var images: Int
         public var classes: [ClassCounts]
@@ -29,25 +29,25 @@ public struct DatasetSummary: Sendable, Equatable {
         public init(path: String, sha256: String) { (self.path, self.sha256) = (path, sha256) }
     }
 
-    public var dataset: String, root: String, split: String
+    public var dataset: String, root: String, split: SplitSelection
     public var limit: Int?
     /// `"I/N"` for a part of an array job.
     public var partition: String?
     /// Synscapes only.
     public var valFraction: Double?
     public var discovered = 0, selected = 0, written = 0, failed = 0
-    public var splits: [Split] = []
+    public var splits: [SplitCounts] = []
     public var classes: [ClassCounts] = []
     public var ignorePixelFraction = 0.0
     public var instancesSplit = 0, metaEntriesWithoutPixels = 0
     public var taxonomy: HashedFile, mapping: HashedFile
 
-    public init(dataset: String, root: String, split: String, taxonomy: HashedFile, mapping: HashedFile) {
+    public init(dataset: String, root: String, split: SplitSelection, taxonomy: HashedFile, mapping: HashedFile) {
         (self.dataset, self.root, self.split, self.taxonomy, self.mapping) = (dataset, root, split, taxonomy, mapping)
     }
 
     /// Images of the split called `name` (0 when the run wrote none).
-    public func images(inSplit name: String) -> Int { splits.first { $0.name == name }?.images ?? 0 }
+    public func images(inSplit split: Split) -> Int { splits.first { $0.name == split.rawValue }?.images ?? 0 }
 
     public var json: JSON {
         func table(_ classes: [ClassCounts]) -> JSON {
@@ -58,7 +58,7 @@ public struct DatasetSummary: Sendable, Equatable {
             ("synmix_version", .string(synmixVersion)),
             ("dataset", .string(dataset)),
             ("root", .string(root)),
-            ("split", .string(split)),
+            ("split", .string(split.rawValue)),
             ("limit", limit.map { .int($0) } ?? .null),
             ("partition", partition.map { .string($0) } ?? .null),
             ("val_fraction", valFraction.map { .double($0) } ?? .null),
@@ -89,7 +89,7 @@ public struct DatasetSummary: Sendable, Equatable {
         }
         dataset = try fields.string("dataset")
         root = try fields.string("root")
-        split = try fields.string("split")
+        split = try fields.choice("split")
         limit = value["limit"]?.intValue
         partition = value["partition"]?.stringValue
         valFraction = value["val_fraction"]?.doubleValue
@@ -99,7 +99,7 @@ public struct DatasetSummary: Sendable, Equatable {
                                                    try counts.int("failed"))
         guard case .object(let rawSplits)? = value["splits"] else { throw fields.fail("missing or non-object field 'splits'") }
         splits = try rawSplits.map { name, raw in
-            Split(name: name, images: try FieldReader(value: raw, fail: fields.fail).int("images"), classes: try classTable(raw["classes"], "splits.\(name).classes"))
+            SplitCounts(name: name, images: try FieldReader(value: raw, fail: fields.fail).int("images"), classes: try classTable(raw["classes"], "splits.\(name).classes"))
         }
         classes = try classTable(value["classes"], "classes")
         ignorePixelFraction = try fields.optionalDouble("ignore_pixel_fraction") ?? 0

@@ -6,8 +6,8 @@ import SynmixCore
 public struct ManifestRecord: Sendable, Equatable {
     public var id: String
     public var source: String
-    public var domain: String      // "real" or "synthetic"
-    public var split: String
+    public var domain: Domain
+    public var split: Split
     public var root: String
     public var image: String       // relative to root
     public var width: Int
@@ -15,7 +15,7 @@ public struct ManifestRecord: Sendable, Equatable {
     public var instances: [InstanceRecord]
     public var ignore: RLE?        // nil when no pixel is ignored
 
-    public init(id: String, source: String, domain: String, split: String, root: String, image: String,
+    public init(id: String, source: String, domain: Domain, split: Split, root: String, image: String,
                 width: Int, height: Int, instances: [InstanceRecord], ignore: RLE?) {
         self.id = id
         self.source = source
@@ -32,8 +32,8 @@ public struct ManifestRecord: Sendable, Equatable {
     /// Key order as docs/formats.md lists it (part of the byte format).
     public var json: JSON {
         .object([
-            ("id", .string(id)), ("source", .string(source)), ("domain", .string(domain)),
-            ("split", .string(split)), ("root", .string(root)), ("image", .string(image)),
+            ("id", .string(id)), ("source", .string(source)), ("domain", .string(domain.rawValue)),
+            ("split", .string(split.rawValue)), ("root", .string(root)), ("image", .string(image)),
             ("width", .int(width)), ("height", .int(height)),
             ("instances", .array(instances.map(\.json))),
             ("ignore", ignore.map(\.json) ?? .null),
@@ -100,8 +100,8 @@ extension ManifestRecord {
         let reader = FieldReader(value: value, fail: fail)
         id = try reader.string("id")
         source = try reader.string("source")
-        domain = try reader.string("domain")
-        split = try reader.string("split")
+        domain = try reader.choice("domain")
+        split = try reader.choice("split")
         root = try reader.string("root")
         image = try reader.string("image")
         width = try reader.int("width")
@@ -113,7 +113,7 @@ extension ManifestRecord {
 extension ManifestRecord {
     /// What a mix plan needs of a manifest line, without decoding its masks.
     public struct Header: Sendable, Equatable {
-        public var id: String, split: String, domain: String
+        public var id: String, split: Split, domain: Domain
     }
 
     /// The id, split and domain of a manifest line, or why the line is not a record.
@@ -123,7 +123,11 @@ extension ManifestRecord {
         guard let id = value["id"]?.stringValue, let split = value["split"]?.stringValue, let domain = value["domain"]?.stringValue else {
             return .failure(FileError(path: "", reason: "a record needs string id, split and domain"))
         }
-        return .success(Header(id: id, split: split, domain: domain))
+        guard let knownSplit = Split(rawValue: split), let knownDomain = Domain(rawValue: domain) else {
+            return .failure(FileError(path: "", reason: "split '\(split)' or domain '\(domain)' is not one a record can have "
+                                      + "(\(Split.allCases.map(\.rawValue).joined(separator: ", ")); real, synthetic)"))
+        }
+        return .success(Header(id: id, split: knownSplit, domain: knownDomain))
     }
 }
 

@@ -45,12 +45,12 @@ public struct PackPlan: Sendable, Equatable {
 
     public var inputs: [Input]
     public var seed: UInt64
-    public var split: String
+    public var split: SplitSelection
     /// Samples taken from each input, in input order; samples per domain, by name.
     public var countsPerInput: [Count], countsPerDomain: [Count]
     public var options: Options
 
-    public init(inputs: [Input], seed: UInt64, split: String, countsPerInput: [Count], countsPerDomain: [Count], options: Options) {
+    public init(inputs: [Input], seed: UInt64, split: SplitSelection, countsPerInput: [Count], countsPerDomain: [Count], options: Options) {
         (self.inputs, self.seed, self.split) = (inputs, seed, split)
         (self.countsPerInput, self.countsPerDomain, self.options) = (countsPerInput, countsPerDomain.sorted { $0.name < $1.name }, options)
     }
@@ -66,7 +66,7 @@ public struct PackPlan: Sendable, Equatable {
                          ("requested", .string(input.requested)), ("chosen", .int(input.chosen))])
             })),
             ("seed", .int(Int(bitPattern: UInt(seed)))),
-            ("split", .string(split)),
+            ("split", .string(split.rawValue)),
             ("counts_per_input", .object(countsPerInput.map { ($0.name, .int($0.count)) })),
             ("counts_per_domain", .object(countsPerDomain.map { ($0.name, .int($0.count)) })),
             ("options", .object([
@@ -101,7 +101,7 @@ public struct PackPlan: Sendable, Equatable {
                          chosen: try input.int("chosen"))
         }
         seed = UInt64(bitPattern: Int64(try fields.int("seed")))
-        split = try fields.string("split")
+        split = try fields.choice("split")
         countsPerInput = try counts("counts_per_input")
         countsPerDomain = try counts("counts_per_domain")
         var total = 0

@@ -13,8 +13,8 @@ public struct SampleRecord: Sendable, Equatable {
     public var id: String
     public var key: String
     public var source: String
-    public var domain: String
-    public var split: String
+    public var domain: Domain
+    public var split: Split
     public var width: Int          // of the image member and the masks
     public var height: Int
     public var originalWidth: Int  // of the dataset image (predictions are written at this size)
@@ -26,7 +26,7 @@ public struct SampleRecord: Sendable, Equatable {
     /// The encodings an image member can have; the raw value is its extension.
     public enum ImageFormat: String, Sendable, CaseIterable { case png, jpg }
 
-    public init(id: String, key: String, source: String, domain: String, split: String, width: Int, height: Int,
+    public init(id: String, key: String, source: String, domain: Domain, split: Split, width: Int, height: Int,
                 originalWidth: Int, originalHeight: Int, imageFormat: ImageFormat, instances: [InstanceRecord], ignore: RLE?) {
         self.id = id
         self.key = key
@@ -46,7 +46,7 @@ public struct SampleRecord: Sendable, Equatable {
     public var json: JSON {
         .object([
             ("id", .string(id)), ("key", .string(key)), ("source", .string(source)),
-            ("domain", .string(domain)), ("split", .string(split)),
+            ("domain", .string(domain.rawValue)), ("split", .string(split.rawValue)),
             ("width", .int(width)), ("height", .int(height)),
             ("original_size", .array([.int(originalWidth), .int(originalHeight)])),
             ("image_format", .string(imageFormat.rawValue)),
@@ -63,8 +63,8 @@ public struct SampleRecord: Sendable, Equatable {
         id = try reader.string("id")
         key = try reader.string("key")
         source = try reader.string("source")
-        domain = try reader.string("domain")
-        split = try reader.string("split")
+        domain = try reader.choice("domain")
+        split = try reader.choice("split")
         width = try reader.int("width")
         height = try reader.int("height")
         guard let original = value["original_size"]?.arrayValue?.compactMap(\.intValue), original.count == 2,

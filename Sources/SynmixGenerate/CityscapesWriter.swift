@@ -1,6 +1,7 @@
 import CityscapesLabels
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 /// How the real dataset's human annotators treated objects: too small or
 /// mostly hidden ones were left unlabelled (void).
@@ -29,7 +30,7 @@ public struct CityscapesWriter: Sendable {
 
     /// Writes one frame; returns the base name `CITY_SSSSSS_FFFFFF`.
     @discardableResult
-    public func write(_ scene: Scene, split: String, city: String, sequence: Int, frame: Int, seed: UInt64) throws -> String {
+    public func write(_ scene: Scene, split: Split, city: String, sequence: Int, frame: Int, seed: UInt64) throws -> String {
         let base = "\(city)_\(pad(sequence))_\(pad(frame))"
         let painted = PaintedScene(scene)
         let (w, h) = (scene.width, scene.height)
@@ -87,7 +88,7 @@ public struct CityscapesWriter: Sendable {
             colors.samples[index * 4 + 3] = 255
         }
 
-        let imageFolder = "\(root)/leftImg8bit/\(split)/\(city)", labelFolder = "\(root)/gtFine/\(split)/\(city)"
+        let imageFolder = "\(root)/leftImg8bit/\(split.rawValue)/\(city)", labelFolder = "\(root)/gtFine/\(split.rawValue)/\(city)"
         try Files.createDirectory(imageFolder)
         try Files.createDirectory(labelFolder)
         let rgb = appearance.render(painted, seed: seed)

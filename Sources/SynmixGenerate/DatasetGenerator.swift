@@ -1,5 +1,6 @@
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 /// The demo benchmark's settings besides its looks (Appearance.demoReal/demoSynthetic),
 /// shared by `synmix-generate --look demo` and `make demo`.
@@ -74,7 +75,7 @@ public struct GenerateSettings: Sendable {
     public var extraObjects = StreetSceneBuilder.defaultExtraObjects
     /// Cityscapes' and Synscapes' own frame sizes.
     public var cityscapesSize = (width: 2048, height: 1024), synscapesSize = (width: 1440, height: 720)
-    public var split = "train"
+    public var split = Split.train
     public var city = "synthcity"
 
     public static let defaults = GenerateSettings()
@@ -96,7 +97,7 @@ public enum DatasetGenerator {
     }
 
     /// A Cityscapes-layout dataset of `count` random frames from `builder` in one split/city.
-    public static func cityscapes(root: String, count: Int, builder: StreetSceneBuilder, split: String, city: String,
+    public static func cityscapes(root: String, count: Int, builder: StreetSceneBuilder, split: Split, city: String,
                                   seed: UInt64, appearance: Appearance, policy: AnnotatorPolicy? = nil,
                                   pngLevel: Int, jobs: Int) throws {
         let (width, height) = (builder.width, builder.height)

@@ -1,5 +1,6 @@
 import Foundation
 import SynmixCore
+import SynmixFormats
 
 /// The committed fixtures (`fixtures/`): a few frames of each dataset in the
 /// exact original layouts, full-size and small, whose scenes exercise every
@@ -60,9 +61,9 @@ public enum Fixtures {
     static func writeCityscapes(root: String) throws {
         let policy = AnnotatorPolicy(minVisiblePixels: 12, minVisibleFraction: 0.15)
         let writer = CityscapesWriter(root: root, appearance: .fixtureReal, policy: policy)
-        let frames: [(split: String, city: String, width: Int, height: Int)] = [
-            ("train", "aachen", 2048, 1024), ("train", "bochum", 512, 256), ("train", "bochum", 512, 256),
-            ("val", "frankfurt", 512, 256), ("val", "frankfurt", 512, 256),
+        let frames: [(split: Split, city: String, width: Int, height: Int)] = [
+            (.train, "aachen", 2048, 1024), (.train, "bochum", 512, 256), (.train, "bochum", 512, 256),
+            (.val, "frankfurt", 512, 256), (.val, "frankfurt", 512, 256),
         ]
         for (index, frame) in frames.enumerated() {
             let builder = StreetSceneBuilder(width: frame.width, height: frame.height)
@@ -73,7 +74,7 @@ public enum Fixtures {
         let width = 512, height = 256
         let unlabeled = Scene(width: width, height: height, stuff: [Region(labelId: Labels.unlabeled, polygon: rect(0, 0, Double(width), Double(height)))],
                               overlays: DatasetGenerator.realOverlays(width: width, height: height))
-        try writer.write(unlabeled, split: "test", city: "berlin", sequence: 0, frame: 19, seed: 99)
+        try writer.write(unlabeled, split: .test, city: "berlin", sequence: 0, frame: 19, seed: 99)
     }
 
     static func writeSynscapes(root: String) throws {

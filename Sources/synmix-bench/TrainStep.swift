@@ -84,7 +84,7 @@ struct TrainStep: ParsableCommand {
 
         // Inference as predict runs it: one image, forward + grouping at the input size.
         let predictor = Predictor(model: model, inputWidth: width, inputHeight: height)
-        let record = SampleRecord(id: "b/1", key: "b", source: "b", domain: "real", split: "val", width: width, height: height,
+        let record = SampleRecord(id: "b/1", key: "b", source: "b", domain: .real, split: .val, width: width, height: height,
                                   originalWidth: width, originalHeight: height, imageFormat: .png, instances: [], ignore: nil)
         var raster = Raster<UInt8>(width: width, height: height, channels: 3)
         for i in raster.samples.indices { raster.samples[i] = UInt8(truncatingIfNeeded: random.next()) }

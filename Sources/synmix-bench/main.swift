@@ -106,7 +106,7 @@ struct EvaluateInMemory: ParsableCommand {
 
     func run() throws {
         var options = CityscapesEvaluation.Options(groundTruth: root, predictions: "\(root)/results")
-        options.split = "val"
+        options.split = .val
         let images = try CityscapesEvaluation.load(options).images
         let started = Date()
         let result = InstanceEvaluator(classNames: CityscapesEvaluation.classes.map(\.name)).evaluate(images)

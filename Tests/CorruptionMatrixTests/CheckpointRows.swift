@@ -140,10 +140,10 @@ final class ResumeCorruptionTests: XCTestCase {
         let folder = NSTemporaryDirectory() + "synmix-tests/resume-fixtures-\(UUID().uuidString.prefix(8))"
         var harmonize = HarmonizeOptions(dataset: .cityscapes, root: "\(fixturesFolder)/cityscapes", out: "\(folder)/manifest",
                                          mappingPath: "\(mappingsFolder)/cityscapes.yaml", taxonomyPath: taxonomyPath)
-        harmonize.split = "all"
+        harmonize.split = .all
         _ = try! Harmonizer.run(harmonize)
         var pack = PackOptions(inputs: [PackInput(name: "real", manifest: "\(folder)/manifest")], out: "\(folder)/shards")
-        pack.split = "all"
+        pack.split = .all
         pack.shardSamples = 3
         pack.sample.maxSize = (128, 64)
         pack.taxonomy = try! Taxonomy(contentsOf: taxonomyPath)

@@ -20,11 +20,11 @@ final class CocoExportCorruptionTests: XCTestCase {
         let manifest = try temporaryFolder()
         var harmonize = HarmonizeOptions(dataset: .cityscapes, root: root, out: manifest, mappingPath: "\(mappingsFolder)/cityscapes.yaml",
                                          taxonomyPath: taxonomyPath)
-        harmonize.split = "all"
+        harmonize.split = .all
         _ = try Harmonizer.run(harmonize)
         let folder = try temporaryFolder()
         var options = PackOptions(inputs: [PackInput(name: "real", manifest: manifest)], out: folder)
-        options.split = "all"
+        options.split = .all
         options.shardSamples = 3
         options.sample.maxSize = (256, 128)
         options.sample.imageFormat = .png
@@ -174,7 +174,7 @@ final class CocoExportCorruptionTests: XCTestCase {
         let manifest = try temporaryFolder()
         var harmonize = HarmonizeOptions(dataset: .cityscapes, root: root, out: manifest, mappingPath: "\(mappingsFolder)/cityscapes.yaml",
                                          taxonomyPath: taxonomyPath)
-        harmonize.split = "all"
+        harmonize.split = .all
         _ = try Harmonizer.run(harmonize)
         let lines = try readManifest(manifest).map(\.jsonLine)
         try Files.writeAtomically((lines + [lines[0]]).map { $0 + "\n" }.joined(), to: "\(manifest)/manifest.jsonl")

@@ -205,7 +205,7 @@ final class CorruptionMatrixTests: XCTestCase {
                                   to: "\(folder)/manifest.jsonl")
         let shards = try temporaryFolder()
         var options = PackOptions(inputs: [PackInput(name: "real", manifest: folder)], out: shards)
-        options.split = "all"
+        options.split = .all
         options.shardSamples = 3
         let packed = try Packer.run(options)
         XCTAssertEqual(packed.shards.count, 2)
@@ -336,7 +336,7 @@ final class CorruptionMatrixTests: XCTestCase {
         let manifest = try harmonizedFolder(cityscapesRoot(), dataset: .cityscapes)
         let clean = try temporaryFolder()
         var options = PackOptions(inputs: [PackInput(name: "real", manifest: manifest)], out: clean)
-        options.split = "all"
+        options.split = .all
         options.shardSamples = 3
         options.sample.maxSize = (256, 128)
         options.sample.imageFormat = .png
@@ -400,7 +400,7 @@ final class CorruptionMatrixTests: XCTestCase {
     func harmonizeOptions(_ root: String, dataset: Dataset, out: String) -> HarmonizeOptions {
         var options = HarmonizeOptions(dataset: dataset, root: root, out: out, mappingPath: "\(mappingsFolder)/\(dataset.rawValue).yaml",
                                        taxonomyPath: "\(mappingsFolder)/taxonomy.yaml")
-        options.split = "all"
+        options.split = .all
         options.jobs = 2
         return options
     }
@@ -440,7 +440,7 @@ final class CorruptionMatrixTests: XCTestCase {
     func packedSamples(_ input: String, taxonomy: Taxonomy) throws -> (samples: [String: [UInt8]], errors: [FileError]) {
         let out = try temporaryFolder()
         var options = PackOptions(inputs: [PackInput(name: "real", manifest: input)], out: out)
-        options.split = "all"
+        options.split = .all
         options.taxonomy = taxonomy
         let result = try Packer.run(options)
         var samples: [String: [UInt8]] = [:]

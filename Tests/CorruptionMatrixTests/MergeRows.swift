@@ -12,7 +12,7 @@ final class MergeCorruptionTests: XCTestCase {
         let out = NSTemporaryDirectory() + "synmix-tests/merge-manifest-\(UUID().uuidString.prefix(8))"
         var harmonize = HarmonizeOptions(dataset: .cityscapes, root: "\(fixturesFolder)/cityscapes", out: out,
                                          mappingPath: "\(mappingsFolder)/cityscapes.yaml", taxonomyPath: taxonomyPath)
-        harmonize.split = "all"
+        harmonize.split = .all
         _ = try! Harmonizer.run(harmonize)
         return out
     }()
@@ -22,7 +22,7 @@ final class MergeCorruptionTests: XCTestCase {
         let out = try temporaryFolder()
         for index in only ?? Array(1...count) {
             var options = PackOptions(inputs: [PackInput(name: "real", manifest: Self.manifest)], out: out)
-            options.split = "all"
+            options.split = .all
             options.shardSamples = 1
             options.seed = seed
             options.partition = Partition("\(index)/\(count)")

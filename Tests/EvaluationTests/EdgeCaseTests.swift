@@ -66,7 +66,7 @@ final class EdgeCaseTests: XCTestCase {
     }
 
     func testManifestGroundTruthUsesCrowdAsGroupsAndIgnoreAsVoid() {
-        let record = ManifestRecord(id: "x", source: "s", domain: "real", split: "val", root: "/", image: "i.png", width: 60, height: 40,
+        let record = ManifestRecord(id: "x", source: "s", domain: .real, split: .val, root: "/", image: "i.png", width: 60, height: 40,
                                     instances: [InstanceRecord(id: 0, className: "car", isCrowd: true, mask: rect(0, 20, 0, 20), sourceId: 26),
                                                 InstanceRecord(id: 1, className: "car", isCrowd: false, mask: rect(20, 40, 30, 50), sourceId: 26000)],
                                     ignore: rect(0, 10, 40, 60))

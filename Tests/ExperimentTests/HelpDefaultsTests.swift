@@ -24,13 +24,13 @@ final class HelpDefaultsTests: XCTestCase {
                          "--jobs": jobs, "--objects": "\(CountRange(generate.extraObjects))", "--gap": "\(generate.gap)",
                          "--look": generate.look.rawValue]
         return [
-            "harmonize": ["--split": harmonize.split, "--jobs": jobs, "--val-fraction": "\(harmonize.valFraction)",
+            "harmonize": ["--split": harmonize.split.rawValue, "--jobs": jobs, "--val-fraction": "\(harmonize.valFraction)",
                           "--max-errors": maxErrors, "--max-pixels": "\(harmonize.maxPixels)"],
             "filter-instances": ["--policy": filter.policy.rawValue, "--calibration-percentile": "\(filter.calibrationPercentile)",
                                  "--preview": "\(filter.previews)", "--max-errors": maxErrors, "--jobs": jobs],
             "pack-mix pack": ["--seed": "\(pack.seed)", "--name": pack.prefix, "--shard-samples": "\(pack.shardSamples)",
                               "--image-format": pack.sample.imageFormat.rawValue, "--jpeg-quality": "\(pack.sample.jpegQuality)",
-                              "--split": pack.split, "--jobs": jobs, "--max-errors": maxErrors,
+                              "--split": pack.split.rawValue, "--jobs": jobs, "--max-errors": maxErrors,
                               "--synthetic-count": "\(PackInput.defaultCount)"],
             "pack-mix coco": ["--max-errors": maxErrors],
             "pack-mix merge": [:],
@@ -40,12 +40,12 @@ final class HelpDefaultsTests: XCTestCase {
                                  "--checkpoint-every": "\(fit.checkpointEvery)", "--log-every": "\(fit.logEvery)",
                                  "--center-sigma": "\(fit.centerSigma)"],
             "train-shards evaluate": ["--jobs": jobs, "--max-errors": maxErrors,
-                                      "--split": CityscapesEvaluation.Options.defaults.split,
+                                      "--split": CityscapesEvaluation.Options.defaults.split.rawValue,
                                       "--overlays": "0"],   // an option of the command alone: none drawn unless asked
             "train-shards predict": ["--jobs": jobs, "--max-errors": maxErrors],
             "synmix-generate cityscapes": generated.merging([
                 "--width": "\(generate.cityscapesSize.width)", "--height": "\(generate.cityscapesSize.height)",
-                "--split": generate.split, "--city": generate.city]) { $1 },
+                "--split": generate.split.rawValue, "--city": generate.city]) { $1 },
             "synmix-generate synscapes": generated.merging([
                 "--width": "\(generate.synscapesSize.width)", "--height": "\(generate.synscapesSize.height)"]) { $1 },
             "synmix-generate fixtures": ["--out": Fixtures.defaultFolder],

@@ -31,7 +31,7 @@ final class WalkthroughTests: XCTestCase {
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0)
 
-        XCTAssertEqual(try readManifest("\(work)/cityscapes").filter { $0.split == "val" }.count, 6)
+        XCTAssertEqual(try readManifest("\(work)/cityscapes").filter { $0.split == .val }.count, 6)
         XCTAssertEqual(Files.list("\(work)/synscapes-filtered/previews").count, 2)
         XCTAssertEqual(try ShardIndex.read(folder: "\(work)/mix").samples, 24)
         XCTAssertEqual(try TrainingMetrics.read(folder: "\(work)/run").steps.count, 40)

@@ -30,7 +30,7 @@ func probeRecord(id: String = "synscapes/1", root: String = "/data/Synscapes") -
         InstanceRecord(id: 6, className: "car", isCrowd: true, mask: rect(90, 40, 3, 3), sourceId: 26),       // 9 px crowd: kept
         InstanceRecord(id: 7, className: "person", isCrowd: false, mask: rect(0, 30, 4, 12), sourceId: 24000), // no occlusion attribute: kept
     ]
-    return ManifestRecord(id: id, source: "synscapes", domain: "synthetic", split: "train", root: root,
+    return ManifestRecord(id: id, source: "synscapes", domain: .synthetic, split: .train, root: root,
                           image: "img/rgb/1.png", width: 100, height: 50, instances: instances,
                           ignore: rect(80, 20, 10, 5))
 }

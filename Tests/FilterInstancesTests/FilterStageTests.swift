@@ -97,7 +97,7 @@ final class FilterStageTests: XCTestCase {
         // 100 real persons: 1-pixel-wide columns of heights 1…100 (area = height) on 100×200 images.
         let size = (100, 200)
         let records = (0..<10).map { r in
-            ManifestRecord(id: "cityscapes/train/c/c_\(r)", source: "cityscapes", domain: "real", split: "train", root: "/r",
+            ManifestRecord(id: "cityscapes/train/c/c_\(r)", source: "cityscapes", domain: .real, split: .train, root: "/r",
                            image: "x.png", width: 100, height: 200,
                            instances: (0..<10).map { k in
                                let height = r * 10 + k + 1

@@ -129,11 +129,11 @@ final class ReaderFuzzTests: XCTestCase {
         let manifest = try temporaryFolder()
         var harmonize = HarmonizeOptions(dataset: .cityscapes, root: "\(fixturesFolder)/cityscapes", out: manifest,
                                          mappingPath: "\(mappingsFolder)/cityscapes.yaml", taxonomyPath: "\(mappingsFolder)/taxonomy.yaml")
-        harmonize.split = "all"
+        harmonize.split = .all
         _ = try Harmonizer.run(harmonize)
         let out = try temporaryFolder()
         var options = PackOptions(inputs: [PackInput(name: "real", manifest: manifest)], out: out)
-        options.split = "all"
+        options.split = .all
         options.shardSamples = 2
         options.partition = Partition("1/1")
         _ = try Packer.run(options)
@@ -162,9 +162,9 @@ final class ReaderFuzzTests: XCTestCase {
                                       sourceId: 26001, occlusion: 0.25, truncation: 0.5, amodalBBox: [2.5, 1, 8, 6])
         let crowd = InstanceRecord(id: 1, className: "person", isCrowd: true, mask: RLE.encode(mask: ignore, height: 8, width: 16), sourceId: 24)
         return [
-            ManifestRecord(id: "synscapes/1", source: "synscapes", domain: "synthetic", split: "train", root: "/data", image: "img/rgb/1.png",
+            ManifestRecord(id: "synscapes/1", source: "synscapes", domain: .synthetic, split: .train, root: "/data", image: "img/rgb/1.png",
                            width: 16, height: 8, instances: [instance, crowd], ignore: RLE.encode(mask: ignore, height: 8, width: 16)),
-            ManifestRecord(id: "cityscapes/val/a", source: "cityscapes", domain: "real", split: "val", root: "/data", image: "a.png",
+            ManifestRecord(id: "cityscapes/val/a", source: "cityscapes", domain: .real, split: .val, root: "/data", image: "a.png",
                            width: 16, height: 8, instances: [], ignore: nil),
         ]
     }

@@ -15,7 +15,7 @@ final class BadInputTests: XCTestCase {
         let writer = CityscapesWriter(root: root, appearance: .fixtureReal,
                                       policy: AnnotatorPolicy(minVisiblePixels: 0, minVisibleFraction: 0))
         for frame in 0..<5 {
-            try writer.write(CityscapesReaderTests.handScene(), split: "train", city: "c", sequence: 0, frame: frame, seed: 1)
+            try writer.write(CityscapesReaderTests.handScene(), split: .train, city: "c", sequence: 0, frame: frame, seed: 1)
         }
         let labels = "\(root)/gtFine/train/c"
         func label(_ frame: Int) -> String { "\(labels)/c_000000_00000\(frame)_gtFine_instanceIds.png" }
@@ -163,7 +163,7 @@ final class BadInputTests: XCTestCase {
         let root = try temporaryFolder()
         let writer = CityscapesWriter(root: root, appearance: .fixtureReal,
                                       policy: AnnotatorPolicy(minVisiblePixels: 0, minVisibleFraction: 0))
-        try writer.write(CityscapesReaderTests.handScene(), split: "train", city: "c", sequence: 0, frame: 0, seed: 1)
+        try writer.write(CityscapesReaderTests.handScene(), split: .train, city: "c", sequence: 0, frame: 0, seed: 1)
         let image = "\(root)/leftImg8bit/train/c/c_000000_000000_leftImg8bit.png"
         let bytes = try Files.read(image)
         try write(Array(bytes.prefix(bytes.count - 30)), image)   // header intact, data cut

@@ -26,7 +26,7 @@ final class CityscapesReaderTests: XCTestCase {
         let root = try temporaryFolder()
         let writer = CityscapesWriter(root: root, appearance: .fixtureReal,
                                       policy: AnnotatorPolicy(minVisiblePixels: 0, minVisibleFraction: 0))
-        try writer.write(Self.handScene(), split: "train", city: "handcity", sequence: 0, frame: 19, seed: 1)
+        try writer.write(Self.handScene(), split: .train, city: "handcity", sequence: 0, frame: 19, seed: 1)
         return root
     }
 
@@ -38,7 +38,7 @@ final class CityscapesReaderTests: XCTestCase {
         let record = try XCTUnwrap(readManifest(out).first)
         XCTAssertEqual(record.id, "cityscapes/train/handcity/handcity_000000_000019")
         XCTAssertEqual(record.image, "leftImg8bit/train/handcity/handcity_000000_000019_leftImg8bit.png")
-        XCTAssertEqual(record.domain, "real")
+        XCTAssertEqual(record.domain, .real)
         XCTAssertEqual([record.width, record.height], [64, 32])
         // Ascending source id: the car group (26) first, then 24000, 25000, 26000, 26001, 33000.
         XCTAssertEqual(record.instances.map(\.sourceId), [26, 24000, 25000, 26000, 26001, 33000])
@@ -70,16 +70,16 @@ final class CityscapesReaderTests: XCTestCase {
     func testSplitOptionSelectsOneSplit() throws {
         let out = try temporaryFolder()
         var opts = options(.cityscapes, root: "\(fixturesFolder)/cityscapes", out: out)
-        opts.split = "val"
+        opts.split = .val
         let result = try Harmonizer.run(opts)
         XCTAssertEqual(result.written, 2)
-        XCTAssertEqual(Set(try readManifest(out).map(\.split)), ["val"])
+        XCTAssertEqual(Set(try readManifest(out).map(\.split)), [.val])
     }
 
     func testTestSplitFramesHaveOnlyIgnoreRegions() throws {
         let out = try temporaryFolder()
         var opts = options(.cityscapes, root: "\(fixturesFolder)/cityscapes", out: out)
-        opts.split = "test"
+        opts.split = .test
         _ = try Harmonizer.run(opts)
         let record = try XCTUnwrap(readManifest(out).first)
         XCTAssertEqual(record.instances.count, 0)

@@ -37,7 +37,7 @@ final class HarmonizerTests: XCTestCase {
         XCTAssertEqual(summary.json.pretty, text)
         XCTAssertEqual(summary.dataset, "synscapes")
         XCTAssertEqual(summary.written, summary.splits.reduce(0) { $0 + $1.images })
-        XCTAssertEqual(summary.images(inSplit: "train") + summary.images(inSplit: "val"), summary.written)
+        XCTAssertEqual(summary.images(inSplit: .train) + summary.images(inSplit: .val), summary.written)
         XCTAssertEqual(summary.classes.map(\.name), ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"])
     }
 

@@ -57,7 +57,7 @@ final class SynscapesReaderTests: XCTestCase {
         XCTAssertEqual(car.amodalBBox, [2, 2, 20, 10])
         XCTAssertEqual(person.amodalBBox?[0], 60)
         XCTAssertEqual(person.amodalBBox?[2], 10)     // unclamped: reaches past the right border
-        XCTAssertEqual(record.domain, "synthetic")
+        XCTAssertEqual(record.domain, .synthetic)
         XCTAssertEqual(record.image, "img/rgb/1.png")
     }
 
@@ -69,12 +69,12 @@ final class SynscapesReaderTests: XCTestCase {
 
     func testValFractionTakesTheHighestNumbers() throws {
         let root = try writeHandDataset(numbers: Array(1...10) + [25])
-        let reader = try SynscapesReader(root: root, split: "all", valFraction: 0.2,
+        let reader = try SynscapesReader(root: root, split: .all, valFraction: 0.2,
                                          taxonomy: Taxonomy(contentsOf: "\(mappingsFolder)/taxonomy.yaml"),
                                          mapping: LabelMapping(contentsOf: "\(mappingsFolder)/synscapes.yaml",
                                                                taxonomy: Taxonomy(contentsOf: "\(mappingsFolder)/taxonomy.yaml")))
         let samples = try reader.discover()
-        XCTAssertEqual(samples.filter { $0.split == "val" }.map(\.id).sorted(), ["synscapes/10", "synscapes/25"])
+        XCTAssertEqual(samples.filter { $0.split == .val }.map(\.id).sorted(), ["synscapes/10", "synscapes/25"])
         XCTAssertEqual(samples.count, 11)
         XCTAssertEqual(SynscapesReader.valCount(of: 25_000, fraction: 0.04), 1_000)   // 24 001 … 25 000
         XCTAssertEqual(SynscapesReader.valCount(of: 5, fraction: 0.04), 0)

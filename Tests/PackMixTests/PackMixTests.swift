@@ -14,7 +14,7 @@ let fixtureManifests: (real: String, synthetic: String) = {
                                        out: "\(folder)/\(dataset.rawValue)",
                                        mappingPath: "\(repositoryRoot)/mappings/\(dataset.rawValue).yaml",
                                        taxonomyPath: "\(repositoryRoot)/mappings/taxonomy.yaml")
-        options.split = "all"
+        options.split = .all
         _ = try! Harmonizer.run(options)
     }
     return ("\(folder)/cityscapes", "\(folder)/synscapes")
@@ -34,7 +34,7 @@ final class PackMixTests: XCTestCase {
                                            PackInput(name: "synthetic", manifest: fixtureManifests.synthetic, count: syntheticCount)],
                                   out: out)
         options.seed = seed
-        options.split = "all"
+        options.split = .all
         options.shardSamples = 3
         return options
     }
@@ -84,7 +84,7 @@ final class PackMixTests: XCTestCase {
         try Files.writeAtomically(records.map { $0.jsonLine + "\n" }.joined(), to: "\(input)/manifest.jsonl")
         let out = try temporaryFolder()
         var opts = PackOptions(inputs: [PackInput(name: "real", manifest: input)], out: out)
-        opts.split = "all"
+        opts.split = .all
         opts.taxonomy = try Taxonomy(contentsOf: "\(mappingsFolder)/taxonomy.yaml")
         let result = try Packer.run(opts)
         XCTAssertEqual(result.samples, records.count - 1)
@@ -141,7 +141,7 @@ final class PackMixTests: XCTestCase {
         records.append(twin)
         try Files.writeAtomically(records.map { $0.jsonLine + "\n" }.joined(), to: "\(input)/manifest.jsonl")
         var opts = PackOptions(inputs: [PackInput(name: "real", manifest: input)], out: try temporaryFolder())
-        opts.split = "all"
+        opts.split = .all
         let result = try Packer.run(opts)
         XCTAssertEqual(result.samples, records.count - 1)
         XCTAssertEqual(result.errors.count, 1)
@@ -158,23 +158,23 @@ final class PackMixTests: XCTestCase {
         for n in [1, 2, 4] {
             let plan = try MixPlan.build([PackInput(name: "real", manifest: fixtureManifests.real),
                                           PackInput(name: "synthetic", manifest: fixtureManifests.synthetic, count: .exactly(n))],
-                                         split: "all", seed: 42)
-            XCTAssertEqual(plan.order.filter { $0.domain == "synthetic" }.count, n)
-            XCTAssertEqual(plan.order.filter { $0.domain == "real" }.count, 6)
-            chosen.append(Set(plan.order.filter { $0.domain == "synthetic" }.map(\.id)))
+                                         split: .all, seed: 42)
+            XCTAssertEqual(plan.order.filter { $0.domain == .synthetic }.count, n)
+            XCTAssertEqual(plan.order.filter { $0.domain == .real }.count, 6)
+            chosen.append(Set(plan.order.filter { $0.domain == .synthetic }.map(\.id)))
         }
         XCTAssertTrue(chosen[0].isSubset(of: chosen[1]) && chosen[1].isSubset(of: chosen[2]), "\(chosen)")
         // A fraction is of the whole set: 6 real + 4 synthetic = 40 % synthetic.
         let fraction = try MixPlan.build([PackInput(name: "real", manifest: fixtureManifests.real),
                                           PackInput(name: "synthetic", manifest: fixtureManifests.synthetic, count: .fraction(0.4))],
-                                         split: "all", seed: 42)
-        XCTAssertEqual(fraction.order.filter { $0.domain == "synthetic" }.count, 4)
+                                         split: .all, seed: 42)
+        XCTAssertEqual(fraction.order.filter { $0.domain == .synthetic }.count, 4)
         XCTAssertThrowsError(try MixPlan.build([PackInput(name: "synthetic", manifest: fixtureManifests.synthetic, count: .exactly(6))],
-                                               split: "all", seed: 1)) { error in
+                                               split: .all, seed: 1)) { error in
             XCTAssertEqual("\(error)", "input 'synthetic' has 5 records in split 'all', 6 were asked for")
         }
         // The split filter: the Cityscapes fixtures have 3 train frames.
-        let train = try MixPlan.build([PackInput(name: "real", manifest: fixtureManifests.real)], split: "train", seed: 1)
+        let train = try MixPlan.build([PackInput(name: "real", manifest: fixtureManifests.real)], split: .train, seed: 1)
         XCTAssertEqual(train.order.count, 3)
     }
 
@@ -194,7 +194,7 @@ final class PackMixTests: XCTestCase {
         }
         var opts = PackOptions(inputs: [PackInput(name: "real", manifest: "\(manifests)/real"),
                                         PackInput(name: "synthetic", manifest: "\(manifests)/synthetic")], out: out)
-        (opts.seed, opts.split, opts.shardSamples) = (7, "all", 2)
+        (opts.seed, opts.split, opts.shardSamples) = (7, .all, 2)
         (opts.sample.scale, opts.sample.imageFormat) = (1.5, .png)
         return opts
     }
@@ -300,7 +300,7 @@ final class PackMixTests: XCTestCase {
         try records.write(toFile: "\(root)/manifest.jsonl", atomically: true, encoding: .utf8)
         let out = try temporaryFolder()
         var opts = PackOptions(inputs: [PackInput(name: "synthetic", manifest: "\(root)/manifest.jsonl")], out: out)
-        opts.split = "all"
+        opts.split = .all
         let result = try Packer.run(opts)
         XCTAssertEqual(result.samples, 4)
         XCTAssertEqual(result.errors.map(\.path), ["\(root)/synscapes/img/rgb/2.png"])
@@ -317,7 +317,7 @@ final class PackMixTests: XCTestCase {
         records = records.replacingOccurrences(of: "\(repositoryRoot)/fixtures/synscapes", with: "/gone/Synscapes")
         try records.write(toFile: "\(moved)/manifest.jsonl", atomically: true, encoding: .utf8)
         var opts = PackOptions(inputs: [PackInput(name: "synthetic", manifest: "\(moved)/manifest.jsonl")], out: try temporaryFolder())
-        opts.split = "all"
+        opts.split = .all
         XCTAssertEqual(try Packer.run(opts).errors.count, 5)   // every image is missing at the old root
         opts.out = try temporaryFolder()
         opts.sample.rootMap = [(old: "/gone/Synscapes", new: "\(moved)/synscapes")]
@@ -348,7 +348,7 @@ final class PackMixTests: XCTestCase {
         for y in 10..<20 { for x in 10..<30 { mask[y * 100 + x] = 1 } }
         var ignore = [UInt8](repeating: 0, count: 5000)
         for y in 40..<50 { for x in 0..<100 { ignore[y * 100 + x] = 1 } }
-        let record = ManifestRecord(id: "t/a", source: "t", domain: "synthetic", split: "train", root: root, image: "img/a.png",
+        let record = ManifestRecord(id: "t/a", source: "t", domain: .synthetic, split: .train, root: root, image: "img/a.png",
                                     width: 100, height: 50,
                                     instances: [InstanceRecord(id: 0, className: "car", isCrowd: false,
                                                                mask: RLE.encode(mask: mask, height: 50, width: 100), sourceId: 1,

@@ -12,7 +12,7 @@ final class ShardInteropTests: XCTestCase {
         let out = try temporaryFolder()
         var options = PackOptions(inputs: [PackInput(name: "real", manifest: fixtureManifests.real),
                                            PackInput(name: "synthetic", manifest: fixtureManifests.synthetic)], out: out)
-        options.split = "all"
+        options.split = .all
         options.shardSamples = 4
         options.sample.imageFormat = .jpg
         options.sample.scale = 0.5

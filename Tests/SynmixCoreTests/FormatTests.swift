@@ -9,8 +9,8 @@ final class FormatTests: XCTestCase {
         for i in [5, 6, 13, 14] { mask[i] = 1 }
         let instance = InstanceRecord(id: 0, className: "car", isCrowd: false, mask: RLE.encode(mask: mask, height: 4, width: 8),
                                       sourceId: 26001, occlusion: 0.25, truncation: 0, amodalBBox: [4.5, 0, 3, 2.5])
-        return SampleRecord(id: "cityscapes/val/a_000001", key: "cityscapes-val-a_000001", source: "cityscapes", domain: "real",
-                            split: "val", width: 8, height: 4, originalWidth: 2048, originalHeight: 1024, imageFormat: .jpg,
+        return SampleRecord(id: "cityscapes/val/a_000001", key: "cityscapes-val-a_000001", source: "cityscapes", domain: .real,
+                            split: .val, width: 8, height: 4, originalWidth: 2048, originalHeight: 1024, imageFormat: .jpg,
                             instances: [instance], ignore: nil)
     }
 

@@ -80,10 +80,10 @@ final class DetectorTests: XCTestCase {
         let folder = try temporaryFolder()
         var harmonize = HarmonizeOptions(dataset: .cityscapes, root: "\(fixturesFolder)/cityscapes", out: "\(folder)/manifest",
                                          mappingPath: "\(mappingsFolder)/cityscapes.yaml", taxonomyPath: taxonomyPath)
-        harmonize.split = "train"
+        harmonize.split = .train
         _ = try Harmonizer.run(harmonize)
         var pack = PackOptions(inputs: [PackInput(name: "real", manifest: "\(folder)/manifest")], out: "\(folder)/shards")
-        pack.split = "train"
+        pack.split = .train
         pack.sample.maxSize = (2048, 1024)   // every fixture image at its own size
         pack.taxonomy = try Taxonomy(contentsOf: taxonomyPath)
         _ = try Packer.run(pack)

@@ -78,7 +78,7 @@ final class ModelTests: XCTestCase {
         var car = [UInt8](repeating: 0, count: 16 * 8), ignore = car
         for y in 0..<4 { for x in 8..<12 { car[y * 16 + x] = 1 } }
         for y in 0..<8 { for x in 0..<4 { ignore[y * 16 + x] = 1 } }
-        let record = SampleRecord(id: "t/1", key: "k", source: "t", domain: "real", split: "train", width: 16, height: 8,
+        let record = SampleRecord(id: "t/1", key: "k", source: "t", domain: .real, split: .train, width: 16, height: 8,
                                   originalWidth: 16, originalHeight: 8, imageFormat: .png, instances: [InstanceRecord(id: 0, className: "car", isCrowd: false,
                                                                mask: RLE.encode(mask: car, height: 8, width: 16), sourceId: 26000)],
                                     ignore: RLE.encode(mask: ignore, height: 8, width: 16))
