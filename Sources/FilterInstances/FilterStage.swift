@@ -51,23 +51,7 @@ public enum FilterStage {
         guard Files.exists(inputPath) else { throw FileError(path: inputPath, reason: "no manifest here") }
         try Files.checkOutput(options.out, isNotInput: inputPath)
 
-        var header = "Thresholds applied by filter-instances (synmix \(synmixVersion)).\n"
-        header += "Base: \(Files.absolute(options.thresholdsPath))"
-        if !options.overrides.isEmpty {
-            header += "\nCommand line: " + options.overrides.keys.sorted().map { "--\($0.rawValue.replacingOccurrences(of: "_", with: "-")) \(options.overrides[$0]!)" }.joined(separator: " ")
-        }
-        if let calibrateFrom = options.calibrateFrom {
-            // Calibrated thresholds are in the filtered manifest's pixels: take its first record's size.
-            let calibration = try Calibration(manifest: ManifestReader.file(calibrateFrom), percentile: options.calibrationPercentile)
-            let size = try firstRecordSize(inputPath)
-            thresholds = calibration.apply(to: thresholds, width: size.width, height: size.height)
-            header += "\nmin_area and min_height per class: the \(calibration.percentile.description)th percentile (nearest rank) of the non-crowd instances in"
-            header += "\n\(Files.absolute(ManifestReader.file(calibrateFrom))), relative to image size, scaled to \(size.width)x\(size.height):"
-            for name in taxonomy.classes.map(\.name) where calibration.perClass[name] != nil {
-                let s = calibration.perClass[name]!
-                header += String(format: "\n  %@: %d instances, area %.3g of the image, height %.3g of the image", name, s.instances, s.areaFraction, s.heightFraction)
-            }
-        }
+        let header = try calibrate(&thresholds, options: options, taxonomy: taxonomy, inputPath: inputPath)
         let thresholdsYAML = thresholds.yaml(taxonomy: taxonomy, header: header)
 
         try Files.createDirectory(options.out)
@@ -110,19 +94,9 @@ public enum FilterStage {
             }
         }, afterBatch: progress)
 
-        var previews: [String] = []
-        if options.previews > 0 {
-            try Files.createDirectory("\(options.out)/previews")
-            for candidate in candidates {
-                let name = Files.safeName(candidate.input.id)
-                let path = "\(options.out)/previews/\(name).png"
-                try Preview.render(input: candidate.input, outcome: candidate.outcome, taxonomy: taxonomy, to: path)
-                previews.append(path)
-            }
-        }
-        let errorLines = errors.map {
-            JSON.object([("file", .string($0.file)), ("line", .int($0.line)), ("reason", .string($0.reason))]).compact + "\n"
-        }
+        let previews = try writePreviews(candidates.map { ($0.input, $0.outcome) }, to: "\(options.out)/previews", taxonomy: taxonomy,
+                                         asked: options.previews > 0)
+        let errorLines = errors.map { $0.json.compact + "\n" }
         try Files.writeAtomically(errorLines.joined(), to: "\(options.out)/errors.jsonl")
         try Files.writeAtomically(thresholdsYAML, to: "\(options.out)/thresholds.yaml")
         let input = Files.absolute(inputPath)
@@ -134,6 +108,41 @@ public enum FilterStage {
         let totals = report.totals
         return FilterResult(records: report.records, removed: totals.removed, kept: totals.kept, errors: errors,
                             headline: report.headline, previews: previews)
+    }
+
+    /// With `--calibrate-from`, sets each class's min_area and min_height from the real manifest's annotations;
+    /// the comment thresholds.yaml starts with, saying where every threshold came from.
+    static func calibrate(_ thresholds: inout ThresholdTable, options: FilterOptions, taxonomy: Taxonomy, inputPath: String) throws -> String {
+        var header = "Thresholds applied by filter-instances (synmix \(synmixVersion)).\n"
+        header += "Base: \(Files.absolute(options.thresholdsPath))"
+        if !options.overrides.isEmpty {
+            header += "\nCommand line: " + options.overrides.keys.sorted().map { "--\($0.rawValue.replacingOccurrences(of: "_", with: "-")) \(options.overrides[$0]!)" }.joined(separator: " ")
+        }
+        if let calibrateFrom = options.calibrateFrom {
+            // Calibrated thresholds are in the filtered manifest's pixels: take its first record's size.
+            let calibration = try Calibration(manifest: ManifestReader.file(calibrateFrom), percentile: options.calibrationPercentile)
+            let size = try firstRecordSize(inputPath)
+            thresholds = calibration.apply(to: thresholds, width: size.width, height: size.height)
+            header += "\nmin_area and min_height per class: the \(calibration.percentile.description)th percentile (nearest rank) of the non-crowd instances in"
+            header += "\n\(Files.absolute(ManifestReader.file(calibrateFrom))), relative to image size, scaled to \(size.width)x\(size.height):"
+            for name in taxonomy.classes.map(\.name) where calibration.perClass[name] != nil {
+                let s = calibration.perClass[name]!
+                header += String(format: "\n  %@: %d instances, area %.3g of the image, height %.3g of the image", name, s.instances, s.areaFraction, s.heightFraction)
+            }
+        }
+        return header
+    }
+
+    /// Overlays of the records with the most removals (`--preview K`), in previews/; their paths.
+    static func writePreviews(_ records: [(input: ManifestRecord, outcome: FilterOutcome)], to folder: String, taxonomy: Taxonomy,
+                              asked: Bool) throws -> [String] {
+        guard asked else { return [] }
+        try Files.createDirectory(folder)
+        return try records.map { input, outcome in
+            let path = "\(folder)/\(Files.safeName(input.id)).png"
+            try Preview.render(input: input, outcome: outcome, taxonomy: taxonomy, to: path)
+            return path
+        }
     }
 
     private static func firstRecordSize(_ path: String) throws -> (width: Int, height: Int) {

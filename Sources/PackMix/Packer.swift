@@ -83,29 +83,9 @@ public enum Packer {
         try Files.createDirectory(options.out)
 
         let shardPlan = ShardPlan(total: plan.order.count, perShard: options.shardSamples, partition: options.partition)
-        // The names this run writes, in order (a partition's own; all of them otherwise).
-        func expectedName(_ nth: Int) -> String {
-            options.partition == nil ? shardName(options.prefix, nth) : shardName(options.prefix, shardPlan.partShards[nth])
-        }
-
-        // Resume: keep the journal's shards whose files still hash as recorded.
-        var shards: [WrittenShard] = []
         let journalPath = "\(options.out)/\(PackJournal.fileName(options.partition))"
-        for shard in PackJournal.shards(at: journalPath, planHash: planHash) {
-            guard options.partition == nil || shards.count < shardPlan.partShards.count, shard.entry.name == expectedName(shards.count),
-                  let bytes = try? Files.read("\(options.out)/\(shard.entry.name)"), SHA256Hasher.hex(bytes) == shard.entry.sha256 else { break }
-            shards.append(shard)
-        }
+        var shards = try keepCompleteShards(options, shardPlan, planHash: planHash, journalPath: journalPath)
         let resumed = shards.count
-        // Anything after the kept shards is stale: remove it so the listing matches the index. A part
-        // touches only its own shards (the other parts may be writing theirs at the same time).
-        let mine = options.partition.map { _ in Set(shardPlan.partShards.map { shardName(options.prefix, $0) }) }
-        for name in Files.list(options.out) where name.hasPrefix("\(options.prefix)-") &&
-            (name.hasSuffix(".tar") || name.hasSuffix(".tar.tmp")) && !shards.contains(where: { $0.entry.name == name }) {
-            if let mine, !mine.contains(String(name.hasSuffix(".tmp") ? name.dropLast(4) : name[...])) { continue }
-            unlink("\(options.out)/\(name)")
-        }
-        try writeJournal(journalPath, planHash, shards)
 
         let readers = try options.inputs.map { input in
             try ManifestReader(ManifestReader.file(input.manifest))
@@ -144,13 +124,7 @@ public enum Packer {
             let planned = plan.order[position], reader = readers[planned.input]
             return (position, planned.id, try reader.line(at: planned.offset, length: planned.length), reader.path)
         }, { item -> (position: Int, sample: Result<BuiltSample, FileError>) in
-            do {
-                let record = try ManifestRecord(jsonLine: item.line, file: item.path, line: 0)
-                if let problem = options.taxonomy?.foreignInstance(in: record.instances) { throw PackError(problem) }
-                return (item.position, Result { () throws(FileError) in try SampleBuilder.build(record, options: options.sample) })
-            } catch {
-                return (item.position, .failure(FileError(path: item.path, reason: "record \(item.id): \(error)")))
-            }
+            (item.position, buildSample(line: item.line, id: item.id, path: item.path, options: options))
         }, consume: { built in
             // A part's shard is fixed by position: opened at its first position, even if every sample in it fails.
             if options.partition != nil {
@@ -201,6 +175,43 @@ public enum Packer {
         unlink(journalPath)
         return PackResult(samples: index.samples, shards: shards.map(\.entry.name),
                           bytes: shards.reduce(0) { $0 + $1.entry.bytes }, errors: errors, resumedShards: resumed)
+    }
+
+    /// Resume: the journal's shards whose files still hash as recorded, in the order this run writes them; anything
+    /// after them is stale and removed, so the listing matches the index. A part touches only its own shards (the
+    /// other parts may be writing theirs at the same time). The journal is rewritten with the kept shards.
+    static func keepCompleteShards(_ options: PackOptions, _ shardPlan: ShardPlan, planHash: String,
+                                   journalPath: String) throws -> [WrittenShard] {
+        // The names this run writes, in order (a partition's own; all of them otherwise).
+        func expectedName(_ nth: Int) -> String {
+            options.partition == nil ? shardName(options.prefix, nth) : shardName(options.prefix, shardPlan.partShards[nth])
+        }
+        var shards: [WrittenShard] = []
+        for shard in PackJournal.shards(at: journalPath, planHash: planHash) {
+            guard options.partition == nil || shards.count < shardPlan.partShards.count, shard.entry.name == expectedName(shards.count),
+                  let bytes = try? Files.read("\(options.out)/\(shard.entry.name)"), SHA256Hasher.hex(bytes) == shard.entry.sha256 else { break }
+            shards.append(shard)
+        }
+        let mine = options.partition.map { _ in Set(shardPlan.partShards.map { shardName(options.prefix, $0) }) }
+        for name in Files.list(options.out) where name.hasPrefix("\(options.prefix)-") &&
+            (name.hasSuffix(".tar") || name.hasSuffix(".tar.tmp")) && !shards.contains(where: { $0.entry.name == name }) {
+            if let mine, !mine.contains(String(name.hasSuffix(".tmp") ? name.dropLast(4) : name[...])) { continue }
+            unlink("\(options.out)/\(name)")
+        }
+        try writeJournal(journalPath, planHash, shards)
+        return shards
+    }
+
+    /// One planned record (its manifest line) as a shard sample, or why it is skipped: a line that is not a
+    /// record, a class outside the taxonomy, an image that cannot be read.
+    static func buildSample(line: Substring, id: String, path: String, options: PackOptions) -> Result<BuiltSample, FileError> {
+        do {
+            let record = try ManifestRecord(jsonLine: line, file: path, line: 0)
+            if let problem = options.taxonomy?.foreignInstance(in: record.instances) { throw PackError(problem) }
+            return Result { () throws(FileError) in try SampleBuilder.build(record, options: options.sample) }
+        } catch {
+            return .failure(FileError(path: path, reason: "record \(id): \(error)"))
+        }
     }
 
     static func writeIndex(_ index: ShardIndex, errors: [FileError], to out: String) throws {

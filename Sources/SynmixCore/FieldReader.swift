@@ -11,6 +11,9 @@ public struct ManifestError: Error, CustomStringConvertible, Equatable {
         self.reason = reason
     }
     public var description: String { "\(file):\(line): \(reason)" }
+
+    /// A skipped line as errors.jsonl lists it (FileError's fields and the line).
+    public var json: JSON { .object([("file", .string(file)), ("line", .int(line)), ("reason", .string(reason))]) }
 }
 
 /// Typed access to a parsed JSON object with errors that name the field.

@@ -106,22 +106,7 @@ public struct FitSummary: Sendable {
 /// losses, backward, AdamW; evaluate, log and checkpoint at fixed steps.
 public enum Trainer {
     public static func fit(_ options: FitOptions, log: @escaping @Sendable (String) -> Void) throws -> FitSummary {
-        guard !options.sources.isEmpty, options.sources.allSatisfy({ !$0.shards.isEmpty }) else {
-            throw FitError("no training shards given (--train)")
-        }
-        if let problem = Checkpoint.Input.problem(width: options.inputWidth, height: options.inputHeight) {
-            throw FitError("--input-size \(problem)")
-        }
-        guard (1...ModelConfig.maxWidth).contains(options.config.width) else {
-            throw FitError("--width \(options.config.width) is outside 1...\(ModelConfig.maxWidth)")
-        }
-        // A fresh run into a folder holding another would mix the two runs' checkpoints (a later
-        // --resume would continue whichever has the highest step): refused.
-        let latest = latestCheckpoint(in: "\(options.out)/checkpoints")
-        if !options.resume, let earlier = [latest, "\(options.out)/\(TrainingMetrics.fileName)",
-                                            "\(options.out)/model.safetensors"].compactMap({ $0 }).first(where: Files.exists) {
-            throw FitError("\(options.out) holds an earlier run (\(earlier)): continue it with --resume, or train into a new --out")
-        }
+        let latest = try checkStart(options)
         // The layers split each batch over threads themselves; OpenBLAS runs inside one.
         openblas_set_num_threads(1)
         try Files.createDirectory("\(options.out)/checkpoints")
@@ -136,34 +121,8 @@ public enum Trainer {
             log("--resume: no checkpoint in \(options.out)/checkpoints yet, starting from the beginning")
         }
         if options.resume, let latest {
-            // The interrupted run's metrics.json (written before each checkpoint) holds its options: a
-            // resume continues that run, so every option that shapes the training must be the same.
-            let metricsPath = "\(options.out)/\(TrainingMetrics.fileName)"
-            guard Files.exists(metricsPath) else {
-                throw FileError(path: metricsPath, reason: "missing: --resume needs the interrupted run's log to check its options and continue it")
-            }
-            let earlier = try TrainingMetrics.read(folder: options.out)
-            let changed = differingOptions(stored: earlier.training, current: options.json)
-                + differingOptions(stored: earlier.model, current: options.config.json).map { "model \($0)" }
-            guard changed.isEmpty else {
-                throw FitError("--resume: \(options.out) was trained with other options (\(changed.joined(separator: "; "))); "
-                               + "resume with the same options (only --jobs may differ), or train into a new --out")
-            }
-            guard let state = try Checkpoint.load(latest, into: model) else {
-                throw FileError(path: latest, reason: "not a training checkpoint (no optimizer state)")
-            }
-            guard state.step <= totalSteps else {
-                throw FileError(path: latest, reason: "its step \(state.step) is past this run's \(totalSteps) steps")
-            }
-            if let input = state.input, (input.width, input.height) != (options.inputWidth, options.inputHeight) {
-                throw FileError(path: latest, reason: "trained at \(input.width)x\(input.height), this run's --input-size is "
-                                + "\(options.inputWidth)x\(options.inputHeight)")
-            }
-            optimizer.restore(step: state.optimizerStep, m: state.m, v: state.v)
-            startStep = state.step
-            cursor = state.cursor
-            // The log of the interrupted run up to its checkpoint continues.
-            (metrics.steps, metrics.evaluations) = earlier.entries(upTo: startStep)
+            (startStep, cursor) = try restore(latest, into: model, optimizer: &optimizer, metrics: &metrics, options: options,
+                                               totalSteps: totalSteps)
             log("resumed from \(latest) at step \(startStep)")
         } else if let initFrom = options.initFrom {
             try Checkpoint.load(initFrom, into: model)
@@ -219,10 +178,8 @@ public enum Trainer {
             let done = step + 1
             if done % options.logEvery == 0 || done == totalSteps {
                 let rate = Double((done - startStep) * options.batch) / Date().timeIntervalSince(started)
-                let eta = Double((totalSteps - done) * options.batch) / max(rate, 1e-9)
-                log(String(format: "step %d/%d  loss %.4f (sem %.4f ctr %.5f off %.4f)  lr %.2e  %.1f img/s  data wait %.1f%%  eta %@",
-                           done, totalSteps, loss.total, loss.semantic, loss.center, loss.offset, optimizer.rate(at: done), rate,
-                           100 * waiting / max(1e-9, waiting + computing), duration(eta)))
+                log(progressLine(step: done, of: totalSteps, loss: loss, rate: optimizer.rate(at: done), imagesPerSecond: rate,
+                                 batch: options.batch, waitShare: waiting / max(1e-9, waiting + computing)))
             }
             if done % evaluateEvery == 0 && done != totalSteps { try evaluateAll(step: done) }
             if done % options.checkpointEvery == 0 || done == totalSteps {
@@ -242,6 +199,67 @@ public enum Trainer {
         summary.dataWaitShare = metrics.timing.dataWaitShare
         summary.skipped = errors.distinct
         return summary
+    }
+
+    /// Refuses options that cannot train, and a fresh run into a folder that holds another (a later --resume
+    /// would continue whichever has the highest step); the folder's latest training checkpoint, if any.
+    static func checkStart(_ options: FitOptions) throws -> String? {
+        guard !options.sources.isEmpty, options.sources.allSatisfy({ !$0.shards.isEmpty }) else {
+            throw FitError("no training shards given (--train)")
+        }
+        if let problem = Checkpoint.Input.problem(width: options.inputWidth, height: options.inputHeight) {
+            throw FitError("--input-size \(problem)")
+        }
+        guard (1...ModelConfig.maxWidth).contains(options.config.width) else {
+            throw FitError("--width \(options.config.width) is outside 1...\(ModelConfig.maxWidth)")
+        }
+        let latest = latestCheckpoint(in: "\(options.out)/checkpoints")
+        if !options.resume, let earlier = [latest, "\(options.out)/\(TrainingMetrics.fileName)",
+                                            "\(options.out)/model.safetensors"].compactMap({ $0 }).first(where: Files.exists) {
+            throw FitError("\(options.out) holds an earlier run (\(earlier)): continue it with --resume, or train into a new --out")
+        }
+        return latest
+    }
+
+    /// Continues the interrupted run whose latest checkpoint is `latest`: its weights, AdamW state and log up to
+    /// that step; the step and data position to go on from. Every option that shapes training must be the run's.
+    static func restore(_ latest: String, into model: Model, optimizer: inout AdamW, metrics: inout TrainingMetrics, options: FitOptions,
+                        totalSteps: Int) throws -> (step: Int, cursor: LoaderCursor) {
+        // The interrupted run's metrics.json (written before each checkpoint) holds its options.
+        let metricsPath = "\(options.out)/\(TrainingMetrics.fileName)"
+        guard Files.exists(metricsPath) else {
+            throw FileError(path: metricsPath, reason: "missing: --resume needs the interrupted run's log to check its options and continue it")
+        }
+        let earlier = try TrainingMetrics.read(folder: options.out)
+        let changed = differingOptions(stored: earlier.training, current: options.json)
+            + differingOptions(stored: earlier.model, current: options.config.json).map { "model \($0)" }
+        guard changed.isEmpty else {
+            throw FitError("--resume: \(options.out) was trained with other options (\(changed.joined(separator: "; "))); "
+                           + "resume with the same options (only --jobs may differ), or train into a new --out")
+        }
+        guard let state = try Checkpoint.load(latest, into: model) else {
+            throw FileError(path: latest, reason: "not a training checkpoint (no optimizer state)")
+        }
+        guard state.step <= totalSteps else {
+            throw FileError(path: latest, reason: "its step \(state.step) is past this run's \(totalSteps) steps")
+        }
+        if let input = state.input, (input.width, input.height) != (options.inputWidth, options.inputHeight) {
+            throw FileError(path: latest, reason: "trained at \(input.width)x\(input.height), this run's --input-size is "
+                            + "\(options.inputWidth)x\(options.inputHeight)")
+        }
+        optimizer.restore(step: state.optimizerStep, m: state.m, v: state.v)
+        // The log of the interrupted run up to its checkpoint continues.
+        (metrics.steps, metrics.evaluations) = earlier.entries(upTo: state.step)
+        return (state.step, state.cursor)
+    }
+
+    /// One progress line: step, losses, learning rate, throughput, the share of time spent waiting for data, ETA.
+    static func progressLine(step: Int, of totalSteps: Int, loss: LossBreakdown, rate: Float, imagesPerSecond: Double, batch: Int,
+                             waitShare: Double) -> String {
+        let eta = Double((totalSteps - step) * batch) / max(imagesPerSecond, 1e-9)
+        return String(format: "step %d/%d  loss %.4f (sem %.4f ctr %.5f off %.4f)  lr %.2e  %.1f img/s  data wait %.1f%%  eta %@",
+                      step, totalSteps, loss.total, loss.semantic, loss.center, loss.offset, rate, imagesPerSecond, 100 * waitShare,
+                      duration(eta))
     }
 
     /// Steps from --steps, or from --epochs over the counted samples of the union.
