@@ -142,7 +142,8 @@ public struct DemoReport {
         }
         switch s.engine {
         case .swift:
-            return "`train-shards fit`, width \(s.width), \(budget); AdamW, peak lr \(s.learningRate), 10 % linear warm-up then cosine, "
+            let warmup = results.runs.first?.warmupFraction.map { "\(Int(($0 * 100).rounded())) % linear warm-up" } ?? "linear warm-up"
+            return "`train-shards fit`, width \(s.width), \(budget); AdamW, peak lr \(s.learningRate), \(warmup) then cosine, "
                 + "random scale/crop/flip, one thread per run, \(s.lanes) runs side by side."
         case .torch:
             return "`synmix_torch.train --model \(s.model.rawValue) --backbone \(s.backbone.rawValue)`\(s.backboneWeights.map { " from ImageNet weights (\($0))" } ?? " from scratch"), "

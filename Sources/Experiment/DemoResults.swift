@@ -15,6 +15,8 @@ public struct RunResult: Sendable {
     public var realImages: Int
     public var syntheticImages: Int
     public var folder: String
+    /// The warm-up share of the steps its training log records (nil for the detector's, which warms up in steps).
+    public var warmupFraction: Double?
 
     init(_ run: TrainingRun) throws {
         let file = "\(run.folder)/\(TrainingMetrics.fileName)"
@@ -34,6 +36,7 @@ public struct RunResult: Sendable {
         realImages = run.realImages
         syntheticImages = run.syntheticImages
         folder = run.folder
+        warmupFraction = metrics.recordedWarmupFraction
     }
 }
 

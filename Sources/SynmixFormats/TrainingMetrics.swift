@@ -92,6 +92,8 @@ public struct TrainingMetrics: Sendable {
     }
     public var recordedLearningRate: Double? { training["lr"]?.doubleValue }
     public var recordedWidth: Int? { model["width"]?.intValue }
+    /// The share of the steps the learning rate warmed up over (fit's schedule).
+    public var recordedWarmupFraction: Double? { training["warmup_fraction"]?.doubleValue }
 
     /// `ModelConfig.json` and the `Settings` of the run.
     public var model: JSON
