@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "TrainShards", dependencies: ["SynmixCore", "SynmixFormats", "Network", "ShardData", "COpenBLAS", "Evaluation", "Pictures"]),
         .target(name: "SynmixGenerate", dependencies: ["SynmixCore", "SynmixFormats", "CityscapesLabels"]),
         // The demo experiment: runs the stage executables on generated data and writes the report.
-        .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixFormats", "SynmixGenerate", "Pictures", "CCairo", "CCmark"]),
+        .target(name: "Experiment", dependencies: ["SynmixCore", "SynmixFormats", "SynmixGenerate", "Pictures", "CCmark"]),
 
         // The executables' shared flags (--jobs, --max-errors) and option value parsers.
         .target(name: "CommandSupport", dependencies: [

@@ -1,4 +1,3 @@
-import CCairo
 import Foundation
 import Pictures
 import SynmixCore
@@ -296,36 +295,6 @@ public struct DemoReport {
         """
     }
 
-    /// A white canvas with cairo, drawn by `body`, written as a PNG under a temporary name.
-    func drawPNG(to path: String, width: Double, height: Double, _ body: (OpaquePointer) -> Void) throws {
-        let canvas = try Canvas(width: Int(width), height: Int(height), background: (1, 1, 1))
-        canvas.withContext(body)
-        try canvas.writePNG(to: path)
-    }
-
-    /// Text at (x, y), optionally centred on x.
-    func text(_ cr: OpaquePointer, _ string: String, _ x: Double, _ y: Double, size: Double = 13, centred: Bool = false) {
-        cairo_set_font_size(cr, size)
-        var extents = cairo_text_extents_t()
-        cairo_text_extents(cr, string, &extents)
-        cairo_move_to(cr, centred ? x - extents.width / 2 : x, y)
-        cairo_show_text(cr, string)
-    }
-
-    /// A value axis from `low` to `high` (AP ×100) with grid lines, between `top` and `bottom`.
-    func valueAxis(_ cr: OpaquePointer, low: Double, high: Double, left: Double, right: Double, y: (Double) -> Double) {
-        let step = max(1, ((high - low) / 6).rounded())
-        var tick = low
-        cairo_set_line_width(cr, 1)
-        while tick <= high {
-            cairo_set_source_rgb(cr, 0.85, 0.85, 0.85)
-            cairo_move_to(cr, left, y(tick)); cairo_line_to(cr, right, y(tick)); cairo_stroke(cr)
-            cairo_set_source_rgb(cr, 0.2, 0.2, 0.2)
-            text(cr, String(format: "%.0f", tick), left - 30, y(tick) + 4, size: 12)
-            tick += step
-        }
-    }
-
     /// What Table 2's budget cannot show, or nil: a configuration of the curve whose control says it has not converged.
     var budgetCaveat: String? {
         let unconverged = [DemoRun.realOnly, DemoRun.mixed(results.largest)].map { results.convergence(of: $0) }
@@ -334,102 +303,5 @@ public struct DemoReport {
         return "Not converged at \(settings.steps) steps: " + unconverged.map {
             String(format: "%@ gains %+.1f AP with %g× the steps", $0.inputs.first!.0, $0.inputs[2].1, DemoPlan.controlFactor)
         }.joined(separator: ", ")
-    }
-
-    /// Table 2 as a plot: real val AP against synthetic images added, the seed mean as a line and every seed's
-    /// range as an error bar, beside the convergence controls (same seed, more steps).
-    func plotTable2(to path: String) throws {
-        let (width, height) = (760.0, 460.0)
-        let curve = results.curve.filter { $0.ap.count > 0 }
-        let controls = [(DemoRun.realOnly, "real only"), (DemoRun.mixed(results.largest), "+\(results.largest)")]
-            .map { (label: "\($0.1) \(String(format: "%g", DemoPlan.controlFactor))×", ap: results.realAP(DemoRun.control($0.0))) }
-            .filter { $0.ap.count > 0 }
-        let values = (curve.flatMap { [$0.ap.min, $0.ap.max] } + controls.flatMap { [$0.ap.min, $0.ap.max] }).filter { !$0.isNaN }
-        let low = max(0, floor((values.min() ?? 0) - 2)), high = ceil((values.max() ?? 1) + 2)
-        let (left, right, top, bottom) = (70.0, width - 20, 70.0, height - 60)
-        // Counts are evenly spaced (they grow geometrically); the controls stand at the right.
-        let slots = Double(curve.count + controls.count)
-        func x(_ slot: Int) -> Double { left + (right - left) * (Double(slot) + 0.5) / slots }
-        func y(_ value: Double) -> Double { bottom - (bottom - top) * (value - low) / max(1e-9, high - low) }
-        try drawPNG(to: path, width: width, height: height) { cr in
-            valueAxis(cr, low: low, high: high, left: left, right: right, y: y)
-            cairo_set_source_rgb(cr, 0.2, 0.2, 0.2)
-            cairo_move_to(cr, left, top); cairo_line_to(cr, left, bottom); cairo_line_to(cr, right, bottom); cairo_stroke(cr)
-            for (slot, point) in curve.enumerated() { text(cr, "\(point.count)", x(slot), bottom + 18, size: 12, centred: true) }
-            for (index, control) in controls.enumerated() { text(cr, control.label, x(curve.count + index), bottom + 18, size: 12, centred: true) }
-            text(cr, "synthetic images added to \(settings.realTrain) real (\(settings.steps) steps each)", (left + right) / 2, height - 22, centred: true)
-            text(cr, "AP on real val (×100)", 10, 30)
-            text(cr, "Table 2: mean over seeds, bars from the lowest to the highest seed", left + 150, 30, size: 14)
-            if let caveat = budgetCaveat {
-                cairo_set_source_rgb(cr, 0.75, 0.1, 0.1)
-                text(cr, caveat, left + 10, 52, size: 12)
-            }
-            func bar(_ slot: Int, _ spread: Spread) {
-                guard spread.count > 1 else { return }
-                cairo_set_line_width(cr, 1.5)
-                cairo_move_to(cr, x(slot), y(spread.min)); cairo_line_to(cr, x(slot), y(spread.max))
-                for value in [spread.min, spread.max] { cairo_move_to(cr, x(slot) - 6, y(value)); cairo_line_to(cr, x(slot) + 6, y(value)) }
-                cairo_stroke(cr)
-            }
-            cairo_set_source_rgb(cr, 0.84, 0.37, 0.0)
-            cairo_set_line_width(cr, 2.5)
-            for (slot, point) in curve.enumerated() {
-                if slot == 0 { cairo_move_to(cr, x(slot), y(point.ap.mean)) } else { cairo_line_to(cr, x(slot), y(point.ap.mean)) }
-            }
-            cairo_stroke(cr)
-            for (slot, point) in curve.enumerated() {
-                cairo_arc(cr, x(slot), y(point.ap.mean), 4.5, 0, 2 * Double.pi); cairo_fill(cr)
-                bar(slot, point.ap)
-                text(cr, ap(point.ap.mean), x(slot) + 8, y(point.ap.mean) - 8, size: 11)
-            }
-            cairo_set_source_rgb(cr, 0.12, 0.47, 0.71)
-            for (index, control) in controls.enumerated() {
-                let slot = curve.count + index
-                cairo_arc(cr, x(slot), y(control.ap.mean), 4.5, 0, 2 * Double.pi); cairo_fill(cr)
-                text(cr, ap(control.ap.mean), x(slot) + 8, y(control.ap.mean) - 8, size: 11)
-            }
-            // The real-only level across the plot: what the mixes must beat.
-            let level = results.realAP(DemoRun.realOnly).mean
-            if !level.isNaN {
-                cairo_set_source_rgb(cr, 0.5, 0.5, 0.5)
-                let dashes: [Double] = [5, 4]
-                cairo_set_dash(cr, dashes, 2, 0)
-                cairo_set_line_width(cr, 1)
-                cairo_move_to(cr, left, y(level)); cairo_line_to(cr, right, y(level)); cairo_stroke(cr)
-                cairo_set_dash(cr, nil, 0, 0)
-            }
-        }
-    }
-
-    /// Per-class real val AP, real-only beside the largest mix (seed means): the classes synthetic data lifts.
-    func plotPerClass(to path: String) throws {
-        let names = classNames
-        let series: [(label: String, run: String, color: (Double, Double, Double))] = [
-            ("real only", DemoRun.realOnly, (0.12, 0.47, 0.71)),
-            ("mixed, +\(results.largest) synthetic", DemoRun.mixed(results.largest), (0.84, 0.37, 0.0)),
-        ]
-        let (width, height) = (720.0, 400.0)
-        let (left, right, top, bottom) = (70.0, width - 20, 70.0, height - 50)
-        let means = series.map { s in names.map { name in results.spread(s.run) { $0.real.ap(of: name) }.mean } }
-        let high = max(10, ceil((means.flatMap { $0 }.filter { !$0.isNaN }.max() ?? 0) / 10) * 10)
-        func y(_ value: Double) -> Double { bottom - (bottom - top) * value / high }
-        let groupWidth = (right - left) / Double(max(1, names.count))
-        try drawPNG(to: path, width: width, height: height) { cr in
-            valueAxis(cr, low: 0, high: high, left: left, right: right, y: y)
-            text(cr, "Real val AP per class (×100, mean over seeds)", left, 28, size: 14)
-            for (index, s) in series.enumerated() {
-                let (r, g, b) = s.color
-                for (slot, value) in means[index].enumerated() where !value.isNaN {
-                    let x0 = left + groupWidth * Double(slot) + groupWidth * (0.15 + 0.35 * Double(index))
-                    cairo_set_source_rgb(cr, r, g, b)
-                    cairo_rectangle(cr, x0, y(value), groupWidth * 0.33, bottom - y(value)); cairo_fill(cr)
-                }
-                cairo_rectangle(cr, left + 10 + 160 * Double(index), 38, 14, 10); cairo_fill(cr)
-                cairo_set_source_rgb(cr, 0.1, 0.1, 0.1)
-                text(cr, s.label, left + 30 + 160 * Double(index), 48, size: 12)
-            }
-            cairo_set_source_rgb(cr, 0.1, 0.1, 0.1)
-            for (slot, name) in names.enumerated() { text(cr, name, left + groupWidth * (Double(slot) + 0.5), bottom + 18, size: 12, centred: true) }
-        }
     }
 }
