@@ -55,4 +55,50 @@ final class RepositoryLayoutTests: XCTestCase {
             }
         }
     }
+
+    /// Targets that spell JSON keys of formats that are not synmix's own, or are codecs every format shares.
+    static let formatOutsiders: [String: String] = [
+        "SynmixFormats": "the owner of synmix's files",
+        "SynmixCore": "the codecs every format shares (RLE's JSON, errors.jsonl's entry, the taxonomy and mapping YAML)",
+        "Harmonize": "reads Cityscapes' and Synscapes' own files", "SynmixGenerate": "writes Cityscapes' and Synscapes' own files",
+        "CocoExport": "writes COCO's instances.json", "Network": "safetensors' header and the network's own description",
+        "synmix-bench": "its own measurement files",
+    ]
+
+    /// No key of a file synmix passes between stages (every key docs/formats.md names) is written or read by
+    /// name outside SynmixFormats: `("key", .…)` builds a JSON member, `["key"]` reads one.
+    func testFormatKeysAreSpelledOnlyInTheFormatsTarget() throws {
+        let document = try String(contentsOfFile: "\(repositoryRoot)/docs/formats.md", encoding: .utf8)
+        var keys = Set<String>()
+        var rest = document[...]
+        while let open = rest.firstIndex(of: "`") {
+            let after = rest[rest.index(after: open)...]
+            guard let close = after.firstIndex(of: "`") else { break }
+            let word = String(after[..<close])
+            if word.count > 2, word.allSatisfy({ $0.isLowercase || $0 == "_" || $0.isNumber }) { keys.insert(word) }
+            rest = after[after.index(after: close)...]
+        }
+        XCTAssertTrue(keys.isSuperset(of: ["split", "domain", "first_key", "counts_per_domain", "evaluations"]))
+        let sources = "\(repositoryRoot)/Sources"
+        var found: [String] = []
+        for target in try FileManager.default.contentsOfDirectory(atPath: sources).sorted() where Self.formatOutsiders[target] == nil {
+            for file in (FileManager.default.enumerator(atPath: "\(sources)/\(target)")?.allObjects as? [String] ?? []) where file.hasSuffix(".swift") {
+                let text = try String(contentsOfFile: "\(sources)/\(target)/\(file)", encoding: .utf8)
+                found += Self.spelledKeys(in: text, keys).map { "Sources/\(target)/\(file): \($0)" }
+            }
+        }
+        XCTAssertEqual(found, [])
+        // The check finds a key where one is spelled, read or written.
+        XCTAssertEqual(Self.spelledKeys(in: "let n = value[\"counts_per_domain\"]; let j = (\"split\", .string(s)); let a = [\"domain\"]", keys),
+                       ["counts_per_domain", "split"])
+    }
+
+    /// The keys of `keys` that `text` reads (`value["key"]`: a subscript, not an array literal) or writes
+    /// (`("key", .…)`), sorted.
+    static func spelledKeys(in text: String, _ keys: Set<String>) -> [String] {
+        keys.filter { key in
+            text.contains("(\"\(key)\", .") || text.range(of: #"[A-Za-z0-9_\]\)\?]\[""# + key + #""\]"#, options: .regularExpression) != nil
+        }.sorted()
+    }
 }
+
