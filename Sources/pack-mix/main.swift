@@ -61,6 +61,9 @@ struct Pack: ParsableCommand {
             throw ValidationError("--partition rotates shards by --shard-samples only (a byte limit would make each shard depend on the ones before it)")
         }
         if syntheticCount != nil, syntheticFraction != nil { throw ValidationError("give --synthetic-count or --synthetic-fraction, not both") }
+        if synthetic == nil, syntheticCount != nil || syntheticFraction != nil {
+            throw ValidationError("--synthetic-count and --synthetic-fraction need --synthetic (without it the set is real-only)")
+        }
         guard (1...100).contains(jpegQuality) else { throw ValidationError("--jpeg-quality must be in 1...100, got \(jpegQuality)") }
         if let syntheticFraction, !(syntheticFraction >= 0 && syntheticFraction < 1) {
             throw ValidationError("--synthetic-fraction must be in [0, 1), got \(syntheticFraction)")

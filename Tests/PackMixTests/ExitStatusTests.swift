@@ -67,6 +67,7 @@ final class ExitStatusTests: XCTestCase {
             ("pack-mix", ["--real", folder, "--out", folder + "/o", "--partition", "3/2"], "The value '3/2' is invalid for '--partition <partition>'"),
             ("pack-mix", ["--real", folder, "--out", folder + "/o", "--max-size", "0x10"], "The value '0x10' is invalid for '--max-size <max-size>'"),
             ("pack-mix", ["--real", folder, "--out", folder + "/o", "--partition", "1/2", "--shard-size", "100"], "--partition rotates shards by --shard-samples only"),
+            ("pack-mix", ["--real", folder, "--out", folder + "/o", "--synthetic-count", "5"], "--synthetic-count and --synthetic-fraction need --synthetic"),
             ("harmonize", ["--dataset", "kitti", "--root", folder, "--out", folder + "/o"], "The value 'kitti' is invalid for '--dataset <dataset>'"),
             ("harmonize", ["--dataset", "cityscapes", "--root", folder, "--out", folder + "/o", "--max-pixels", "0"], "--max-pixels must be positive, got 0"),
             ("harmonize", ["--dataset", "synscapes", "--root", folder, "--out", folder + "/o", "--val-fraction", "1"], "--val-fraction must be in [0, 1), got 1.0"),
