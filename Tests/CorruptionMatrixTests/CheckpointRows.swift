@@ -137,7 +137,7 @@ final class CheckpointCorruptionTests: XCTestCase {
 /// trained with other options: refused with the file or the differing option named, quickly.
 final class ResumeCorruptionTests: XCTestCase {
     static let shards: [String] = {
-        let folder = NSTemporaryDirectory() + "synmix-tests/resume-fixtures-\(UUID().uuidString.prefix(8))"
+        let folder = try! temporaryFolder("resume-fixtures")
         var harmonize = HarmonizeOptions(dataset: .cityscapes, root: "\(fixturesFolder)/cityscapes", out: "\(folder)/manifest",
                                          mappingPath: "\(mappingsFolder)/cityscapes.yaml", taxonomyPath: taxonomyPath)
         harmonize.split = .all

@@ -9,7 +9,7 @@ import XCTest
 /// reason (never a trap), and nothing is merged: no index.json, the parts left as they were.
 final class MergeCorruptionTests: XCTestCase {
     static let manifest: String = {
-        let out = NSTemporaryDirectory() + "synmix-tests/merge-manifest-\(UUID().uuidString.prefix(8))"
+        let out = try! temporaryFolder("merge-manifest")
         var harmonize = HarmonizeOptions(dataset: .cityscapes, root: "\(fixturesFolder)/cityscapes", out: out,
                                          mappingPath: "\(mappingsFolder)/cityscapes.yaml", taxonomyPath: taxonomyPath)
         harmonize.split = .all

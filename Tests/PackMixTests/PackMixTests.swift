@@ -8,7 +8,7 @@ import SynmixFormats
 
 /// Harmonized fixture manifests (real: Cityscapes fixtures, synthetic: Synscapes fixtures), made once.
 let fixtureManifests: (real: String, synthetic: String) = {
-    let folder = NSTemporaryDirectory() + "synmix-tests/packmix-fixtures-\(UUID().uuidString.prefix(8))"
+    let folder = try! temporaryFolder("packmix-fixtures")
     for dataset in Dataset.allCases {
         var options = HarmonizeOptions(dataset: dataset, root: "\(repositoryRoot)/fixtures/\(dataset.rawValue)",
                                        out: "\(folder)/\(dataset.rawValue)",

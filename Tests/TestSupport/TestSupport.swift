@@ -13,8 +13,9 @@ public let mappingsFolder = "\(repositoryRoot)/mappings"
 public let fixturesFolder = "\(repositoryRoot)/fixtures"
 public let taxonomyPath = "\(mappingsFolder)/taxonomy.yaml"
 
-/// This test process's folder for temporary files. Making it removes what test processes that have exited left
-/// in synmix-tests/ (nothing deleted them, and runs piled up until the disk was full), so one run's worth remains.
+/// This test process's folder for temporary files: every file a test writes, and every fixture built lazily for
+/// several tests, goes below it. Making it removes whatever else is in synmix-tests/ but the folders of live test
+/// processes (nothing deleted them, and runs piled up until the disk was full), so one run's worth remains.
 let processTemporaryRoot: String = {
     let root = NSTemporaryDirectory() + "synmix-tests"
     for entry in Files.list(root) {
@@ -129,4 +130,13 @@ public func runMeasuringPeakMemory(_ executable: String, _ arguments: [String]) 
     guard wait4(pid, &status, 0, &usage) == pid else { throw FileError(path: executable, reason: "wait4 failed") }
     let exited = status & 0x7f == 0
     return (exited ? (status >> 8) & 0xff : -(status & 0x7f), usage.ru_maxrss / 1024)
+}
+
+/// The Debian packages `make deps` installs (the Makefile's APT_PACKAGES), in its order.
+public func makefileDebianPackages() throws -> [String] {
+    let makefile = try String(contentsOfFile: "\(repositoryRoot)/Makefile", encoding: .utf8)
+    guard let line = makefile.split(separator: "\n").first(where: { $0.hasPrefix("APT_PACKAGES :=") }) else {
+        throw FileError(path: "\(repositoryRoot)/Makefile", reason: "no APT_PACKAGES line")
+    }
+    return line.dropFirst("APT_PACKAGES :=".count).split(separator: " ").map(String.init)
 }

@@ -11,7 +11,7 @@ import SynmixFormats
 
 /// The Cityscapes fixtures (6 frames, one without instances) packed at 256×128 in 2 shards, made once.
 let fixtureShards: String = {
-    let folder = NSTemporaryDirectory() + "synmix-tests/train-fixtures-\(UUID().uuidString.prefix(8))"
+    let folder = try! temporaryFolder("train-fixtures")
     var harmonize = HarmonizeOptions(dataset: .cityscapes, root: "\(fixturesFolder)/cityscapes", out: "\(folder)/manifest",
                                      mappingPath: "\(mappingsFolder)/cityscapes.yaml", taxonomyPath: taxonomyPath)
     harmonize.split = .all
