@@ -74,7 +74,7 @@ let package = Package(
         // Not "harmonize": the folder would collide with Sources/Harmonize on a case-insensitive
         // file system (macOS). The product, and so the binary, keeps the name users type.
         .executableTarget(name: "harmonize-command", dependencies: [
-            "CommandSupport", "Harmonize", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "CommandSupport", "Harmonize", "SynmixFormats", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "filter-instances", dependencies: [
             "CommandSupport", "FilterInstances", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,6 +1,7 @@
 import Foundation
 import Pictures
 import SynmixCore
+import SynmixFormats
 
 /// The report's two plots, drawn with Pictures' Canvas: Table 2 as a curve with its controls, and per-class AP.
 extension DemoReport {

@@ -75,21 +75,6 @@ public struct Verdict: Sendable {
     public var explanation: String
 }
 
-/// Mean, lowest and highest over the seeds of a configuration.
-public struct Spread: Sendable {
-    public var mean: Double, min: Double, max: Double, count: Int
-    init(_ values: [Double]) {
-        count = values.count
-        mean = values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
-        min = values.min() ?? .nan
-        max = values.max() ?? .nan
-        let mean = self.mean
-        standardDeviation = values.count > 1
-            ? (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot() : .nan
-    }
-    /// Sample standard deviation over the seeds (n − 1), NaN below two seeds.
-    public var standardDeviation: Double
-}
 
 /// Every number of the report, computed from the runs' metrics.json files, and the verdicts.
 public struct DemoResults: Sendable {
@@ -350,9 +335,6 @@ public struct DemoResults: Sendable {
 
     /// report.json: every number the report shows, machine-readable.
     public func report(settings: DemoSettings, elapsed: Double) -> ExperimentReport {
-        func spread(_ s: Spread) -> ExperimentReport.Spread {
-            ExperimentReport.Spread(mean: s.mean, min: s.min, max: s.max, sd: s.standardDeviation, seeds: s.count)
-        }
         let names = runs.map(\.name).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         return ExperimentReport(
             preset: settings.preset, missingRuns: missing, engine: settings.engine.rawValue,
@@ -367,13 +349,13 @@ public struct DemoResults: Sendable {
                                      syntheticImages: run.syntheticImages, seconds: run.seconds,
                                      metrics: "\(run.folder)/\(TrainingMetrics.fileName)", real: run.real, synthetic: run.synthetic)
             },
-            configurations: names.map { ExperimentReport.Configuration(name: $0, realAP: spread(realAP($0)), syntheticAP: spread(syntheticAP($0))) },
+            configurations: names.map { ExperimentReport.Configuration(name: $0, realAP: realAP($0), syntheticAP: syntheticAP($0)) },
             table2: zip([0] + syntheticCounts, [0] + publishedCounts).map { count, published in
                 ExperimentReport.Table2Row(syntheticImages: count, publishedEquivalent: published,
-                                           realAP: spread(count == 0 ? realAP(DemoRun.realOnly) : realAP(DemoRun.mixed(count))),
+                                           realAP: count == 0 ? realAP(DemoRun.realOnly) : realAP(DemoRun.mixed(count)),
                                            combinationsShown: count == 0 ? nil : coverage?.at(count)?.combinations)
             },
-            rankCorrelation: rankCorrelation, trend: trend.record, transfer: transfer.map(\.record), coverage: coverage,
+            rankCorrelation: rankCorrelation, trend: trend.record, transfer: transfer, coverage: coverage,
             seedSpread: seedSpread, largestSeedSD: largestSeedDeviation, sharedClasses: sharedClasses,
             rule: Self.rule.replacingOccurrences(of: "**", with: ""),
             verdicts: verdicts.map { ExperimentReport.Verdict(claim: $0.claim, verdict: $0.outcome.rawValue, inputs: $0.inputs, explanation: $0.explanation) })

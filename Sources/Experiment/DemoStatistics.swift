@@ -58,26 +58,3 @@ public struct Trend: Sendable {
                                runs: points.map { ($0.count, $0.ap) })
     }
 }
-
-/// How synthetic supervision of one class carries over to real images (seed means, AP ×100).
-public struct ClassTransfer: Sendable {
-    public var name: String
-    /// Synthetic-only on real val (cross-domain) and on synthetic val (in-domain).
-    public var syntheticOnReal: Double
-    public var syntheticOnSynthetic: Double
-    /// Real-only and the largest mix on real val.
-    public var realOnReal: Double
-    public var mixedOnReal: Double
-
-    /// The share of its in-domain AP that synthetic-only keeps on real images (the seed's Table 1: about a third).
-    public var shareOfInDomain: Double { syntheticOnSynthetic > 0 ? syntheticOnReal / syntheticOnSynthetic : .nan }
-    /// Synthetic-only against real-trained on real val; undefined where real-only scores 0 (the rare classes).
-    public var shareOfRealTrained: Double { realOnReal > 0 ? syntheticOnReal / realOnReal : .nan }
-
-    /// The class's row of report.json's transfer table.
-    var record: ExperimentReport.Transfer {
-        ExperimentReport.Transfer(className: name, syntheticOnlyOnReal: syntheticOnReal, syntheticOnlyOnSynthetic: syntheticOnSynthetic,
-                                  realOnlyOnReal: realOnReal, mixedOnReal: mixedOnReal, shareOfInDomain: shareOfInDomain,
-                                  shareOfRealTrained: shareOfRealTrained)
-    }
-}

@@ -8,7 +8,6 @@ import SynmixFormats
 /// v >= 1000 is instance v % 1000 of label v / 1000, v < 1000 a plain label id,
 /// a group region when that label has instances).
 public struct CityscapesReader: DatasetReader {
-    public static let splits = Split.allCases
     /// cityscapesScripts' label table (the license plate, -1, is never drawn in the PNGs).
     public static let sourceLabelIds = CityscapesLabel.pixelIds
     public static let sourceInstanceClassIds: [Int] = []
@@ -45,7 +44,7 @@ public struct CityscapesReader: DatasetReader {
             throw HarmonizeError.badRoot(root, "no leftImg8bit/ or gtFine/ folder: not a Cityscapes root")
         }
         var samples: [SampleLocation] = []
-        for split in Self.splits.filter(split.includes) {
+        for split in split.splits {
             let folder = split.rawValue
             let cities = Set(Files.list("\(root)/leftImg8bit/\(folder)") + Files.list("\(root)/gtFine/\(folder)")).sorted()
             for city in cities {

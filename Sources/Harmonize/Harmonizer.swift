@@ -52,8 +52,8 @@ public struct HarmonizeResult: Sendable {
     public var written: Int
     public var errors: [FileError]
     public var summaryPath: String
-    /// Instance (and crowd) counts per split and class, classes in taxonomy order.
-    public var counts: [(split: String, images: Int, classes: [(name: String, instances: Int, crowd: Int)])]
+    /// What summary.json holds: instance (and crowd) counts per split and class, classes in taxonomy order.
+    public var summary: DatasetSummary
 }
 
 /// `harmonize`: one dataset in its original layout -> manifest.jsonl,
@@ -119,7 +119,7 @@ public enum Harmonizer {
         try written.write(folder: options.out)
         try manifest.commit()
         return HarmonizeResult(discovered: discovered.count, written: summary.images, errors: errors,
-                               summaryPath: "\(options.out)/\(DatasetSummary.fileName)", counts: summary.counts)
+                               summaryPath: "\(options.out)/\(DatasetSummary.fileName)", summary: written)
     }
 
     /// A mapping must say where every id the dataset can contain goes.

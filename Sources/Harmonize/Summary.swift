@@ -3,14 +3,10 @@ import SynmixFormats
 
 /// Counts for summary.json, accumulated record by record.
 struct SummaryBuilder {
-    struct ClassCounts {
-        var instances = 0
-        var crowd = 0
-        var pixels = 0
-    }
+    typealias ClassCounts = DatasetSummary.ClassCounts
 
     private let classNames: [String]
-    private var perSplit: [String: (images: Int, classes: [String: ClassCounts])] = [:]
+    private var perSplit: [Split: (images: Int, classes: [String: ClassCounts])] = [:]
     private(set) var images = 0
     private var ignorePixels = 0
     private var totalPixels = 0
@@ -27,42 +23,24 @@ struct SummaryBuilder {
         ignorePixels += record.ignore?.area ?? 0
         instancesSplit += stats.instancesSplit
         metaEntriesWithoutPixels += stats.metaEntriesWithoutPixels
-        var split = perSplit[record.split.rawValue] ?? (0, [:])
+        var split = perSplit[record.split] ?? (0, [:])
         split.images += 1
         for instance in record.instances {
-            var counts = split.classes[instance.className] ?? ClassCounts()
-            if instance.isCrowd { counts.crowd += 1 } else { counts.instances += 1 }
-            counts.pixels += instance.area
-            split.classes[instance.className] = counts
+            split.classes[instance.className, default: ClassCounts(name: instance.className)].add(instance)
         }
-        perSplit[record.split.rawValue] = split
+        perSplit[record.split] = split
     }
 
-    var counts: [(split: String, images: Int, classes: [(name: String, instances: Int, crowd: Int)])] {
-        perSplit.keys.sorted().map { name in
-            let split = perSplit[name]!
-            return (name, split.images, classNames.map { ($0, split.classes[$0]?.instances ?? 0, split.classes[$0]?.crowd ?? 0) })
-        }
-    }
-
-    private func rows(_ classes: [String: ClassCounts]) -> [DatasetSummary.ClassCounts] {
-        classNames.map { name in
-            let counts = classes[name] ?? ClassCounts()
-            return DatasetSummary.ClassCounts(name: name, instances: counts.instances, crowd: counts.crowd, pixels: counts.pixels)
-        }
+    /// Each class of the taxonomy, in its order, with its counts (zero where none).
+    private func rows(_ classes: [String: ClassCounts]) -> [ClassCounts] {
+        classNames.map { classes[$0] ?? ClassCounts(name: $0) }
     }
 
     func summary(options: HarmonizeOptions, root: String, taxonomy: Taxonomy, mapping: LabelMapping,
                  discovered: Int, selected: Int, errors: Int) -> DatasetSummary {
         var all: [String: ClassCounts] = [:]
-        for (_, split) in perSplit {
-            for (name, counts) in split.classes {
-                var total = all[name] ?? ClassCounts()
-                total.instances += counts.instances
-                total.crowd += counts.crowd
-                total.pixels += counts.pixels
-                all[name] = total
-            }
+        for split in perSplit.values {
+            for (name, counts) in split.classes { all[name, default: ClassCounts(name: name)].add(counts) }
         }
         var summary = DatasetSummary(
             dataset: options.dataset.rawValue, root: root, split: options.split,
@@ -72,8 +50,8 @@ struct SummaryBuilder {
         summary.partition = options.partition.map { "\($0.index)/\($0.count)" }
         summary.valFraction = options.dataset == .synscapes ? options.valFraction : nil
         (summary.discovered, summary.selected, summary.written, summary.failed) = (discovered, selected, images, errors)
-        summary.splits = perSplit.keys.sorted().map { name in
-            DatasetSummary.SplitCounts(name: name, images: perSplit[name]!.images, classes: rows(perSplit[name]!.classes))
+        summary.splits = perSplit.keys.sorted().map { split in
+            DatasetSummary.SplitCounts(name: split.rawValue, images: perSplit[split]!.images, classes: rows(perSplit[split]!.classes))
         }
         summary.classes = rows(all)
         summary.ignorePixelFraction = totalPixels == 0 ? 0 : Double(ignorePixels) / Double(totalPixels)

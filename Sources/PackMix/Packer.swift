@@ -107,7 +107,7 @@ public enum Packer {
             try open.file.commit()
             shards.append(open.shard)
             current = nil
-            try writeJournal(journalPath, planHash, shards)
+            try PackJournal(planHash: planHash, shards: shards).write(to: journalPath)
         }
 
         func openShard(_ name: String) throws {
@@ -198,7 +198,7 @@ public enum Packer {
             if let mine, !mine.contains(String(name.hasSuffix(".tmp") ? name.dropLast(4) : name[...])) { continue }
             unlink("\(options.out)/\(name)")
         }
-        try writeJournal(journalPath, planHash, shards)
+        try PackJournal(planHash: planHash, shards: shards).write(to: journalPath)
         return shards
     }
 
@@ -217,10 +217,6 @@ public enum Packer {
     static func writeIndex(_ index: ShardIndex, errors: [FileError], to out: String) throws {
         try Files.writeAtomically(errors.map { $0.json.compact + "\n" }.joined(), to: "\(out)/errors.jsonl")
         try Files.writeAtomically(index.json.pretty, to: "\(out)/\(ShardIndex.fileName)")
-    }
-
-    private static func writeJournal(_ path: String, _ planHash: String, _ shards: [WrittenShard]) throws {
-        try Files.writeAtomically(PackJournal(planHash: planHash, shards: shards).json.compact + "\n", to: path)
     }
 
     /// Everything that fixes the output: inputs (by content hash), seed, counts, options.

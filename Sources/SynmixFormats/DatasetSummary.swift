@@ -13,6 +13,17 @@ public struct DatasetSummary: Sendable, Equatable {
         public init(name: String, instances: Int = 0, crowd: Int = 0, pixels: Int = 0) {
             (self.name, self.instances, self.crowd, self.pixels) = (name, instances, crowd, pixels)
         }
+
+        /// Counts one instance: a crowd region or an instance, and its pixels.
+        public mutating func add(_ instance: InstanceRecord) {
+            if instance.isCrowd { crowd += 1 } else { instances += 1 }
+            pixels += instance.area
+        }
+
+        /// Adds another split's counts of the class.
+        public mutating func add(_ other: ClassCounts) {
+            (instances, crowd, pixels) = (instances + other.instances, crowd + other.crowd, pixels + other.pixels)
+        }
     }
 
     public struct SplitCounts: Sendable, Equatable {

@@ -69,14 +69,6 @@ public struct ExperimentReport: Sendable {
         }
     }
 
-    /// A value over seeds.
-    public struct Spread: Sendable {
-        public var mean: Double, min: Double, max: Double, sd: Double, seeds: Int
-        public init(mean: Double, min: Double, max: Double, sd: Double, seeds: Int) {
-            (self.mean, self.min, self.max, self.sd, self.seeds) = (mean, min, max, sd, seeds)
-        }
-    }
-
     public struct Configuration: Sendable {
         public var name: String, realAP: Spread, syntheticAP: Spread
         public init(name: String, realAP: Spread, syntheticAP: Spread) { (self.name, self.realAP, self.syntheticAP) = (name, realAP, syntheticAP) }
@@ -99,17 +91,6 @@ public struct ExperimentReport: Sendable {
         }
     }
 
-    public struct Transfer: Sendable {
-        public var className: String
-        public var syntheticOnlyOnReal: Double, syntheticOnlyOnSynthetic: Double, realOnlyOnReal: Double, mixedOnReal: Double
-        public var shareOfInDomain: Double, shareOfRealTrained: Double
-        public init(className: String, syntheticOnlyOnReal: Double, syntheticOnlyOnSynthetic: Double, realOnlyOnReal: Double,
-                    mixedOnReal: Double, shareOfInDomain: Double, shareOfRealTrained: Double) {
-            (self.className, self.syntheticOnlyOnReal, self.syntheticOnlyOnSynthetic) = (className, syntheticOnlyOnReal, syntheticOnlyOnSynthetic)
-            (self.realOnlyOnReal, self.mixedOnReal, self.shareOfInDomain, self.shareOfRealTrained) = (realOnlyOnReal, mixedOnReal, shareOfInDomain, shareOfRealTrained)
-        }
-    }
-
     public struct Verdict: Sendable {
         /// `verdict` is `holds`, `does not hold`, `inconclusive` or `inconclusive (not converged)`; `inputs` the named
         /// numbers it rests on, labelled as in the report.
@@ -122,13 +103,13 @@ public struct ExperimentReport: Sendable {
     public var preset: String, missingRuns: [String], engine: String, model: String, elapsedSeconds: Double
     public var settings: Settings
     public var runs: [Run], configurations: [Configuration], table2: [Table2Row]
-    public var rankCorrelation: Double, trend: Trend, transfer: [Transfer], coverage: Coverage?
+    public var rankCorrelation: Double, trend: Trend, transfer: [ClassTransfer], coverage: Coverage?
     public var seedSpread: Double?, largestSeedSD: Double?
     public var sharedClasses: [String], rule: String, verdicts: [Verdict]
 
     public init(preset: String, missingRuns: [String], engine: String, model: String, elapsedSeconds: Double, settings: Settings,
                 runs: [Run], configurations: [Configuration], table2: [Table2Row], rankCorrelation: Double, trend: Trend,
-                transfer: [Transfer], coverage: Coverage?, seedSpread: Double?, largestSeedSD: Double?, sharedClasses: [String],
+                transfer: [ClassTransfer], coverage: Coverage?, seedSpread: Double?, largestSeedSD: Double?, sharedClasses: [String],
                 rule: String, verdicts: [Verdict]) {
         (self.preset, self.missingRuns, self.engine, self.model, self.elapsedSeconds) = (preset, missingRuns, engine, model, elapsedSeconds)
         (self.settings, self.runs, self.configurations, self.table2) = (settings, runs, configurations, table2)
@@ -143,7 +124,8 @@ public struct ExperimentReport: Sendable {
                      ("classes", .object(score.classes.map { ($0.name, .object([("ap", number($0.ap)), ("ap50", number($0.ap50))])) }))])
         }
         func spread(_ s: Spread) -> JSON {
-            .object([("mean", number(s.mean)), ("min", number(s.min)), ("max", number(s.max)), ("sd", number(s.sd)), ("seeds", .int(s.seeds))])
+            .object([("mean", number(s.mean)), ("min", number(s.min)), ("max", number(s.max)), ("sd", number(s.standardDeviation)),
+                     ("seeds", .int(s.count))])
         }
         let s = settings
         return .object([
@@ -178,8 +160,8 @@ public struct ExperimentReport: Sendable {
                                ("resamples", .int(trend.resamples)),
                                ("runs", .array(trend.runs.map { .object([("synthetic_images", .int($0.syntheticImages)), ("real_ap", number($0.realAP))]) }))])),
             ("transfer", .array(transfer.map { row in
-                .object([("class", .string(row.className)), ("synthetic_only_on_real", number(row.syntheticOnlyOnReal)),
-                         ("synthetic_only_on_synthetic", number(row.syntheticOnlyOnSynthetic)), ("real_only_on_real", number(row.realOnlyOnReal)),
+                .object([("class", .string(row.name)), ("synthetic_only_on_real", number(row.syntheticOnReal)),
+                         ("synthetic_only_on_synthetic", number(row.syntheticOnSynthetic)), ("real_only_on_real", number(row.realOnReal)),
                          ("mixed_on_real", number(row.mixedOnReal)), ("share_of_in_domain", number(row.shareOfInDomain)),
                          ("share_of_real_trained", number(row.shareOfRealTrained))])
             })),
@@ -199,4 +181,40 @@ public struct ExperimentReport: Sendable {
     public static func recordedElapsedSeconds(folder: String) -> Double {
         (try? JSON.parse(try Files.read("\(folder)/\(fileName)")))?["elapsed_seconds"]?.doubleValue ?? .nan
     }
+}
+
+/// Mean, lowest and highest of a value over the seeds of a configuration, and its spread.
+public struct Spread: Sendable {
+    public var mean: Double, min: Double, max: Double, count: Int
+    /// Sample standard deviation over the seeds (n − 1), NaN below two seeds.
+    public var standardDeviation: Double
+
+    public init(_ values: [Double]) {
+        count = values.count
+        let mean = values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
+        self.mean = mean
+        min = values.min() ?? .nan
+        max = values.max() ?? .nan
+        standardDeviation = values.count > 1
+            ? (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot() : .nan
+    }
+}
+
+/// How synthetic supervision of one class carries over to real images (seed means, AP ×100).
+public struct ClassTransfer: Sendable {
+    public var name: String
+    /// Synthetic-only on real val (cross-domain) and on synthetic val (in-domain).
+    public var syntheticOnReal: Double, syntheticOnSynthetic: Double
+    /// Real-only and the largest mix on real val.
+    public var realOnReal: Double, mixedOnReal: Double
+
+    public init(name: String, syntheticOnReal: Double, syntheticOnSynthetic: Double, realOnReal: Double, mixedOnReal: Double) {
+        (self.name, self.syntheticOnReal, self.syntheticOnSynthetic, self.realOnReal, self.mixedOnReal) =
+            (name, syntheticOnReal, syntheticOnSynthetic, realOnReal, mixedOnReal)
+    }
+
+    /// The share of its in-domain AP that synthetic-only keeps on real images (the seed's Table 1: about a third).
+    public var shareOfInDomain: Double { syntheticOnSynthetic > 0 ? syntheticOnReal / syntheticOnSynthetic : .nan }
+    /// Synthetic-only against real-trained on real val; undefined where real-only scores 0 (the rare classes).
+    public var shareOfRealTrained: Double { realOnReal > 0 ? syntheticOnReal / realOnReal : .nan }
 }

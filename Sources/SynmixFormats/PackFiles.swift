@@ -160,6 +160,9 @@ public struct PackJournal: Sendable {
 
     public var json: JSON { .object([("plan_sha256", .string(planHash)), ("shards", .array(shards.map(\.json)))]) }
 
+    /// Rewritten after every completed shard, under a temporary name: an interruption leaves the last journal whole.
+    public func write(to path: String) throws { try Files.writeAtomically(json.compact + "\n", to: path) }
+
     /// The journal at `path` if it is one for the plan `planHash`: its shards as far as they read.
     public static func shards(at path: String, planHash: String) -> [WrittenShard] {
         guard let journal = try? JSON.parse(try Files.read(path)), journal["plan_sha256"]?.stringValue == planHash else { return [] }

@@ -11,8 +11,6 @@ public enum Split: String, Sendable, CaseIterable, Comparable {
 public enum SplitSelection: String, Sendable, CaseIterable {
     case train, val, test, all
 
-    public init(_ split: Split) { self = SplitSelection(rawValue: split.rawValue)! }
-
     public func includes(_ split: Split) -> Bool { self == .all || rawValue == split.rawValue }
 
     /// The splits selected, in `Split`'s order.

@@ -19,55 +19,8 @@ public enum Checkpoint {
     }
 
     /// What the network was trained on: the input size (predict and evaluate use it unless told
-    /// otherwise) and the normalisation of the pixel values.
-    public struct Input: Sendable, Equatable {
-        public var width: Int
-        public var height: Int
-        public var mean = Targets.inputMean
-        public var std = Targets.inputStd
-
-        public init(width: Int, height: Int) {
-            self.width = width
-            self.height = height
-        }
-
-        var json: JSON { CheckpointMetadata.Input(width: width, height: height, mean: Double(mean), std: Double(std)).json }
-
-        /// The largest input a checkpoint (or --input-size) may name, checked before anything is
-        /// allocated: the workspace holds every layer's activations for the whole input, so the pixel
-        /// count sets its size. 8 M pixels is four full 2048×1024 Cityscapes frames, more than any run
-        /// here needs; 100 000 × 100 000 from a hostile file would ask for terabytes.
-        public static let maxPixels = 4 * 2048 * 1024
-        /// Both sides are multiples of this.
-        public static let sideMultiple = ModelConfig.outputStride
-
-        /// Why `width`×`height` cannot be the network's input, or nil.
-        public static func problem(width: Int, height: Int) -> String? {
-            guard width > 0, height > 0 else { return "\(width)x\(height) is not a positive size" }
-            guard width % sideMultiple == 0, height % sideMultiple == 0 else {
-                return "\(width)x\(height) is not a multiple of \(sideMultiple) on both sides"
-            }
-            guard width <= maxPixels, height <= maxPixels, width * height <= maxPixels else {
-                return "\(width)x\(height) is more than the \(maxPixels) pixels an input may have"
-            }
-            return nil
-        }
-
-        /// Parses `synmix.input`. The size is bounded before use; the normalisation is refused unless it
-        /// is the one this network's input pipeline applies (Targets.inputMean/inputStd): predicting on
-        /// pixels scaled otherwise than in training gives wrong results without a word.
-        init(json: JSON, path: String) throws {
-            func fail(_ reason: String) -> FileError { FileError(path: path, reason: "\(CheckpointMetadata.inputKey) \(json.compact): \(reason)") }
-            let record = try CheckpointMetadata.Input(json: json, path: path)
-            let (width, height, mean, std) = (record.width, record.height, record.mean, record.std)
-            if let problem = Self.problem(width: width, height: height) { throw fail(problem) }
-            guard Float(mean) == Targets.inputMean, Float(std) == Targets.inputStd else {
-                throw fail("the checkpoint normalises pixels with mean \(mean), std \(std); this network's input pipeline uses mean "
-                           + "\(Targets.inputMean), std \(Targets.inputStd)")
-            }
-            (self.width, self.height, self.mean, self.std) = (width, height, Float(mean), Float(std))
-        }
-    }
+    /// otherwise) and the normalisation of the pixel values — the `synmix.input` record itself.
+    public typealias Input = CheckpointMetadata.Input
 
     /// The input size predict and evaluate run `checkpoint` at: the one it was trained at, unless `requested`
     /// says otherwise, which must be `confirmed` (`--other-input-size`); fit's default, with a `warn`ing, for a
@@ -189,7 +142,7 @@ public enum Checkpoint {
         guard let text = metadata[CheckpointMetadata.inputKey] else { return nil }
         let json: JSON
         do { json = try JSON.parse(Array(text.utf8)) } catch { throw FileError(path: path, reason: "\(CheckpointMetadata.inputKey) metadata: \(error)") }
-        return try Input(json: json, path: path)
+        return try Input(validated: json, path: path)
     }
 
     /// The architecture a checkpoint was saved with (width and classes), without building the model.
@@ -208,5 +161,45 @@ public enum Checkpoint {
         guard let text = metadata[key] else { throw FileError(path: path, reason: "no \(key) metadata: not a synmix checkpoint") }
         guard let json = try? JSON.parse(Array(text.utf8)) else { throw FileError(path: path, reason: "\(key) metadata is not JSON: \(text)") }
         do { return try ModelConfig(json: json) } catch let error as FileError { throw FileError(path: path, reason: error.reason) }
+    }
+}
+
+extension CheckpointMetadata.Input {
+    /// An input of this network's normalisation (Targets.inputMean/inputStd).
+    public init(width: Int, height: Int) {
+        self.init(width: width, height: height, mean: Double(Targets.inputMean), std: Double(Targets.inputStd))
+    }
+
+    /// The largest input a checkpoint (or --input-size) may name, checked before anything is
+    /// allocated: the workspace holds every layer's activations for the whole input, so the pixel
+    /// count sets its size. 8 M pixels is four full 2048×1024 Cityscapes frames, more than any run
+    /// here needs; 100 000 × 100 000 from a hostile file would ask for terabytes.
+    public static let maxPixels = 4 * 2048 * 1024
+    /// Both sides are multiples of this.
+    public static let sideMultiple = ModelConfig.outputStride
+
+    /// Why `width`×`height` cannot be the network's input, or nil.
+    public static func problem(width: Int, height: Int) -> String? {
+        guard width > 0, height > 0 else { return "\(width)x\(height) is not a positive size" }
+        guard width % sideMultiple == 0, height % sideMultiple == 0 else {
+            return "\(width)x\(height) is not a multiple of \(sideMultiple) on both sides"
+        }
+        guard width <= maxPixels, height <= maxPixels, width * height <= maxPixels else {
+            return "\(width)x\(height) is more than the \(maxPixels) pixels an input may have"
+        }
+        return nil
+    }
+
+    /// Parses `synmix.input` for this network. The size is bounded before use; the normalisation is refused
+    /// unless it is the one this network's input pipeline applies: predicting on pixels scaled otherwise than
+    /// in training gives wrong results without a word.
+    init(validated json: JSON, path: String) throws {
+        func fail(_ reason: String) -> FileError { FileError(path: path, reason: "\(CheckpointMetadata.inputKey) \(json.compact): \(reason)") }
+        self = try CheckpointMetadata.Input(json: json, path: path)
+        if let problem = Self.problem(width: width, height: height) { throw fail(problem) }
+        guard Float(mean) == Targets.inputMean, Float(std) == Targets.inputStd else {
+            throw fail("the checkpoint normalises pixels with mean \(mean), std \(std); this network's input pipeline uses mean "
+                       + "\(Targets.inputMean), std \(Targets.inputStd)")
+        }
     }
 }

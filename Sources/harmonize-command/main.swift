@@ -3,6 +3,7 @@ import CommandSupport
 import Foundation
 import Harmonize
 import SynmixCore
+import SynmixFormats
 
 extension Dataset: ExpressibleByArgument {}
 
@@ -85,19 +86,19 @@ struct HarmonizeCommand: ParsableCommand {
         print(String(format: "harmonize: %d images written, %d errors, %.1f s (%.1f images/s) -> %@",
                      result.written, result.errors.count, seconds,
                      Double(result.written + result.errors.count) / max(seconds, 1e-9), out))
-        printTable(result.counts)
+        printTable(result.summary.splits)
         try errorBudget.settle(result.errors, tool: "harmonize", more: "\(out)/errors.jsonl")
     }
 }
 
 /// Instances per class and split (crowd regions in parentheses).
-func printTable(_ counts: [(split: String, images: Int, classes: [(name: String, instances: Int, crowd: Int)])]) {
-    guard let names = counts.first?.classes.map(\.name) else { return }
+func printTable(_ splits: [DatasetSummary.SplitCounts]) {
+    guard let names = splits.first?.classes.map(\.name) else { return }
     let width = max(10, (names.map(\.count).max() ?? 0) + 2)
     func cell(_ text: String) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
     print(cell("split") + cell("images") + names.map(cell).joined())
-    for row in counts {
-        print(cell(row.split) + cell(String(row.images))
+    for row in splits {
+        print(cell(row.name) + cell(String(row.images))
               + row.classes.map { cell($0.crowd > 0 ? "\($0.instances)(\($0.crowd))" : String($0.instances)) }.joined())
     }
 }

@@ -24,6 +24,11 @@ func namedShards(_ argument: String, fallback: String) throws -> (name: String, 
     return (fallback, try ShardList.expand(argument))
 }
 
+/// `body`'s value; its FitError (flags that contradict each other or the checkpoint) is a usage error (status 64).
+func asUsageError<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as FitError { throw ValidationError(error.description) }
+}
+
 /// The network's input: both sides multiples of the output stride, within Checkpoint.Input.maxPixels.
 func checkInputSize(_ size: PixelSize) throws {
     if let problem = Checkpoint.Input.problem(width: size.width, height: size.height) {
@@ -45,12 +50,9 @@ struct CheckpointInput: ParsableArguments {
     func predictor(for checkpoint: String, jobs: Int) throws -> (predictor: Predictor, size: PixelSize) {
         openblas_set_num_threads(Int32(jobs))
         let (network, stored) = try Checkpoint.model(at: checkpoint)
-        let size: (width: Int, height: Int)
-        do {
-            size = try Checkpoint.runSize(of: checkpoint, stored: stored, requested: inputSize.map { ($0.width, $0.height) },
-                                          confirmed: otherInputSize, warn: printError)
-        } catch let error as FitError {
-            throw ValidationError(error.description)   // the flags contradict the checkpoint: a usage error (status 64)
+        let size = try asUsageError {
+            try Checkpoint.runSize(of: checkpoint, stored: stored, requested: inputSize.map { ($0.width, $0.height) },
+                                   confirmed: otherInputSize, warn: printError)
         }
         return (Predictor(model: network, inputWidth: size.width, inputHeight: size.height), PixelSize(width: size.width, height: size.height))
     }
@@ -105,11 +107,7 @@ struct Fit: ParsableCommand {
         }
         let model = try FitOptions.model(width: width, initFrom: `init`, taxonomy: taxonomy, shards: sources.flatMap(\.shards))
         var options = FitOptions(sources: sources, out: out, config: model)
-        if !share.isEmpty {
-            do { options.shares = try FitOptions.shares(share.map { ($0.name, $0.value) }, of: sources) } catch let error as FitError {
-                throw ValidationError(error.description)   // --share names or values that do not fit --train: a usage error
-            }
-        }
+        if !share.isEmpty { options.shares = try asUsageError { try FitOptions.shares(share.map { ($0.name, $0.value) }, of: sources) } }
         options.evaluations = try eval.enumerated().map { i, argument in try namedShards(argument, fallback: "eval\(i)") }
         options.steps = steps
         options.epochs = epochs

@@ -29,9 +29,7 @@ final class ReadmeTests: XCTestCase {
     /// The README names every Debian package the Makefile installs.
     func testTheReadmeListsTheDebianPackagesTheMakefileInstalls() throws {
         let readme = try String(contentsOfFile: "\(repositoryRoot)/README.md", encoding: .utf8)
-        let makefile = try String(contentsOfFile: "\(repositoryRoot)/Makefile", encoding: .utf8)
-        let line = try XCTUnwrap(makefile.split(separator: "\n").first { $0.hasPrefix("APT_PACKAGES :=") })
-        let packages = line.dropFirst("APT_PACKAGES :=".count).split(separator: " ").map(String.init)
+        let packages = try makefileDebianPackages()
         XCTAssertGreaterThan(packages.count, 8)
         for package in packages { XCTAssertTrue(readme.contains("`\(package)`"), "README does not name the Debian package \(package)") }
     }

@@ -7,9 +7,7 @@ final class RepositoryLayoutTests: XCTestCase {
     /// Every Debian package Package.swift names as a system library's provider is one `make deps` installs.
     func testThePackagesProvidersAreTheMakefilesDebianPackages() throws {
         let manifest = try String(contentsOfFile: "\(repositoryRoot)/Package.swift", encoding: .utf8)
-        let makefile = try String(contentsOfFile: "\(repositoryRoot)/Makefile", encoding: .utf8)
-        let line = try XCTUnwrap(makefile.split(separator: "\n").first { $0.hasPrefix("APT_PACKAGES :=") })
-        let installed = Set(line.dropFirst("APT_PACKAGES :=".count).split(separator: " ").map(String.init))
+        let installed = Set(try makefileDebianPackages())
         let providers = manifest.components(separatedBy: ".apt([").dropFirst().flatMap { list in
             list.prefix { $0 != "]" }.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
         }
