@@ -145,7 +145,7 @@ public final class DemoRunner: @unchecked Sendable {
     // MARK: data
 
     /// The seed of the generated synthetic train frames.
-    var syntheticSeed: UInt64 { settings.seed &+ 0x5E1 }
+    var syntheticSeed: UInt64 { Seed.derive(settings.seed, "synthetic-frames") }
 
     /// OUT/coverage.json: how many of the generated world's class × sub-type × view combinations the frames of each
     /// synthetic count show (every object drawn in them, before filtering). The packed samples' keys end in the
@@ -191,15 +191,15 @@ public final class DemoRunner: @unchecked Sendable {
             DemoLook.builder(width: s.frameWidth, height: s.frameHeight, classes: classes)
         }
         try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realTrain, builder: builder(s.realTrainClasses),
-                                        split: .train, city: "demotrain", seed: s.seed, appearance: .demoReal, policy: policy,
+                                        split: .train, city: "demotrain", seed: Seed.derive(s.seed, "real-train-frames"), appearance: .demoReal, policy: policy,
                                         pngLevel: 1, jobs: 2)
         try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realVal, builder: builder(.balanced),
-                                        split: .val, city: "demoval", seed: s.seed &+ 0xB0B, appearance: .demoReal, policy: policy,
+                                        split: .val, city: "demoval", seed: Seed.derive(s.seed, "real-val-frames"), appearance: .demoReal, policy: policy,
                                         pngLevel: 1, jobs: 2)
         try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain, builder: builder(s.syntheticClasses),
                                        seed: syntheticSeed, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
         try DatasetGenerator.synscapes(root: path("data/synthetic"), first: s.syntheticTrain + 1, count: s.syntheticVal, builder: builder(.balanced),
-                                       seed: s.seed &+ 0x5E1, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
+                                       seed: syntheticSeed, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
         log(String(format: "[data] %d real (train %d, val %d) and %d synthetic frames of %dx%d generated in %.1f s",
                    s.realTrain + s.realVal, s.realTrain, s.realVal, s.syntheticTrain + s.syntheticVal, s.frameWidth, s.frameHeight,
                    Date().timeIntervalSince(t0)))

@@ -93,7 +93,7 @@ struct MixPlan {
                 lines += 1
                 switch ManifestRecord.header(ofLine: line) {
                 case .failure(let problem):
-                    rejected.append(FileError(path: path, reason: "line \(reader.lineNumber): \(problem.reason)"))
+                    rejected.append(FileError(path: path, reason: "line \(reader.lineNumber): \(problem)"))
                 case .success(let header) where split.includes(header.split):
                     eligible.append(PlannedSample(input: index, id: header.id, domain: header.domain, offset: reader.lineOffset,
                                                   length: line.utf8.count))
@@ -134,12 +134,12 @@ struct MixPlan {
         }
         var order: [PlannedSample] = []
         for (index, input) in inputs.enumerated() {
-            var random = SplitMix64(seed: seed ^ fnv1a(input.name))
+            var random = SplitMix64(seed: Seed.derive(seed, "input-order:\(input.name)"))
             var candidates = eligibleByInput[index]
             shuffle(&candidates, &random)
             order += candidates.prefix(counts[index])
         }
-        var random = SplitMix64(seed: seed ^ 0x5EED_0F_A11)
+        var random = SplitMix64(seed: Seed.derive(seed, "mix-order"))
         shuffle(&order, &random)
         // A sample's shard key is its id made safe: two ids that differ only outside [A-Za-z0-9_-]
         // would share one, and webdataset would merge the two samples. The later one is skipped.
@@ -165,10 +165,6 @@ struct MixPlan {
             let j = Int(random.next() % UInt64(i + 1))
             items.swapAt(i, j)
         }
-    }
-
-    static func fnv1a(_ text: String) -> UInt64 {
-        text.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
     }
 
     static func sha256(ofFile path: String) throws -> String {

@@ -22,7 +22,7 @@ public final class Canvas {
     public init(width: Int, height: Int, background: (Double, Double, Double) = (0.1, 0.1, 0.1)) throws {
         guard width > 0, height > 0, let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)),
               cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else {
-            throw FileError(path: "canvas", reason: "cairo cannot allocate a \(width)x\(height) surface")
+            throw CanvasError.noSurface(width: width, height: height)
         }
         self.width = width
         self.height = height
@@ -203,5 +203,16 @@ extension Canvas {
     /// An 8-bit RGB (or gray) image file, PNG or JPEG by extension.
     public static func loadRGB(_ path: String) throws -> Raster<UInt8> {
         try SampleRecord.ImageFormat(fileName: path).decode8Bit(try Files.read(path), path: path)
+    }
+}
+
+/// A picture that cannot be drawn (no file is involved yet).
+public enum CanvasError: Error, Equatable, CustomStringConvertible {
+    case noSurface(width: Int, height: Int)
+
+    public var description: String {
+        switch self {
+        case .noSurface(let width, let height): "cairo cannot allocate a \(width)x\(height) surface"
+        }
     }
 }

@@ -101,12 +101,12 @@ public final class BatchLoader: @unchecked Sendable {
         } else {
             for (i, source) in sources.enumerated() {
                 streams.append(SourceStream(index: i, stream: ShardStream(shards: source.shards, bufferSize: settings.bufferSize,
-                                                                          seed: settings.seed &+ UInt64(i) &* 0x51_7CC1_B727_220A)))
+                                                                          seed: Seed.derive(settings.seed, "source", UInt64(i)))))
             }
         }
         let start = cursor ?? LoaderCursor(sources: streams.count)
         guard start.epochs.count == streams.count else {
-            throw FileError(path: "checkpoint", reason: "its data position has \(start.epochs.count) sources, this run \(streams.count)")
+            throw LoaderError.resumeSourcesDiffer(recorded: start.epochs.count, given: streams.count)
         }
         for i in streams.indices { try streams[i].seek(epoch: start.epochs[i], position: start.positions[i], report: report) }
         let producer = Thread { [unchecked = UncheckedBox(streams)] in
@@ -143,7 +143,7 @@ public final class BatchLoader: @unchecked Sendable {
     public static func composition(step: Int, batch: Int, shares: [Double], seed: UInt64) -> [Int] {
         var counts = shares.map { Int((Double(batch) * $0).rounded(.down)) }
         var remainders = shares.enumerated().map { Double(batch) * $1 - Double(counts[$0]) }
-        var random = SplitMix64(seed: seed ^ (UInt64(step) &* 0xD6E8_FEB8_6659_FD93))
+        var random = SplitMix64(seed: Seed.derive(seed, "batch-composition", UInt64(step)))
         var left = batch - counts.reduce(0, +)
         while left > 0 {
             let total = remainders.reduce(0, +)
@@ -254,9 +254,7 @@ struct SourceStream {
     mutating func next(report: (FileError) -> Void, seed: UInt64) throws -> (ShardSample, UInt64) {
         if let sample = iterator.next(report: report) {
             defer { position += 1 }
-            var mix = SplitMix64(seed: seed ^ UInt64(index) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(epoch) &* 0xBF58_476D_1CE4_E5B9
-                                 ^ UInt64(position) &* 0x94D0_49BB_1331_11EB)
-            return (sample, mix.next())
+            return (sample, Seed.derive(seed, "augmentation", UInt64(index), UInt64(epoch), UInt64(position)))
         }
         guard position > 0 else {
             throw FileError(path: stream.shards.first ?? "shards", reason: "no readable sample in \(stream.shards.count) shard(s)")
@@ -265,5 +263,18 @@ struct SourceStream {
         position = 0
         iterator = stream.makeIterator(epoch: epoch)
         return try next(report: report, seed: seed)
+    }
+}
+
+/// A loader that cannot start from the position it was given (the run's options, not a file, are at fault).
+public enum LoaderError: Error, Equatable, CustomStringConvertible {
+    /// The checkpoint's data position counts one number of sources, this run another.
+    case resumeSourcesDiffer(recorded: Int, given: Int)
+
+    public var description: String {
+        switch self {
+        case .resumeSourcesDiffer(let recorded, let given):
+            "the checkpoint's data position has \(recorded) source(s), this run \(given): resume with the same --train sources"
+        }
     }
 }

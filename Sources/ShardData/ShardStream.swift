@@ -42,7 +42,7 @@ public struct ShardStream: Sendable {
 
         init(stream: ShardStream, epoch: Int) {
             self.stream = stream
-            random = SplitMix64(seed: stream.seed &+ UInt64(epoch) &* 0x9E37_79B9)
+            random = SplitMix64(seed: Seed.derive(stream.seed, "epoch-order", UInt64(epoch)))
             order = stream.shards
             if stream.shuffle {
                 for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(random.next() % UInt64(i + 1))) }

@@ -116,16 +116,32 @@ extension ManifestRecord {
         public var id: String, split: Split, domain: Domain
     }
 
+    /// Why a manifest line is not a record (the reader adds the file and the line number).
+    public enum LineProblem: Error, Equatable, CustomStringConvertible {
+        case notJSON(String)
+        case noHeader
+        case unknownSplitOrDomain(split: String, domain: String)
+
+        public var description: String {
+            switch self {
+            case .notJSON(let detail): "not valid JSON: \(detail)"
+            case .noHeader: "a record needs string id, split and domain"
+            case .unknownSplitOrDomain(let split, let domain):
+                "split '\(split)' or domain '\(domain)' is not one a record can have "
+                    + "(\(Split.allCases.map(\.rawValue).joined(separator: ", ")); \(Domain.allCases.map(\.rawValue).joined(separator: ", ")))"
+            }
+        }
+    }
+
     /// The id, split and domain of a manifest line, or why the line is not a record.
-    public static func header(ofLine line: Substring) -> Result<Header, FileError> {
+    public static func header(ofLine line: Substring) -> Result<Header, LineProblem> {
         let value: JSON
-        do { value = try JSON.parse(line) } catch { return .failure(FileError(path: "", reason: "not valid JSON: \(error)")) }
+        do { value = try JSON.parse(line) } catch { return .failure(.notJSON("\(error)")) }
         guard let id = value["id"]?.stringValue, let split = value["split"]?.stringValue, let domain = value["domain"]?.stringValue else {
-            return .failure(FileError(path: "", reason: "a record needs string id, split and domain"))
+            return .failure(.noHeader)
         }
         guard let knownSplit = Split(rawValue: split), let knownDomain = Domain(rawValue: domain) else {
-            return .failure(FileError(path: "", reason: "split '\(split)' or domain '\(domain)' is not one a record can have "
-                                      + "(\(Split.allCases.map(\.rawValue).joined(separator: ", ")); real, synthetic)"))
+            return .failure(.unknownSplitOrDomain(split: split, domain: domain))
         }
         return .success(Header(id: id, split: knownSplit, domain: knownDomain))
     }

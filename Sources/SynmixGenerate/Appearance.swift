@@ -94,22 +94,22 @@ public struct Appearance: Sendable {
     func render(_ painted: PaintedScene, seed: UInt64) -> Raster<UInt8> {
         let scene = painted.scene
         let (w, h) = (scene.width, scene.height)
-        var random = SplitMix64(seed: seed ^ 0xA11CE)
+        var random = SplitMix64(seed: Seed.derive(seed, "sensor-noise"))
         // One colour per object part, varied per object.
         var partColor: [[Double]] = []
         for (object, part) in painted.parts {
             let region = scene.objects[object].parts[part]
             let base = palette[region.labelId] ?? [128, 128, 128]
-            var shift = SplitMix64(seed: seed &+ UInt64(object) &* 0x9E37)
+            var shift = SplitMix64(seed: Seed.derive(seed, "object-colour", UInt64(object)))
             partColor.append(base.map { max(0, min(255, ($0 + (shift.unit() - 0.5) * objectColorSpread) * region.tone)) })
         }
         // Flat colour tables: the pixel loop does no dictionary lookups or array copies.
         var labelColor = [Double](repeating: 128, count: 256 * 3)
         for (label, color) in palette where (0..<256).contains(label) { for c in 0..<3 { labelColor[label * 3 + c] = color[c] } }
         let objectColor = partColor.flatMap { $0 }
-        // Per-image exposure and cast, and the texture, from their own generator (so that
-        // appearances without them draw exactly the noise they always drew).
-        var lighting = SplitMix64(seed: seed ^ 0x11647)
+        // Per-image exposure and cast, and the texture, from their own stream: appearances without them
+        // draw the same noise.
+        var lighting = SplitMix64(seed: Seed.derive(seed, "lighting"))
         let gain = gainRange.lowerBound + (gainRange.upperBound - gainRange.lowerBound) * lighting.unit()
         let cast = (0..<3).map { _ in castRange * (2 * lighting.unit() - 1) }
         let blocksWide = (w + 3) / 4

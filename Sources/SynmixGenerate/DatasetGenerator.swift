@@ -46,13 +46,12 @@ public enum DemoLook {
         }
     }
 
-    /// The scene builder of the demo's frames: people and two-wheelers enlarged, details on
-    /// every object, road users drawn from `classes`.
+    /// The scene builder of the demo's frames: people and two-wheelers enlarged, every road user
+    /// drawn from its sub-types and views, as often as `classes` says.
     public static func builder(width: Int, height: Int, classes: ClassMix, objects: ClosedRange<Int> = 5...11) -> StreetSceneBuilder {
         var builder = StreetSceneBuilder(width: width, height: height, extraObjects: objects)
         builder.smallClassScale = smallClassScale
         builder.objectScale = objectScale
-        builder.details = true
         builder.variety = true
         builder.classWeights = classes.weights
         return builder
@@ -106,9 +105,9 @@ public enum DatasetGenerator {
         configured.pngLevel = pngLevel
         let writer = configured
         try forEachParallel(count, jobs: jobs) { frame in
-            var scene = builder.build(seed: seed &+ UInt64(frame) &* 7919)
+            var scene = builder.build(seed: Seed.derive(seed, "scene", UInt64(frame)))
             scene.overlays = realOverlays(width: width, height: height)
-            try writer.write(scene, split: split, city: city, sequence: frame / 100, frame: frame % 100 * 19, seed: seed &+ UInt64(frame))
+            try writer.write(scene, split: split, city: city, sequence: frame / 100, frame: frame % 100 * 19, seed: Seed.derive(seed, "rendering", UInt64(frame)))
         }
     }
 
@@ -120,13 +119,13 @@ public enum DatasetGenerator {
         let writer = configured
         try forEachParallel(count, jobs: jobs) { index in
             let number = first + index
-            try writer.write(synscapesScene(number: number, builder: builder, seed: seed), number: number, seed: seed &+ UInt64(number))
+            try writer.write(synscapesScene(number: number, builder: builder, seed: seed), number: number, seed: Seed.derive(seed, "rendering", UInt64(number)))
         }
     }
 
     /// The scene of Synscapes-layout frame `number` (what `synscapes` renders; the demo counts its variety from it).
     public static func synscapesScene(number: Int, builder: StreetSceneBuilder, seed: UInt64) -> Scene {
-        builder.build(seed: seed &+ UInt64(number) &* 104_729)
+        builder.build(seed: Seed.derive(seed, "scene", UInt64(number)))
     }
 
     /// Runs `body` for 0..<count on `jobs` threads; the first error (in index order) is thrown.

@@ -16,7 +16,7 @@ public enum Fixtures {
 
     /// Objects every fixture scene carries, placed by hand so that each rule is hit.
     static func scripted(_ builder: StreetSceneBuilder, seed: UInt64, real: Bool) -> Scene {
-        var random = SplitMix64(seed: seed)
+        var random = SplitMix64(seed: Seed.derive(seed, "scripted-objects"))
         var scene = builder.build(seed: seed)
         let w = Double(builder.width)
         func place(_ metaClass: Int, _ x: Double, _ depth: Double) -> SceneObject {

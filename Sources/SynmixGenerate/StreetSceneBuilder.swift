@@ -20,16 +20,14 @@ public struct StreetSceneBuilder: Sendable {
     /// Meta classes of the random objects, with relative weights: how often each kind of
     /// road user appears (a long tail in a real dataset, as often as asked in a renderer's).
     public var classWeights: [(metaClass: Int, weight: Double)] = Self.defaultClassWeights
-    /// Windows, wheels and heads: structure inside each outline that tells a bus from a
-    /// train from a truck by shape, whatever its colour.
-    public var details = false
     /// Draw every road user from its class's sub-types and views (`RoadUsers`), at a varied
     /// scale and anywhere across the road, truncated at the border too: a world whose variety
-    /// a few frames do not cover.
+    /// a few frames do not cover, with the windows, wheels and heads that tell the classes apart by
+    /// shape. Without it, one plain outline per class (the committed fixtures).
     public var variety = false
 
     public static let defaultClassWeights: [(metaClass: Int, weight: Double)] = [
-        (Labels.car, 0.36), (Labels.person, 0.28), (Labels.bicycle, 0.08), (Labels.truck, 0.05), (Labels.bus, 0.05), (Labels.motorcycle, 0.05), (Labels.train, 0.03), (Labels.caravan, 0.03), (Labels.trailer, 0.02), (Labels.rider, 0.0), (Labels.car, 0.05),
+        (Labels.car, 0.41), (Labels.person, 0.28), (Labels.bicycle, 0.08), (Labels.truck, 0.05), (Labels.bus, 0.05), (Labels.motorcycle, 0.05), (Labels.train, 0.03), (Labels.caravan, 0.03), (Labels.trailer, 0.02),
     ]
 
     static let cameraHeight = 1.3     // metres
@@ -122,26 +120,14 @@ public struct StreetSceneBuilder: Sendable {
         }
         switch metaClass {
         case Labels.person, Labels.rider:
-            // Both orders draw the same distribution; each is kept where it was used: the committed
-            // fixtures (no details) were made width first, the demo's measured numbers height first.
-            var width = 0.0, height = 0.0
-            if details {
-                height = 1.6 + 0.3 * random.unit()
-                width = 0.5 + 0.15 * random.unit()
-            } else {
-                width = 0.5 + 0.15 * random.unit()
-                height = 1.6 + 0.3 * random.unit()
-            }
+            let width = 0.5 + 0.15 * random.unit(), height = 1.6 + 0.3 * random.unit()
             parts = [Region(labelId: metaClass, polygon: place(Self.person(width: width, height: height, base: 0)))]
-            if details { parts.append(Region(labelId: metaClass, polygon: place(Self.head(top: height, base: 0)), tone: 1.3)) }
         case Labels.motorcycle, Labels.bicycle:
             let length = metaClass == Labels.bicycle ? 1.7 : 2.1, tall = metaClass == Labels.bicycle ? 1.05 : 1.15
             parts = [Region(labelId: metaClass, polygon: place([Point(-length / 2, 0), Point(length / 2, 0),
                                                                 Point(length / 2, tall * 0.7), Point(length * 0.15, tall),
                                                                 Point(-length * 0.2, tall), Point(-length / 2, tall * 0.65)]))]
-            if details { parts += Self.twoWheelerDetails(metaClass: metaClass, length: length).map { $0.placed(place) } }
             parts.append(Region(labelId: Labels.rider, polygon: place(Self.person(width: 0.55, height: 1.15, base: 0.6))))
-            if details { parts.append(Region(labelId: Labels.rider, polygon: place(Self.head(top: 1.15, base: 0.6)), tone: 1.3)) }
         default:
             let (minLength, maxLength, tall): (Double, Double, Double) = switch metaClass {
             case Labels.car: (1.8, 4.4, 1.5)
@@ -155,7 +141,6 @@ public struct StreetSceneBuilder: Sendable {
             let sideOn = random.unit() < 0.4
             let length = sideOn ? minLength + (maxLength - minLength) * random.unit() : minLength * (0.95 + 0.1 * random.unit())
             parts = [Region(labelId: metaClass, polygon: place(Self.vehicle(length: length, height: tall, kind: metaClass)))]
-            if details { parts += Self.vehicleDetails(length: length, height: tall, kind: metaClass).map { $0.placed(place) } }
         }
         return SceneObject(metaClass: metaClass, parts: parts, depth: depth)
     }
@@ -166,55 +151,6 @@ public struct StreetSceneBuilder: Sendable {
         return [Point(-half * 0.8, base), Point(half * 0.8, base), Point(half, body - 0.25 * (height - base)),
                 Point(half * 0.5, body), Point(half * 0.4, height), Point(-half * 0.4, height),
                 Point(-half * 0.5, body), Point(-half, body - 0.25 * (height - base))]
-    }
-
-    /// A head, lighter than the clothes, on top of a figure `top` metres tall.
-    static func head(top: Double, base: Double) -> [Point] {
-        let size = (top - base) * 0.13
-        return ellipse(0, top - size, size * 0.45, size, sides: 8)
-    }
-
-    /// Wheels of a bicycle (thin, dark rings' hubs) or a motorcycle (large dark discs and a dark engine block).
-    static func twoWheelerDetails(metaClass: Int, length: Double) -> [Region] {
-        let radius = metaClass == Labels.bicycle ? 0.3 : 0.34, axle = length / 2 - radius - 0.02
-        var wheels = [-axle, axle].map { x in Region(labelId: metaClass, polygon: ellipse(x, radius, radius, radius, sides: 10), tone: 0.3) }
-        if metaClass == Labels.motorcycle { wheels.append(Region(labelId: metaClass, polygon: rect(-0.35, 0.25, 0.35, 0.6), tone: 0.5)) }
-        return wheels
-    }
-
-    /// Windows and wheels of a vehicle, in its own metres: a car's side windows in the cabin,
-    /// a truck's cab window at the front of a blank cargo box, a bus's one long window band,
-    /// a train's row of separate windows above a dark skirt.
-    static func vehicleDetails(length: Double, height: Double, kind: Int) -> [Region] {
-        let half = length / 2
-        let window = 0.45, tyre = 0.25
-        func part(_ polygon: [Point], _ tone: Double) -> Region { Region(labelId: kind, polygon: polygon, tone: tone) }
-        func wheels(_ radius: Double, at xs: [Double]) -> [Region] {
-            // Inside the outline, whatever the length (a vehicle seen from behind is narrow).
-            xs.map { part(ellipse(min(half - radius, max(-half + radius, $0)), 0.15 + radius * 0.6, radius, radius * 0.6, sides: 10), tyre) }
-        }
-        switch kind {
-        case Labels.car:
-            return [part([Point(-half * 0.62, height * 0.66), Point(half * 0.5, height * 0.66),
-                          Point(half * 0.33, height * 0.94), Point(-half * 0.45, height * 0.94)], window)]
-                + wheels(0.32, at: [-half * 0.62, half * 0.62])
-        case Labels.truck:
-            let cab = min(1.6, length * 0.45)
-            return [part(rect(half - cab * 0.9, height * 0.45, half - 0.1, height * 0.7), window),
-                    part(rect(half - cab - 0.12, 0.2, half - cab, height * 0.95), 0.6)]
-                + wheels(0.45, at: [-half * 0.7, half - cab * 0.5])
-        case Labels.bus:
-            return [part(rect(-half + 0.2, height * 0.5, half - 0.2, height * 0.82), window)]
-                + wheels(0.5, at: [-half * 0.7, half * 0.7])
-        case Labels.train:
-            let count = max(1, Int(length / 2.2)), pitch = (length - 0.4) / Double(count)
-            return (0..<count).map { k in
-                let x0 = -half + 0.2 + Double(k) * pitch
-                return part(rect(x0 + pitch * 0.2, height * 0.52, x0 + pitch * 0.8, height * 0.8), window)
-            } + [part(rect(-half, 0.15, half, 0.55), 0.35)]
-        default:
-            return wheels(0.35, at: [-half * 0.6, half * 0.6])
-        }
     }
 
     /// A vehicle outline in metres: cars get a cabin, the rest are boxes with a bevelled top.

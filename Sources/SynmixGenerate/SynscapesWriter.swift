@@ -71,7 +71,7 @@ public struct SynscapesWriter: Sendable {
                 cls: object.metaClass, occluded: occluded, truncated: truncated))
         }
         entries.sort { $0.key < $1.key }   // Python's sort_keys: ids sort as strings
-        var random = SplitMix64(seed: seed ^ 0x5CE7E)
+        var random = SplitMix64(seed: Seed.derive(seed, "scene-metadata"))
         let sceneKeys = ["altitude_variation", "curb_height"]
             + ["bicyclists", "buses", "cars", "motorcyclists", "pedestrians", "trains", "trucks"]
                 .flatMap { ["dist_\($0)_mean", "dist_\($0)_stddev"] }

@@ -111,7 +111,7 @@ public enum Trainer {
         openblas_set_num_threads(1)
         try Files.createDirectory("\(options.out)/checkpoints")
         let totalSteps = try stepCount(options)
-        let model = Model(config: options.config, seed: options.seed)
+        let model = Model(config: options.config, seed: Seed.derive(options.seed, "initialisation"))
         var optimizer = AdamW(parameterCount: model.parameterTotal, learningRate: options.learningRate, totalSteps: totalSteps)
         optimizer.warmupSteps = Int(Double(totalSteps) * options.warmupFraction)
 

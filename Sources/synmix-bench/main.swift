@@ -68,7 +68,7 @@ struct EvaluationData: ParsableCommand {
         try Files.createDirectory("\(out)/gtFine/val/benchcity")
         try Files.createDirectory("\(out)/results/masks")
         _ = parallelMap(Array(0..<images), jobs: ProcessInfo.processInfo.activeProcessorCount) { image in
-            var random = SplitMix64(seed: UInt64(image) &* 7919 &+ 1)
+            var random = SplitMix64(seed: Seed.derive(1, "bench-image", UInt64(image)))
             func int(_ range: Range<Int>) -> Int { range.lowerBound + Int(random.next() % UInt64(range.count)) }
             let name = "benchcity_\(String(format: "%06d", image))_000019"
             var ids = Raster<UInt16>(width: width, height: height, channels: 1, filling: 7)

@@ -100,6 +100,6 @@ final class SynscapesReaderTests: XCTestCase {
         }
         let riders = records.flatMap(\.instances).filter { $0.className == "rider" }
         XCTAssertTrue(riders.allSatisfy { [32, 33].contains($0.sourceId / 100_000) })
-        XCTAssertEqual(riders.count, 8)
+        XCTAssertEqual(riders.count, 9)
     }
 }

@@ -256,7 +256,7 @@ final class PackMixTests: XCTestCase {
 
         let problems = try Verifier.verify(out).problems.map(\.description)
         XCTAssertTrue(problems.contains("mix-000000.tar: sha256 differs from the index"), "\(problems)")
-        XCTAssertTrue(problems.contains("mix-000001.tar: at byte 0: member data truncated (5455 bytes declared); the 0 members before it are checked"), "\(problems)")
+        XCTAssertTrue(problems.contains("mix-000001.tar: at byte 0: member data truncated (5560 bytes declared); the 0 members before it are checked"), "\(problems)")
         XCTAssertTrue(problems.contains { $0.hasPrefix("mix-000002.tar ") && $0.hasSuffix(": expected \($0.split(separator: " ")[1].dropLast()).json and one image, found json") }, "\(problems)")
         XCTAssertFalse(problems.contains { $0.hasPrefix("mix-000003.tar") })
     }

@@ -24,6 +24,18 @@ final class FormatTests: XCTestCase {
         XCTAssertEqual(read.json.compact, text)
     }
 
+    func testAManifestLineThatIsNoRecordSaysWhichProblemItHas() {
+        func problem(_ line: String) -> ManifestRecord.LineProblem? {
+            if case .failure(let problem) = ManifestRecord.header(ofLine: Substring(line)) { return problem }
+            return nil
+        }
+        XCTAssertEqual(problem(#"{"id":"a","split":"tarin","domain":"real"}"#), .unknownSplitOrDomain(split: "tarin", domain: "real"))
+        XCTAssertEqual(problem(#"{"id":"a","split":"train"}"#), .noHeader)
+        XCTAssertEqual(problem(#"{"id":"a","split":"train","domain":"synthetic"}"#), nil)
+        guard case .notJSON = problem(#"{"id":"a""#) else { return XCTFail("a truncated line is not JSON") }
+        XCTAssertEqual(ManifestRecord.LineProblem.noHeader.description, "a record needs string id, split and domain")
+    }
+
     func testASampleRecordNamesTheBadField() throws {
         func reason(_ edit: (inout String) -> Void) -> String {
             var text = sampleRecord().json.compact

@@ -32,7 +32,8 @@ final class DetectorTests: XCTestCase {
 
     func testPointRendOverfitsTheFixtureShardsAndTrainShardsScoresItsPredictions() throws {
         let out = try temporaryFolder()
-        let run = try python(trainArguments(out: out, steps: 80))
+        // 120 steps: measured AP50 0.68 on these fixtures (80 steps gave 0.31).
+        let run = try python(trainArguments(out: out, steps: 120))
         XCTAssertEqual(run.status, 0, run.errors)
         XCTAssertTrue(run.output.contains("pointrend resnet18-FPN"), run.output)
         let predict = try python(["-m", "synmix_torch.predict", "--run", out, "--shards", "\(fixtureShards)/mix-000000.tar", "--out", "\(out)/predictions"])

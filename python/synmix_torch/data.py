@@ -17,6 +17,7 @@ import torch
 import webdataset as wds
 from PIL import Image
 
+from .seeds import derive
 from .shards import ShardError, check_record
 from .targets import prepare
 
@@ -47,7 +48,7 @@ def shards_of(shards, epoch, seed, rank, world, worker, workers):
         raise ValueError(f"{len(shards)} shard(s) for {world} rank(s) × {workers} worker(s): every worker needs at least one "
                          "(an empty rank would leave DDP waiting); pack with a smaller --shard-samples or use fewer workers")
     order = list(shards)
-    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    random.Random(derive(seed, "epoch-order", epoch)).shuffle(order)
     return order[rank * workers + worker::parts]
 
 
@@ -66,7 +67,7 @@ class ShardSamples(torch.utils.data.IterableDataset):
         stream = wds.DataPipeline(
             wds.SimpleShardList(mine),
             wds.tarfile_to_samples(handler=wds.warn_and_continue),
-            wds.shuffle(self.buffer, rng=random.Random(self.seed + 7919 * epoch + 104729 * (self.rank * workers + worker))),
+            wds.shuffle(self.buffer, rng=random.Random(derive(self.seed, "shuffle-buffer", epoch, self.rank * workers + worker))),
         )
         seen = set()
         for sample in stream:
@@ -105,7 +106,7 @@ class ShardSamples(torch.utils.data.IterableDataset):
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        rng = np.random.default_rng([self.seed, self.rank, worker])
+        rng = np.random.default_rng(derive(self.seed, "augmentation", self.rank, worker))
         epoch = 0
         while self.epochs is None or epoch < self.epochs:
             for _, record, pixels in self.samples(epoch, worker, workers):

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .seeds import derive
 from .shards import SampleReader
 from .targets import rle_decode
 
@@ -96,7 +97,7 @@ def boxes_from_masks(masks):
 
 def augmentation(seed, source, position, short_sides):
     """(short side, flip) of one sample, the same on any rank, worker or resume."""
-    rng = np.random.default_rng([seed, source, position, 7])
+    rng = np.random.default_rng(derive(seed, "augmentation", source, position))
     return int(short_sides[rng.integers(len(short_sides))]), bool(rng.random() < 0.5)
 
 

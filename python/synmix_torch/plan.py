@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .seeds import derive
 from .shards import sample_counts
 
 
@@ -45,7 +46,7 @@ class Source:
         if epoch not in self._orders:
             if len(self._orders) > 2:
                 self._orders.pop(min(self._orders))
-            self._orders[epoch] = np.random.default_rng([seed, epoch, len(self.name)] + list(self.name.encode())).permutation(self.total)
+            self._orders[epoch] = np.random.default_rng(derive(seed, "epoch-order:" + self.name, epoch)).permutation(self.total)
         return self._orders[epoch]
 
     def locate(self, position, seed):
