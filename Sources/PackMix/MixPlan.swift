@@ -136,11 +136,11 @@ struct MixPlan {
         for (index, input) in inputs.enumerated() {
             var random = SplitMix64(seed: Seed.derive(seed, "input-order:\(input.name)"))
             var candidates = eligibleByInput[index]
-            shuffle(&candidates, &random)
+            random.shuffle(&candidates)
             order += candidates.prefix(counts[index])
         }
         var random = SplitMix64(seed: Seed.derive(seed, "mix-order"))
-        shuffle(&order, &random)
+        random.shuffle(&order)
         // A sample's shard key is its id made safe: two ids that differ only outside [A-Za-z0-9_-]
         // would share one, and webdataset would merge the two samples. The later one is skipped.
         var keys: [String: String] = [:]
@@ -156,15 +156,6 @@ struct MixPlan {
         }
         guard !order.isEmpty else { throw PackError("the plan selects no sample (split '\(split)')") }
         return MixPlan(inputs: summaries, order: order, rejected: rejected)
-    }
-
-    /// Fisher–Yates with our seeded generator (the standard library's shuffle is not specified across versions).
-    static func shuffle<T>(_ items: inout [T], _ random: inout SplitMix64) {
-        guard items.count > 1 else { return }
-        for i in stride(from: items.count - 1, to: 0, by: -1) {
-            let j = Int(random.next() % UInt64(i + 1))
-            items.swapAt(i, j)
-        }
     }
 
     static func sha256(ofFile path: String) throws -> String {

@@ -44,9 +44,7 @@ public struct ShardStream: Sendable {
             self.stream = stream
             random = SplitMix64(seed: Seed.derive(stream.seed, "epoch-order", UInt64(epoch)))
             order = stream.shards
-            if stream.shuffle {
-                for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(random.next() % UInt64(i + 1))) }
-            }
+            if stream.shuffle { random.shuffle(&order) }
             buffer.reserveCapacity(stream.bufferSize)
         }
 

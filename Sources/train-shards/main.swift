@@ -105,7 +105,7 @@ struct Fit: ParsableCommand {
             let (name, shards) = try namedShards(argument, fallback: "train\(i)")
             return TrainingSource(name: name, shards: shards)
         }
-        let model = try FitOptions.model(width: width, initFrom: `init`, taxonomy: taxonomy, shards: sources.flatMap(\.shards))
+        let model = try asUsageError { try FitOptions.model(width: width, initFrom: `init`, taxonomy: taxonomy, shards: sources.flatMap(\.shards)) }
         var options = FitOptions(sources: sources, out: out, config: model)
         if !share.isEmpty { options.shares = try asUsageError { try FitOptions.shares(share.map { ($0.name, $0.value) }, of: sources) } }
         options.evaluations = try eval.enumerated().map { i, argument in try namedShards(argument, fallback: "eval\(i)") }

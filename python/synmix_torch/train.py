@@ -200,8 +200,8 @@ def main(argv=None):
     model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[local_rank] if cuda else None) if world > 1 else net
 
     width, height = args.input_size
-    # A resumed run reads a fresh stream (its epoch in the name's index), not the first epochs again.
-    dataset = ShardSamples(shards, classes, width, height, derive(args.seed, "resumed-data", epoch), rank, world, augment=not args.no_augment)
+    # The epoch the run starts at indexes the stream: a resumed run reads on, not the first epochs again.
+    dataset = ShardSamples(shards, classes, width, height, derive(args.seed, "data", epoch), rank, world, augment=not args.no_augment)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch, num_workers=args.workers,
                                          pin_memory=cuda, persistent_workers=args.workers > 0)
     say(f"model {json.dumps(net.config)} with {sum(p.numel() for p in net.parameters())} parameters; {total} steps of "
