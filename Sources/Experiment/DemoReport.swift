@@ -113,7 +113,7 @@ public struct DemoReport {
         var lines = ["| run (real val, mean over seeds) | " + names.joined(separator: " | ") + " |",
                      "|---|" + names.map { _ in "---:" }.joined(separator: "|") + "|"]
         for name in [DemoRun.realOnly, DemoRun.control(DemoRun.realOnly), DemoRun.syntheticOnly, DemoRun.mixed(results.largest),
-                     DemoRun.control(DemoRun.mixed(results.largest)), DemoRun.uniform(results.largest), DemoRun.fineTuned]
+                     DemoRun.control(DemoRun.mixed(results.largest)), DemoRun.fixedShare(results.largest), DemoRun.fineTuned]
         where !results.all(name).isEmpty {
             lines.append("| \(name) | " + names.map { className in ap(results.spread(name) { $0.real.ap(of: className) }.mean) }.joined(separator: " | ") + " |")
         }
@@ -193,13 +193,14 @@ public struct DemoReport {
         - Pipeline: `harmonize` both, `filter-instances` the synthetic set (thresholds calibrated from the real annotations), \
         `pack-mix` at \(s.inputWidth)×\(s.inputHeight).
         - Training: \(trainingText)
-        - Mixing: the real and the synthetic shards stream as two sources with a fixed real share of \(Int(100 * s.realShare)) % per batch \
-        (`--share real=\(s.realShare)`); synthetic counts keep the published ratios (3 000, 6 000, 9 000, 20 000 to 3 475 real) as nested \
-        subsets. The published protocol trains 50 epochs on uniformly mixed shards, so a larger mix trains longer: it confounds \
-        data with compute and does not fit this budget. Its mixing alone (pack-mix's shuffled union, whose real share falls \
-        to \(Int((100 * Double(s.realTrain) / Double(s.realTrain + s.largest)).rounded())) % at +\(s.largest)) runs at equal steps with the same seeds.
+        - Mixing: each mix of Table 2 is pack-mix's uniformly shuffled union of the real images and the first N synthetic ones \
+        (the published mixing), so the real share of a batch falls as synthetic images are added (to \
+        \(Int((100 * Double(s.realTrain) / Double(s.realTrain + s.largest)).rounded())) % at +\(s.largest)); the counts keep the published \
+        ratios (3 000, 6 000, 9 000, 20 000 to 3 475 real) as nested subsets. The published protocol trains 50 epochs, so a larger \
+        mix trains longer: it confounds data with compute and does not fit this budget; here every mix trains the same steps. \
+        \(s.fixedShare ? "The largest count also streams the real and the synthetic shards as two sources with a fixed real share of \(Int(100 * s.realShare)) % per batch (`--share real=\(s.realShare)`): the same images, their share held fixed." : "")
         - Seeds: \(s.seed)…\(s.seed + UInt64(s.seeds) - 1) for every configuration a claim compares (real-only, each synthetic count, \
-        synthetic-only\(s.uniformMixing ? ", the uniform union" : "")), \(s.seed) for the convergence controls, the fine-tuning and the ablations; a seed changes \
+        synthetic-only\(s.fixedShare ? ", the fixed share" : "")), \(s.seed) for the convergence controls, the fine-tuning and the ablations; a seed changes \
         initialisation, data order and augmentation, not the data.
         - Evaluation: Cityscapes instance AP (the official algorithm) at \(s.inputWidth)×\(s.inputHeight), the 100 px minimum region scaled by \
         the area ratio (\(String(format: "%.2f", 100 * Double(s.inputWidth * s.inputHeight) / Double(s.frameWidth * s.frameHeight))) px).

@@ -297,9 +297,9 @@ public struct DemoResults: Sendable {
                                         outcome: outcome, inputs: table.map { ($0.name, $0.syntheticOnReal) }, explanation: explanation),
                                 loser: DemoRun.syntheticOnly))
         }
-        if !all(DemoRun.uniform(largest)).isEmpty {
-            list.append(compare("a fixed \(Int(100 * realShare)) % real share above the published uniform mixing (+\(largest), equal steps), on real val",
-                                ("fixed share", mixed), ("uniform", realAP(DemoRun.uniform(largest)).mean), loser: mixedName))
+        if !all(DemoRun.fixedShare(largest)).isEmpty {
+            list.append(compare("the published uniform mixing above a fixed \(Int(100 * realShare)) % real share (+\(largest), equal steps), on real val",
+                                ("uniform", mixed), ("fixed share", realAP(DemoRun.fixedShare(largest)).mean), loser: mixedName))
         }
         if !all(DemoRun.fineTuned).isEmpty {
             let steps = String(format: "%g", 1 + DemoPlan.fineTuningSteps), control = String(format: "%g", DemoPlan.controlFactor)

@@ -26,8 +26,10 @@ public enum DemoRun {
     public static let fineTuned = "pretrain-finetune"
     public static let unfiltered = "mixed-unfiltered"
     public static let unsplit = "mixed-unsplit"
+    /// Table 2's mixes: real and `count` synthetic images in one uniformly shuffled set (pack-mix's union, the published mixing).
     public static func mixed(_ count: Int) -> String { "mixed-\(count)" }
-    public static func uniform(_ count: Int) -> String { "uniform-\(count)" }
+    /// The same images streamed as two sources with a fixed real share per batch.
+    public static func fixedShare(_ count: Int) -> String { "share-\(count)" }
     /// A configuration with `DemoPlan.controlFactor` times the steps: shows whether `name` has converged.
     public static func control(_ name: String) -> String { "\(name)-2x" }
 }
@@ -256,11 +258,11 @@ public final class DemoRunner: @unchecked Sendable {
         try pack("synthetic-val", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all", "--split", "val"])
         try pack("synthetic-all", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all"])
         for count in s.syntheticCounts {
-            // Nested subsets (one seed): each larger set keeps the smaller one's images; mixed runs
-            // stream them beside the real shards with a fixed real share per batch.
+            // Nested subsets (one seed): each larger set keeps the smaller one's images. Table 2 trains on their
+            // union with the real images (mix-N); the fixed-share run streams synthetic-N beside the real shards.
             try pack("synthetic-\(count)", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
+            try pack("mix-\(count)", ["--real", path("real"), "--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
         }
-        try pack("mix-\(s.largest)", ["--real", path("real"), "--synthetic", path("synthetic-filtered"), "--synthetic-count", String(s.largest)])
         if s.ablations {
             // Ablation: the mapping without the two-wheeler split (a rider stays part of its bicycle/motorcycle).
             try stage("harmonize", ["--dataset", "synscapes", "--root", syntheticRoot, "--val-fraction", valFraction,
@@ -271,8 +273,8 @@ public final class DemoRunner: @unchecked Sendable {
                                            "--out", path("synthetic-unsplit-filtered")], output: path("synthetic-unsplit-filtered"),
                       done: "report.md", logName: "filter-instances-unsplit")
             let largest = s.largest
-            try pack("unfiltered-\(largest)", ["--synthetic", path("synthetic"), "--synthetic-count", String(largest)])
-            try pack("unsplit-\(largest)", ["--synthetic", path("synthetic-unsplit-filtered"), "--synthetic-count", String(largest)])
+            try pack("unfiltered-\(largest)", ["--real", path("real"), "--synthetic", path("synthetic"), "--synthetic-count", String(largest)])
+            try pack("unsplit-\(largest)", ["--real", path("real"), "--synthetic", path("synthetic-unsplit-filtered"), "--synthetic-count", String(largest)])
         }
         if s.datasets == nil { try writeCoverage() }
         log(String(format: "[prepare] harmonized, filtered and packed at %@ (%.0f s so far)", size, Date().timeIntervalSince(started)))
@@ -288,14 +290,14 @@ public final class DemoRunner: @unchecked Sendable {
     /// controls and the fine-tuning.
     public func configurations() -> [PlannedConfiguration] {
         let s = settings
-        func mixed(_ synthetic: String) -> [String] {
-            ["--train", "real=\(shards("real-train"))", "--train", "synthetic=\(shards(synthetic))", "--share", "real=\(s.realShare)"]
+        let largest = s.largest, real = s.realTrain
+        func mixed(_ count: Int) -> PlannedConfiguration {
+            PlannedConfiguration(name: DemoRun.mixed(count), label: "+\(count) synthetic", data: ["--train", shards("mix-\(count)")],
+                                 seeds: s.seeds, images: (real, count))
         }
-        let largest = s.largest, real = s.realTrain, share = "\(Int(100 * s.realShare)) % real per batch"
         let realOnly = PlannedConfiguration(name: DemoRun.realOnly, label: "real only", data: ["--train", shards("real-train")],
                                             seeds: s.seeds, images: (real, 0))
-        let largestMix = PlannedConfiguration(name: DemoRun.mixed(largest), label: "+\(largest) synthetic, \(share)",
-                                              data: mixed("synthetic-\(largest)"), seeds: s.seeds, images: (real, largest))
+        let largestMix = mixed(largest)
         func control(_ of: PlannedConfiguration) -> PlannedConfiguration {
             PlannedConfiguration(name: DemoRun.control(of.name), label: "\(of.label), \(String(format: "%g", DemoPlan.controlFactor))× the steps", data: of.data,
                                  stepsFactor: DemoPlan.controlFactor, seeds: 1, images: of.images)
@@ -304,20 +306,19 @@ public final class DemoRunner: @unchecked Sendable {
                     PlannedConfiguration(name: DemoRun.syntheticOnly, label: "synthetic only", data: ["--train", shards("synthetic-all")],
                                          seeds: s.seeds, images: (0, s.syntheticTrain)),
                     realOnly, largestMix]
-        for count in s.syntheticCounts.dropLast().reversed() {
-            plan.append(PlannedConfiguration(name: DemoRun.mixed(count), label: "+\(count) synthetic, \(share)", data: mixed("synthetic-\(count)"),
-                                             seeds: s.seeds, images: (real, count)))
-        }
-        if s.uniformMixing {
-            // The published mixing: one uniformly shuffled set, so the real share of a batch falls as synthetic images are added.
-            plan.append(PlannedConfiguration(name: DemoRun.uniform(largest), label: "+\(largest) synthetic, uniformly mixed shards",
-                                             data: ["--train", shards("mix-\(largest)")], seeds: s.seeds, images: (real, largest)))
+        plan += s.syntheticCounts.dropLast().reversed().map(mixed)
+        if s.fixedShare {
+            // The mixes' real share of a batch falls as synthetic images are added (100 / (100 + N)); this holds it fixed.
+            plan.append(PlannedConfiguration(name: DemoRun.fixedShare(largest), label: "+\(largest) synthetic, \(Int(100 * s.realShare)) % real per batch",
+                                             data: ["--train", "real=\(shards("real-train"))", "--train", "synthetic=\(shards("synthetic-\(largest)"))",
+                                                    "--share", "real=\(s.realShare)"],
+                                             seeds: s.seeds, images: (real, largest)))
         }
         if s.ablations {
             plan.append(PlannedConfiguration(name: DemoRun.unfiltered, label: "+\(largest) synthetic without filtering",
-                                             data: mixed("unfiltered-\(largest)"), seeds: 1, images: (real, largest)))
+                                             data: ["--train", shards("unfiltered-\(largest)")], seeds: 1, images: (real, largest)))
             plan.append(PlannedConfiguration(name: DemoRun.unsplit, label: "+\(largest) synthetic without the two-wheeler split",
-                                             data: mixed("unsplit-\(largest)"), seeds: 1, images: (real, largest)))
+                                             data: ["--train", shards("unsplit-\(largest)")], seeds: 1, images: (real, largest)))
         }
         if s.fineTuning {
             plan.append(PlannedConfiguration(name: DemoRun.fineTuned, label: "synthetic pre-training → real fine-tuning",

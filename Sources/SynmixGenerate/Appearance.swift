@@ -77,15 +77,22 @@ public struct Appearance: Sendable {
 
     /// The demo's "synthetic" look: the same scenes and object colours rendered differently.
     /// `gap` (0...1) moves the rendering away from the real camera globally, never per class:
-    /// fixed brighter, bluish lighting with a stronger vertical gradient, more saturated
-    /// colours, and a cleaner sensor (less noise and texture). gap 0 is the real camera
-    /// under fixed lighting.
+    /// fixed brighter lighting with a stronger vertical gradient, a slightly bluish, slightly more
+    /// saturated colour response, a tone curve, and a cleaner sensor (less noise and texture). gap 0
+    /// is the real camera under fixed lighting.
+    ///
+    /// The colour shift is kept small because colour is what a detector of the demo's size tells the
+    /// classes apart by: a tint of 12 levels and 1.4× saturation (at gap 1) moved the synthetic cars'
+    /// blue further than the classes' colours lie apart, so the gap, global in pixels, was per class in
+    /// effect. Measured (gap 0.8, seed 1, 2 seeds each): synthetic-only scored 0.3 AP on real cars and
+    /// kept 27 % of its in-domain AP; with tint 4 and 1.1× saturation, 3.1 AP on real cars, every class
+    /// above 0.5, and 42 % kept.
     public static func demoSynthetic(gap: Double) -> Appearance {
-        var a = Appearance(palette: demoPalette, brightness: 1 + 0.15 * gap, tint: -12 * gap, verticalShading: 0.1 + 0.3 * gap,
+        var a = Appearance(palette: demoPalette, brightness: 1 + 0.15 * gap, tint: -4 * gap, verticalShading: 0.1 + 0.3 * gap,
                            noise: 12.75 * (1 - 0.6 * gap), objectColorSpread: demoColorSpread)
         a.texture = 0.12 * (1 - 0.6 * gap)
         a.blur = true
-        a.saturation = 1 + 0.4 * gap
+        a.saturation = 1 + 0.1 * gap
         a.highlightKnee = 200
         return a
     }

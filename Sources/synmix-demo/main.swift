@@ -43,7 +43,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Appearance gap between the domains (0...1; default: the preset's).") var gap: Double?
     @Option(help: "Seed of data and training (the seeds of repeated runs follow it).") var seed = DemoSettings.defaults.seed
     @Option(help: "Train only these configurations, comma-separated (e.g. real-only,mixed-576).") var only: String?
-    @Option(help: "Seeds of every compared configuration: real-only, each synthetic count, synthetic-only, the uniform union (default: the preset's).")
+    @Option(help: "Seeds of every compared configuration: real-only, each synthetic count, synthetic-only, the fixed share (default: the preset's).")
     var seeds: Int?
     @Flag(help: "Also train the two ablations (without filtering, without the two-wheeler split) at the largest count.")
     var ablations = false

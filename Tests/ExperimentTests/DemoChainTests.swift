@@ -47,21 +47,25 @@ final class DemoChainTests: XCTestCase {
         XCTAssertEqual(try samples("synthetic-val"), 4)
         XCTAssertEqual(try samples("synthetic-10"), 10)
         XCTAssertEqual(try samples("synthetic-35"), 35)
+        XCTAssertEqual(try samples("mix-5"), 11)
         XCTAssertEqual(try samples("mix-35"), 41)
         // train-shards → every configuration trained and evaluated on both val sets: 12 configurations, every compared one
-        // with two seeds (real-only, each count, synthetic-only, the uniform union); equal steps but for the 2× controls
+        // with two seeds (real-only, each count, synthetic-only, the fixed share); equal steps but for the 2× controls
         // and the fine-tuning.
         XCTAssertEqual(results.runs.count, 19)
         let controls = [DemoRun.control(DemoRun.realOnly), DemoRun.control(DemoRun.mixed(35))]
         for run in results.runs {
             XCTAssertEqual(run.steps, controls.contains(run.name) ? 8 : run.name == DemoRun.fineTuned ? 2 : 4, run.name)
         }
-        for name in [DemoRun.realOnly, DemoRun.syntheticOnly, DemoRun.uniform(35)] + [5, 10, 16, 35].map(DemoRun.mixed) {
+        for name in [DemoRun.realOnly, DemoRun.syntheticOnly, DemoRun.fixedShare(35)] + [5, 10, 16, 35].map(DemoRun.mixed) {
             XCTAssertEqual(results.all(name).map(\.seed), [1, 2], name)
         }
         XCTAssertEqual(results.all(controls[1]).map(\.seed), [1])
+        // Table 2's mixes read one shuffled union; the fixed-share run two sources, half of every batch each.
         let metrics = try JSON.parse(try Files.read("\(out)/runs/mixed-35-s1/metrics.json"))
-        XCTAssertEqual(metrics["training"]?["shares"]?.arrayValue?.compactMap(\.doubleValue), [0.5, 0.5])
+        XCTAssertEqual(metrics["training"]?["train"]?.arrayValue?.count, 1)
+        let fixedShare = try JSON.parse(try Files.read("\(out)/runs/share-35-s1/metrics.json"))
+        XCTAssertEqual(fixedShare["training"]?["shares"]?.arrayValue?.compactMap(\.doubleValue), [0.5, 0.5])
         let evaluation = try XCTUnwrap(metrics["evaluations"]?.arrayValue?.last?["result"])
         XCTAssertEqual(evaluation["images"]?.intValue, 4)
         XCTAssertEqual(evaluation["resolution"]?.arrayValue?.compactMap(\.intValue), [64, 32])
@@ -179,7 +183,7 @@ final class DemoChainTests: XCTestCase {
         try runner.generate()
         try runner.prepare()
         // The largest mix's synthetic shard disappears after packing: its runs fail, real-only's finish.
-        let shard = "\(out)/shards/synthetic-35/mix-000000.tar"
+        let shard = "\(out)/shards/mix-35/mix-000000.tar"
         try FileManager.default.moveItem(atPath: shard, toPath: shard + ".away")
         XCTAssertThrowsError(try runner.run())
         let markdown = try String(contentsOfFile: "\(out)/report.md", encoding: .utf8)

@@ -115,9 +115,9 @@ final class TorchDemoTests: XCTestCase {
             let name = run["name"]?.stringValue ?? ""
             XCTAssertEqual(run["steps"]?.intValue, controls.contains(name) ? 8 : name == DemoRun.fineTuned ? 2 : 4, name)
         }
-        // Mixed runs take exactly half of every batch from each source; fine-tuning starts from the synthetic-only detector.
-        let mixed = try JSON.parse(try Files.read("\(out)/runs/mixed-35-s1/metrics.json"))
-        XCTAssertEqual(mixed["training"]?["share"]?.arrayValue?.compactMap(\.intValue), [1, 1])
+        // The fixed-share run takes exactly half of every batch from each source; fine-tuning starts from the synthetic-only detector.
+        let fixedShare = try JSON.parse(try Files.read("\(out)/runs/share-35-s1/metrics.json"))
+        XCTAssertEqual(fixedShare["training"]?["share"]?.arrayValue?.compactMap(\.intValue), [1, 1])
         XCTAssertTrue(try String(contentsOfFile: "\(out)/logs/train-pretrain-finetune-s1.log", encoding: .utf8)
             .contains("initialised from \(out)/runs/synthetic-only-s1/model.safetensors"))
         let markdown = try String(contentsOfFile: "\(out)/report.md", encoding: .utf8)
