@@ -89,7 +89,7 @@ public struct DemoResults: Sendable {
 
     /// Runs of the plan that have not finished (NAME-sSEED): only in the report of an experiment that stopped early.
     public var missing: [String] = []
-    /// Share of real images per batch in the mixed runs, and the steps of every run at equal compute.
+    /// Share of real images per batch in the fixed-share run, and the steps of every run at equal compute.
     public var realShare: Double
     public var steps: Int
     /// The variety of each synthetic count (the generated benchmark only).

@@ -259,9 +259,12 @@ public final class DemoRunner: @unchecked Sendable {
         try pack("synthetic-all", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", "all"])
         for count in s.syntheticCounts {
             // Nested subsets (one seed): each larger set keeps the smaller one's images. Table 2 trains on their
-            // union with the real images (mix-N); the fixed-share run streams synthetic-N beside the real shards.
-            try pack("synthetic-\(count)", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
+            // union with the real images (mix-N); the fixed-share run streams synthetic-N beside the real shards,
+            // and the generated benchmark's coverage counts the frames of each synthetic-N.
             try pack("mix-\(count)", ["--real", path("real"), "--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
+            if count == s.largest || s.datasets == nil {
+                try pack("synthetic-\(count)", ["--synthetic", path("synthetic-filtered"), "--synthetic-count", String(count)])
+            }
         }
         if s.ablations {
             // Ablation: the mapping without the two-wheeler split (a rider stays part of its bicycle/motorcycle).
@@ -308,7 +311,7 @@ public final class DemoRunner: @unchecked Sendable {
                     realOnly, largestMix]
         plan += s.syntheticCounts.dropLast().reversed().map(mixed)
         if s.fixedShare {
-            // The mixes' real share of a batch falls as synthetic images are added (100 / (100 + N)); this holds it fixed.
+            // The mixes' real share of a batch falls as synthetic images are added (real / (real + N)); this holds it fixed.
             plan.append(PlannedConfiguration(name: DemoRun.fixedShare(largest), label: "+\(largest) synthetic, \(Int(100 * s.realShare)) % real per batch",
                                              data: ["--train", "real=\(shards("real-train"))", "--train", "synthetic=\(shards("synthetic-\(largest)"))",
                                                     "--share", "real=\(s.realShare)"],
