@@ -148,13 +148,17 @@ public final class DemoRunner: @unchecked Sendable {
 
     /// The seed of the generated synthetic train frames.
     var syntheticSeed: UInt64 { Seed.derive(settings.seed, "synthetic-frames") }
+    /// The scenes of the synthetic train frames (the coverage count rebuilds them).
+    var syntheticTrainBuilder: StreetSceneBuilder {
+        DemoLook.builder(width: settings.frameWidth, height: settings.frameHeight, classes: settings.syntheticClasses, objects: settings.syntheticObjects)
+    }
 
     /// OUT/coverage.json: how many of the generated world's class × sub-type × view combinations the frames of each
     /// synthetic count show (every object drawn in them, before filtering). The packed samples' keys end in the
     /// frame's number, from which its scene is rebuilt.
     func writeCoverage() throws {
         let s = settings
-        let builder = DemoLook.builder(width: s.frameWidth, height: s.frameHeight, classes: s.syntheticClasses)
+        let builder = syntheticTrainBuilder
         let world = RoadUsers.combinations(of: s.syntheticClasses.weights.filter { $0.weight > 0 }.map(\.metaClass))
         var perCount: [Coverage.Count] = []
         for count in s.syntheticCounts {
@@ -198,7 +202,7 @@ public final class DemoRunner: @unchecked Sendable {
         try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realVal, builder: builder(.balanced),
                                         split: .val, city: "demoval", seed: Seed.derive(s.seed, "real-val-frames"), appearance: .demoReal, policy: policy,
                                         pngLevel: 1, jobs: 2)
-        try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain, builder: builder(s.syntheticClasses),
+        try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain, builder: syntheticTrainBuilder,
                                        seed: syntheticSeed, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
         try DatasetGenerator.synscapes(root: path("data/synthetic"), first: s.syntheticTrain + 1, count: s.syntheticVal, builder: builder(.balanced),
                                        seed: syntheticSeed, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)

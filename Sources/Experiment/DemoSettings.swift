@@ -11,11 +11,17 @@ public struct DemoSettings: Sendable {
     public var mappings: String
     public var preset: String
     public var realTrain = 100, realVal = 300, syntheticTrain = 576, syntheticVal = 100
-    /// How often each class appears in the real train set and the synthetic train set (both val sets are balanced).
+    /// How often each class appears in the real train set and the synthetic train set (both val sets are balanced),
+    /// and how many road users a synthetic train frame holds besides the required ones (real frames: `DemoLook.objects`).
     /// Measured: with Cityscapes' own frequencies in the synthetic set (too few rare examples even at +576),
-    /// mixed training gained only 1–3 AP over real-only.
+    /// mixed training gained only 1–3 AP over real-only. With `balanced` (a seventh of the objects cars, a seventh
+    /// people) synthetic-only scored 13.9 AP on synthetic val's people and cars against 24.2 for real-only, whose
+    /// train set is 90 % people and cars: "in-domain above cross-domain" compared class frequencies, not domains.
+    /// Three times as many cars and people in frames with 1.6× the objects (each other class as often per frame):
+    /// 34.4 against 25.0, every class still above 0.1 AP on real val (seed 1, 2 seeds each).
     public var realTrainClasses = DemoLook.ClassMix.longTail
-    public var syntheticClasses = DemoLook.ClassMix.balanced
+    public var syntheticClasses = DemoLook.ClassMix.carsAndPeople
+    public var syntheticObjects = 8...17
     /// Frames are generated at this size (the "original") and packed at the input size.
     public var frameWidth = 512, frameHeight = 256
     public var inputWidth = 192, inputHeight = 96

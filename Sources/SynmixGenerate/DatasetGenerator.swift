@@ -12,6 +12,8 @@ public enum DemoLook {
     /// Every object this much larger than the camera makes it (at the demo's 256×128
     /// input, a far truck is otherwise a few pixels).
     public static let objectScale = 1.25
+    /// Road users per frame besides the required ones (a set may ask for more: the demo's synthetic train frames).
+    public static let objects = 5...11
 
     /// The real set's annotators leave unlabelled what they can hardly see: less than
     /// 1/800 of the frame visible, or less than 30 % of the object.
@@ -33,6 +35,11 @@ public enum DemoLook {
         /// Every class equally often: what a renderer does when asked, and what a val set
         /// needs so that every class's AP rests on many instances (as in ImageNet-LT).
         case balanced
+        /// Cars and people three times as often as each other class, every other class equally
+        /// often: a synthetic set that leads with Cityscapes' head, as Synscapes' scenes do, and
+        /// keeps a tail a small set can learn from (the demo's synthetic train set, with more
+        /// objects per frame than `balanced` so that each other class appears as often per frame).
+        case carsAndPeople = "cars-and-people"
         /// The generator's general-purpose mix (fixtures, benchmarks).
         case street
 
@@ -41,6 +48,7 @@ public enum DemoLook {
             case .cityscapes: [(Labels.car, 26_900), (Labels.person, 17_900), (Labels.bicycle, 1_300), (Labels.motorcycle, 500), (Labels.truck, 480), (Labels.bus, 380), (Labels.train, 170)]
             case .longTail: Self.cityscapes.weights.map { ($0, $1 * $1 / 26_900) }
             case .balanced: [Labels.car, Labels.person, Labels.bicycle, Labels.motorcycle, Labels.truck, Labels.bus, Labels.train].map { ($0, 1) }
+            case .carsAndPeople: Self.balanced.weights.map { ($0.metaClass, [Labels.car, Labels.person].contains($0.metaClass) ? 3 : 1) }
             case .street: StreetSceneBuilder.defaultClassWeights
             }
         }
@@ -48,7 +56,7 @@ public enum DemoLook {
 
     /// The scene builder of the demo's frames: people and two-wheelers enlarged, every road user
     /// drawn from its sub-types and views, as often as `classes` says.
-    public static func builder(width: Int, height: Int, classes: ClassMix, objects: ClosedRange<Int> = 5...11) -> StreetSceneBuilder {
+    public static func builder(width: Int, height: Int, classes: ClassMix, objects: ClosedRange<Int> = objects) -> StreetSceneBuilder {
         var builder = StreetSceneBuilder(width: width, height: height, extraObjects: objects)
         builder.smallClassScale = smallClassScale
         builder.objectScale = objectScale
