@@ -104,7 +104,7 @@ public struct DemoSettings: Sendable {
     public var largest: Int { syntheticCounts.last! }
 
     public enum Preset: String, CaseIterable, Sendable {
-        /// Every table, 3 seeds at every compared configuration (about 18 minutes on 2 cores).
+        /// Every table, 3 seeds at every compared configuration (about 20 minutes on 2 cores).
         case full
         /// Real-only and the largest mix with 2 seeds, fewer steps and val images (under 5 minutes;
         /// may be inconclusive, and says so).

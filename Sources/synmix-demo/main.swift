@@ -23,7 +23,7 @@ struct Demo: ParsableCommand {
     var out = DemoSettings.defaultOut
     @Flag(help: "Replace --out instead of continuing it.") var fresh = false
     @Option(help: """
-        full (about 18 minutes on 2 cores), quick (under 5), tiny (seconds: checks the chain), gpu (the benchmark at full frame size, torch engine) or published (your datasets with the seed's protocol; the default with --cityscapes).
+        full (about 20 minutes on 2 cores), quick (under 5), tiny (seconds: checks the chain), gpu (the benchmark at full frame size, torch engine) or published (your datasets with the seed's protocol; the default with --cityscapes).
         """)
     var preset: DemoSettings.Preset?
     @Option(help: "Your Cityscapes root (original layout) instead of the generated real set; needs --synscapes.") var cityscapes: String?
