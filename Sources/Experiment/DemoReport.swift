@@ -181,10 +181,10 @@ public struct DemoReport {
         }
         let text = """
         - Data (generated, deterministic from seed \(s.seed)): \(s.realTrain) real train frames with class mix `\(s.realTrainClasses.rawValue)` \
-        (Cityscapes' frequencies with the tail squared: cars and people everywhere, each other class about once per 100 frames), \
+        (\(s.realTrainClasses.summary)), \
         \(s.realVal) balanced real val frames (Cityscapes layout), \(s.syntheticTrain) synthetic train frames with class mix \
-        `\(s.syntheticClasses.rawValue)` (three times as many cars and people as each other class, \(s.syntheticObjects.lowerBound)–\(s.syntheticObjects.upperBound) \
-        road users per frame besides the required ones, against \(DemoLook.objects.lowerBound)–\(DemoLook.objects.upperBound) in the real frames: each other class as often per frame as in a balanced set) \
+        `\(s.syntheticClasses.rawValue)` (\(s.syntheticClasses.summary); \(s.syntheticObjects.lowerBound)–\(s.syntheticObjects.upperBound) \
+        road users per frame besides the required ones, against \(DemoLook.objects.lowerBound)–\(DemoLook.objects.upperBound) in the real frames) \
         and \(s.syntheticVal) balanced synthetic val frames (Synscapes layout), all \(s.frameWidth)×\(s.frameHeight). Every class comes in sub-types with silhouettes of their own (car: sedan, hatchback, van, SUV; \
         truck: box, tanker, flatbed, pickup; bus: single, articulated, double-decker; train: tram, regional; two-wheelers three kinds \
         each; people standing, walking, children), seen from the front, the side or at an angle, at varied scale, occluded by each other \

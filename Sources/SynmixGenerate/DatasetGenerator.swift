@@ -52,6 +52,17 @@ public enum DemoLook {
             case .street: StreetSceneBuilder.defaultClassWeights
             }
         }
+
+        /// The mix in a few words (the demo's report and `synmix-generate --help` quote it).
+        public var summary: String {
+            switch self {
+            case .cityscapes: "Cityscapes' frequencies: cars and people, then a tail of two-wheelers, trucks, buses and trains"
+            case .longTail: "Cityscapes' frequencies with the tail squared: cars and people everywhere, every other class rare"
+            case .balanced: "every class equally often"
+            case .carsAndPeople: "three times as many cars and as many people as each other class"
+            case .street: "the generator's general-purpose mix"
+            }
+        }
     }
 
     /// The scene builder of the demo's frames: people and two-wheelers enlarged, every road user

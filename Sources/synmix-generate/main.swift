@@ -49,7 +49,10 @@ struct CommonOptions: ParsableArguments {
     var gap = GenerateSettings.defaults.gap
     @Option(help: "Scale of people and two-wheelers on top of the perspective (default 1, with the demo look \(DemoLook.smallClassScale)).")
     var smallScale: Double?
-    @Option(help: "How often each class appears: street (default), cityscapes (its frequencies), long-tail (their tail squared), balanced, or cars-and-people (three times as many as each other class) (default with the demo look: long-tail for Cityscapes, balanced for Synscapes).")
+    @Option(help: """
+        How often each class appears: \(DemoLook.ClassMix.allCases.map { "\($0.rawValue) (\($0.summary))" }.joined(separator: ", ")). \
+        Default street; with the demo look long-tail for Cityscapes, balanced for Synscapes.
+        """)
     var classes: DemoLook.ClassMix?
 
     func validate() throws {
