@@ -187,7 +187,8 @@ public struct DemoReport {
         road users per frame besides the required ones, against \(DemoLook.objects.lowerBound)–\(DemoLook.objects.upperBound) in the real frames) \
         and \(s.syntheticVal) balanced synthetic val frames (Synscapes layout), all \(s.frameWidth)×\(s.frameHeight). Every class comes in sub-types with silhouettes of their own (car: sedan, hatchback, van, SUV; \
         truck: box, tanker, flatbed, pickup; bus: single, articulated, double-decker; train: tram, regional; two-wheelers three kinds \
-        each; people standing, walking, children), seen from the front, the side or at an angle, at varied scale, occluded by each other \
+        each; people standing, walking, children), vehicles seen from the front, the side or at an angle, two-wheelers side-on or at \
+        an angle, at varied scale, occluded by each other \
         and cut by the image border\(results.coverage.map { " (\($0.total) class × sub-type × view combinations)" } ?? ""). \
         Classes are told apart by shape (outline, windows, wheels, heads); object colours come from \
         the same distribution in both domains; the domains differ only in rendering (appearance gap \(s.gap): lighting, colour \

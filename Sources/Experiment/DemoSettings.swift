@@ -18,8 +18,8 @@ public struct DemoSettings: Sendable {
     /// people) synthetic-only scored 13.9 AP on synthetic val's people and cars against 24.2 for real-only, whose
     /// train set is 90 % people and cars: "in-domain above cross-domain" compared class frequencies, not domains.
     /// Three times as many cars and people in frames with 1.6× the objects (each other class as often per frame):
-    /// 34.4 against 25.0, every class still above 0.1 AP on real val (seed 1, 2 seeds each). The full runs (3 seeds):
-    /// 34.4 against 24.2 at seed 1; 27.5 against 25.4 at seed 11, where bicycles transfer 0.09 AP (docs/demo.md).
+    /// 34.4 against 25.0, every class still above 0.1 AP on real val (seed 1, 2 seeds each). The full runs (3 seeds), with
+    /// two-wheelers side-on or at an angle (`RoadUsers`): 31.9 against 21.0 at seed 1, 32.0 against 26.5 at seed 11 (docs/demo.md).
     public var realTrainClasses = DemoLook.ClassMix.longTail
     public var syntheticClasses = DemoLook.ClassMix.carsAndPeople
     public var syntheticObjects = 8...17
