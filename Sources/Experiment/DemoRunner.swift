@@ -148,17 +148,13 @@ public final class DemoRunner: @unchecked Sendable {
 
     /// The seed of the generated synthetic train frames.
     var syntheticSeed: UInt64 { Seed.derive(settings.seed, "synthetic-frames") }
-    /// The scenes of the synthetic train frames (the coverage count rebuilds them).
-    var syntheticTrainBuilder: StreetSceneBuilder {
-        DemoLook.builder(width: settings.frameWidth, height: settings.frameHeight, classes: settings.syntheticClasses, objects: settings.syntheticObjects)
-    }
 
     /// OUT/coverage.json: how many of the generated world's class × sub-type × view combinations the frames of each
     /// synthetic count show (every object drawn in them, before filtering). The packed samples' keys end in the
     /// frame's number, from which its scene is rebuilt.
     func writeCoverage() throws {
         let s = settings
-        let builder = syntheticTrainBuilder
+        let builder = s.syntheticTrainBuilder
         let world = RoadUsers.combinations(of: s.syntheticClasses.weights.filter { $0.weight > 0 }.map(\.metaClass))
         var perCount: [Coverage.Count] = []
         for count in s.syntheticCounts {
@@ -193,18 +189,15 @@ public final class DemoRunner: @unchecked Sendable {
         // Real: Cityscapes layout, a long-tailed train city and a class-balanced val city;
         // synthetic: Synscapes layout, train frames in its own class mix, balanced val = the last numbers.
         let policy = DemoLook.policy(width: s.frameWidth, height: s.frameHeight)
-        func builder(_ classes: DemoLook.ClassMix) -> StreetSceneBuilder {
-            DemoLook.builder(width: s.frameWidth, height: s.frameHeight, classes: classes)
-        }
-        try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realTrain, builder: builder(s.realTrainClasses),
+        try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realTrain, builder: s.frameBuilder(s.realTrainClasses),
                                         split: .train, city: "demotrain", seed: Seed.derive(s.seed, "real-train-frames"), appearance: .demoReal, policy: policy,
                                         pngLevel: 1, jobs: 2)
-        try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realVal, builder: builder(.balanced),
+        try DatasetGenerator.cityscapes(root: path("data/real"), count: s.realVal, builder: s.frameBuilder(.balanced),
                                         split: .val, city: "demoval", seed: Seed.derive(s.seed, "real-val-frames"), appearance: .demoReal, policy: policy,
                                         pngLevel: 1, jobs: 2)
-        try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain, builder: syntheticTrainBuilder,
+        try DatasetGenerator.synscapes(root: path("data/synthetic"), count: s.syntheticTrain, builder: s.syntheticTrainBuilder,
                                        seed: syntheticSeed, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
-        try DatasetGenerator.synscapes(root: path("data/synthetic"), first: s.syntheticTrain + 1, count: s.syntheticVal, builder: builder(.balanced),
+        try DatasetGenerator.synscapes(root: path("data/synthetic"), first: s.syntheticTrain + 1, count: s.syntheticVal, builder: s.frameBuilder(.balanced),
                                        seed: syntheticSeed, appearance: .demoSynthetic(gap: s.gap), pngLevel: 1, jobs: 2)
         log(String(format: "[data] %d real (train %d, val %d) and %d synthetic frames of %dx%d generated in %.1f s",
                    s.realTrain + s.realVal, s.realTrain, s.realVal, s.syntheticTrain + s.syntheticVal, s.frameWidth, s.frameHeight,

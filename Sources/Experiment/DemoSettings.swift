@@ -23,6 +23,12 @@ public struct DemoSettings: Sendable {
     public var realTrainClasses = DemoLook.ClassMix.longTail
     public var syntheticClasses = DemoLook.ClassMix.carsAndPeople
     public var syntheticObjects = 8...17
+    /// The scenes of generated frames in class mix `classes` (the real frames and both val sets hold `DemoLook.objects` road users).
+    public func frameBuilder(_ classes: DemoLook.ClassMix, objects: ClosedRange<Int> = DemoLook.objects) -> StreetSceneBuilder {
+        DemoLook.builder(width: frameWidth, height: frameHeight, classes: classes, objects: objects)
+    }
+    /// The synthetic train frames' scenes: generation and the coverage count both rebuild them from this.
+    public var syntheticTrainBuilder: StreetSceneBuilder { frameBuilder(syntheticClasses, objects: syntheticObjects) }
     /// Frames are generated at this size (the "original") and packed at the input size.
     public var frameWidth = 512, frameHeight = 256
     public var inputWidth = 192, inputHeight = 96

@@ -68,7 +68,7 @@ public enum RoadUsers {
         default:
             parts = vehicle(metaClass, subtype, view: view, random: &random)
         }
-        if mirrored { parts = parts.map { Region(labelId: $0.labelId, polygon: $0.polygon.map { Point(-$0.x, $0.y) }, tone: $0.tone) } }
+        if mirrored { parts = parts.map { $0.placed { $0.map { Point(-$0.x, $0.y) } } } }
         return Shape(subtype: subtype, view: view, parts: parts)
     }
 
@@ -139,7 +139,7 @@ public enum RoadUsers {
         parts += [-axle, axle].map { Region(labelId: metaClass, polygon: ellipse($0, wheel, wheel, wheel, sides: 10), tone: 0.3) }
         if metaClass == Labels.motorcycle { parts.append(Region(labelId: metaClass, polygon: rect(-0.35, 0.25, 0.35, 0.6), tone: 0.5)) }
         if view == .oblique {   // foreshortened to 70 %, under a rider as wide as side-on
-            parts = parts.map { Region(labelId: $0.labelId, polygon: $0.polygon.map { Point($0.x * 0.7, $0.y) }, tone: $0.tone) }
+            parts = parts.map { $0.placed { $0.map { Point($0.x * 0.7, $0.y) } } }
         }
         return parts + rider
     }

@@ -168,7 +168,7 @@ public struct StreetSceneBuilder: Sendable {
 }
 
 extension Region {
-    /// The same part with its polygon mapped from object metres to image pixels.
+    /// The same part with its polygon mapped: mirrored or foreshortened in object metres, or placed in image pixels.
     func placed(_ place: ([Point]) -> [Point]) -> Region { Region(labelId: labelId, polygon: place(polygon), tone: tone) }
 }
 

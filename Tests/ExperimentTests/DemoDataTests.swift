@@ -18,9 +18,8 @@ final class DemoDataTests: XCTestCase {
     func testSyntheticTrainFramesHoldThreeTimesAsManyCarsAndPeopleAndEachOtherClassAsOftenAsABalancedSet() throws {
         let settings = DemoSettings.defaults
         XCTAssertEqual(settings.syntheticClasses, .carsAndPeople)
-        let synthetic = objectsPerFrame(DemoLook.builder(width: 512, height: 256, classes: settings.syntheticClasses,
-                                                         objects: settings.syntheticObjects))
-        let balanced = objectsPerFrame(DemoLook.builder(width: 512, height: 256, classes: .balanced))
+        let synthetic = objectsPerFrame(settings.syntheticTrainBuilder)
+        let balanced = objectsPerFrame(settings.frameBuilder(.balanced))
         let others = [Labels.truck, Labels.bus, Labels.train, Labels.motorcycle, Labels.bicycle]
         let other = others.map { synthetic[$0, default: 0] }.reduce(0, +) / Double(others.count)
         for leading in [Labels.car, Labels.person] {
