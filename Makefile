@@ -60,6 +60,7 @@ bench: build venv
 	bash Benchmarks/pack.sh
 	bash Benchmarks/evaluation.sh
 	bash Benchmarks/train.sh
+	bash Benchmarks/loader.sh
 	bash Benchmarks/detector.sh
 
 ## fuzz: every reader of outside bytes (PNG, JPEG, tar, manifest, sample, index, Synscapes meta,

@@ -130,11 +130,13 @@ public struct DemoReport {
     /// What trained the runs: the protocol's training line for each engine.
     var trainingText: String {
         let s = settings
-        let controls = results.plan.filter { $0.name.hasSuffix("-2x") }.map { $0.name.replacingOccurrences(of: "-2x", with: "") }
+        let controls = results.plan.filter { $0.name.hasSuffix("-2x") }.map {
+            "\($0.name.replacingOccurrences(of: "-2x", with: "")) (\($0.seeds == 1 ? "one seed" : "\($0.seeds) seeds"))"
+        }
         let fineTuning = results.plan.first { $0.startsFrom != nil }
         var budget = "\(s.steps) steps of batch \(s.batch) at \(s.inputWidth)×\(s.inputHeight) for every run (equal compute)"
         if !controls.isEmpty {
-            budget += " except the convergence controls of \(controls.joined(separator: " and ")) (\(controlSteps) steps, one seed)"
+            budget += " except the convergence controls, \(controlSteps) steps, of \(controls.joined(separator: " and "))"
         }
         if let fineTuning {
             budget += String(format: " and the fine-tuning (%d steps on real at %g× the rate, after the %@ run: %g× the budget, compared with the real-only control)",
@@ -204,7 +206,8 @@ public struct DemoReport {
         mix trains longer: it confounds data with compute and does not fit this budget; here every mix trains the same steps. \
         \(s.fixedShare ? "The largest count also streams the real and the synthetic shards as two sources with a fixed real share of \(Int(100 * s.realShare)) % per batch (`--share real=\(s.realShare)`): the same images, their share held fixed." : "")
         - Seeds: \(s.seed)…\(s.seed + UInt64(s.seeds) - 1) for every configuration a claim compares (real-only, each synthetic count, \
-        synthetic-only\(s.fixedShare ? ", the fixed share" : "")), \(s.seed) for the convergence controls, the fine-tuning and the ablations; a seed changes \
+        synthetic-only\(s.fixedShare ? ", the fixed share" : "")), \(s.seed)…\(s.seed + UInt64(min(s.realOnlyControlSeeds, s.seeds)) - 1) for \
+        real-only's convergence control, \(s.seed) for the largest mix's, the fine-tuning and the ablations; a seed changes \
         initialisation, data order and augmentation, not the data.
         - Evaluation: Cityscapes instance AP (the official algorithm) at \(s.inputWidth)×\(s.inputHeight), the 100 px minimum region scaled by \
         the area ratio (\(String(format: "%.2f", 100 * Double(s.inputWidth * s.inputHeight) / Double(s.frameWidth * s.frameHeight))) px).

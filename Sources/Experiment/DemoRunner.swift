@@ -298,11 +298,11 @@ public final class DemoRunner: @unchecked Sendable {
         let realOnly = PlannedConfiguration(name: DemoRun.realOnly, label: "real only", data: ["--train", shards("real-train")],
                                             seeds: s.seeds, images: (real, 0))
         let largestMix = mixed(largest)
-        func control(_ of: PlannedConfiguration) -> PlannedConfiguration {
+        func control(_ of: PlannedConfiguration, seeds: Int) -> PlannedConfiguration {
             PlannedConfiguration(name: DemoRun.control(of.name), label: "\(of.label), \(String(format: "%g", DemoPlan.controlFactor))× the steps", data: of.data,
-                                 stepsFactor: DemoPlan.controlFactor, seeds: 1, images: of.images)
+                                 stepsFactor: DemoPlan.controlFactor, seeds: min(seeds, of.seeds), images: of.images)
         }
-        var plan = [control(realOnly), control(largestMix),
+        var plan = [control(realOnly, seeds: s.realOnlyControlSeeds), control(largestMix, seeds: 1),
                     PlannedConfiguration(name: DemoRun.syntheticOnly, label: "synthetic only", data: ["--train", shards("synthetic-all")],
                                          seeds: s.seeds, images: (0, s.syntheticTrain)),
                     realOnly, largestMix]

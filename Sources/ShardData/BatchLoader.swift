@@ -64,6 +64,8 @@ public final class BatchLoader: @unchecked Sendable {
         public var seed: UInt64
         public var jobs: Int
         public var bufferSize = 256
+        /// Bytes of decoded samples kept across epochs (`DecodedSamples`); 0 decodes every sample every time.
+        public var decodedCacheBytes = DecodedSamples.defaultBudget
         /// Standard deviation of the centre Gaussians, in head pixels.
         public var centerSigma = Targets.defaultSigma
         /// Share of each source per batch; nil: one stream over the union of all sources.
@@ -88,12 +90,14 @@ public final class BatchLoader: @unchecked Sendable {
     private let depth = 2
     private var thread: Thread?
     private let report: @Sendable (FileError) -> Void
+    private let decoded: DecodedSamples
 
     /// Starts producing from `cursor` (the state saved with a checkpoint), batch number `step` on.
     public init(sources: [TrainingSource], settings: Settings, cursor: LoaderCursor?, step: Int,
                 report: @escaping @Sendable (FileError) -> Void) throws {
         self.settings = settings
         self.report = report
+        decoded = DecodedSamples(budget: settings.decodedCacheBytes)
         var streams: [SourceStream] = []
         if settings.shares == nil {
             let all = sources.flatMap(\.shards)
@@ -179,7 +183,7 @@ public final class BatchLoader: @unchecked Sendable {
     }
 
     private func makeBatch(_ streams: inout [SourceStream], step: Int) throws -> Batch {
-        let s = settings
+        let s = settings, decoded = decoded
         let counts = s.shares.map { Self.composition(step: step, batch: s.batch, shares: $0, seed: s.seed) } ?? [s.batch]
         var prepared: [PreparedSample] = []
         for (i, count) in counts.enumerated() where count > 0 {
@@ -190,7 +194,7 @@ public final class BatchLoader: @unchecked Sendable {
                 let outcomes = parallelMap(pulled, jobs: s.jobs) { sample, seed -> Result<(PreparedSample, FileError?), Error> in
                     Result {
                         var random = SplitMix64(seed: seed)
-                        let decoded = try DecodedSample(sample)
+                        let decoded = try decoded.sample(sample)
                         let prepared = Targets.prepare(decoded, classes: s.classes, width: s.width, height: s.height,
                                                        augmentation: s.augmentation, sigma: s.centerSigma, random: &random)
                         return (prepared, decoded.unknownClasses(s.classes, scope: "the taxonomy's instance classes"))
@@ -214,6 +218,38 @@ public final class BatchLoader: @unchecked Sendable {
                      center: prepared.flatMap(\.center), offset: prepared.flatMap(\.offset),
                      offsetWeight: prepared.flatMap(\.offsetWeight), composition: counts, cursor: cursor)
     }
+}
+
+/// Decoded samples kept across epochs, up to a budget in bytes. A training set is read every epoch, and decoding
+/// its images and records is most of the loader's work (the demo's 100 real frames are read 144 times); a set
+/// within the budget is decoded once. Samples enter until the budget is spent and stay: a larger set keeps the
+/// samples it met first and decodes the others every time, so memory stays bounded as the set grows. A sample
+/// that cannot be decoded is not kept (it is reported again each epoch, as without the cache).
+public final class DecodedSamples: Sendable {
+    public static let defaultBudget = 512 << 20
+    let budget: Int
+    private let kept = Mutex<(samples: [String: DecodedSample], bytes: Int)>(([:], 0))
+
+    public init(budget: Int) { self.budget = budget }
+
+    /// The sample decoded, from the cache when it was decoded before (the same values either way).
+    public func sample(_ sample: ShardSample) throws -> DecodedSample {
+        // Keys are unique within a shard, not across shards.
+        let id = "\(sample.shard)\u{0}\(sample.key)"
+        if budget > 0, let hit = kept.withLock({ $0.samples[id] }) { return hit }
+        let decoded = try DecodedSample(sample)
+        // The pixels, and the record's masks at 4 bytes per run (at most 4 bytes per character of its JSON).
+        let bytes = decoded.pixels.samples.count + 4 * sample.json.count
+        kept.withLock {
+            guard $0.bytes + bytes <= budget, $0.samples[id] == nil else { return }
+            $0.samples[id] = decoded
+            $0.bytes += bytes
+        }
+        return decoded
+    }
+
+    /// Bytes kept so far.
+    public var bytes: Int { kept.withLock { $0.bytes } }
 }
 
 /// One source's endless stream: epoch after epoch, each in a new order.

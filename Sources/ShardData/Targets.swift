@@ -51,11 +51,25 @@ public struct DecodedSample: Sendable {
     }
 
     /// Per pixel: the instance index, -1 for no instance, -2 for the ignore region.
+    /// Painted run by run through a pointer: the loader builds this for every sample of every epoch.
     func instanceMap() -> [Int32] {
         var map = [Int32](repeating: -1, count: record.width * record.height)
-        func paint(_ mask: RLE, _ value: Int32) { mask.forEachForegroundPixel { map[$0] = value } }
-        if let ignore = record.ignore { paint(ignore, -2) }
-        for (k, instance) in record.instances.enumerated() { paint(instance.mask, Int32(k)) }
+        map.withUnsafeMutableBufferPointer { map in
+            func paint(_ mask: RLE, _ value: Int32) {
+                let (width, height) = (mask.width, mask.height)
+                mask.forEachForegroundRun { start, length in
+                    // A run is column-major: down one column, then on at the top of the next.
+                    var (x, y) = start.quotientAndRemainder(dividingBy: height)
+                    for _ in 0..<length {
+                        map[y * width + x] = value
+                        y += 1
+                        if y == height { (x, y) = (x + 1, 0) }
+                    }
+                }
+            }
+            if let ignore = record.ignore { paint(ignore, -2) }
+            for (k, instance) in record.instances.enumerated() { paint(instance.mask, Int32(k)) }
+        }
         return map
     }
 }
@@ -107,20 +121,9 @@ public enum Targets {
         func sourceY(_ y: Double) -> Double { (y + cropY) / sy - 0.5 }
 
         // Image: bilinear; outside the sample it is 0 (the mean after normalisation).
-        var image = [Float](repeating: 0, count: 3 * width * height)
-        let pixels = sample.pixels.samples
-        let columns = (0..<width).map { taps(sourceX(Double($0) + 0.5), size: sw) }
-        for y in 0..<height {
-            guard let (y0, y1, wy) = taps(sourceY(Double(y) + 0.5), size: sh) else { continue }
-            for x in 0..<width {
-                guard let (x0, x1, wx) = columns[x] else { continue }
-                for c in 0..<3 {
-                    let top = Float(pixels[(y0 * sw + x0) * 3 + c]) * (1 - wx) + Float(pixels[(y0 * sw + x1) * 3 + c]) * wx
-                    let bottom = Float(pixels[(y1 * sw + x0) * 3 + c]) * (1 - wx) + Float(pixels[(y1 * sw + x1) * 3 + c]) * wx
-                    image[(c * height + y) * width + x] = ((top * (1 - wy) + bottom * wy) / 255 - 0.5) * 4
-                }
-            }
-        }
+        let columns = (0..<width).compactMap { x in taps(sourceX(Double(x) + 0.5), size: sw).map { (x: x, taps: $0) } }
+        let rows = (0..<height).map { taps(sourceY(Double($0) + 0.5), size: sh) }
+        let image = resample(sample.pixels, columns: columns, rows: rows, width: width)
 
         // Targets at stride 4: each head pixel samples the label under its input-space centre.
         let (hw, hh) = (width / 4, height / 4)
@@ -169,6 +172,56 @@ public enum Targets {
             offsetWeight[i] = 1
         }
         return PreparedSample(image: image, semantic: semantic, center: center, offset: offset, offsetWeight: offsetWeight)
+    }
+
+    /// The normalised [3, H, W] input: pixel (x, y) interpolates the RGB sample between the taps of its column and row
+    /// (0 where either lies outside). The loader runs this for every sample of every epoch beside the training thread,
+    /// so it computes four neighbouring columns of a channel at once; per lane the IEEE operations are the scalar
+    /// formula's, so every value is the same. The columns inside the sample are consecutive.
+    static func resample(_ pixels: Raster<UInt8>, columns: [(x: Int, taps: (Int, Int, Float))], rows: [(Int, Int, Float)?],
+                         width: Int) -> [Float] {
+        let height = rows.count, plane = width * height, rowBytes = 3 * pixels.width
+        var image = [Float](repeating: 0, count: 3 * plane)
+        guard let firstColumn = columns.first?.x else { return image }
+        let left = columns.map { 3 * $0.taps.0 }, right = columns.map { 3 * $0.taps.1 }, weight = columns.map(\.taps.2)
+        let count = columns.count
+        image.withUnsafeMutableBufferPointer { image in
+            pixels.samples.withUnsafeBufferPointer { pixels in
+                left.withUnsafeBufferPointer { left in
+                    right.withUnsafeBufferPointer { right in
+                        weight.withUnsafeBufferPointer { weight in
+                            for (y, row) in rows.enumerated() {
+                                guard let (y0, y1, wy) = row else { continue }
+                                for c in 0..<3 {
+                                    let upper = pixels.baseAddress! + y0 * rowBytes + c, lower = pixels.baseAddress! + y1 * rowBytes + c
+                                    let out = image.baseAddress! + c * plane + y * width + firstColumn
+                                    @inline(__always) func four(_ row: UnsafePointer<UInt8>, _ at: UnsafeBufferPointer<Int>, _ i: Int) -> SIMD4<Float> {
+                                        SIMD4(Float(row[at[i]]), Float(row[at[i + 1]]), Float(row[at[i + 2]]), Float(row[at[i + 3]]))
+                                    }
+                                    var i = 0
+                                    while i + 4 <= count {
+                                        let wx = SIMD4(weight[i], weight[i + 1], weight[i + 2], weight[i + 3])
+                                        let top = four(upper, left, i) * (1 - wx) + four(upper, right, i) * wx
+                                        let bottom = four(lower, left, i) * (1 - wx) + four(lower, right, i) * wx
+                                        let value = ((top * (1 - wy) + bottom * wy) / 255 - 0.5) * 4
+                                        UnsafeMutableRawPointer(out + i).storeBytes(of: value, as: SIMD4<Float>.self)
+                                        i += 4
+                                    }
+                                    while i < count {
+                                        let wx = weight[i]
+                                        let top = Float(upper[left[i]]) * (1 - wx) + Float(upper[right[i]]) * wx
+                                        let bottom = Float(lower[left[i]]) * (1 - wx) + Float(lower[right[i]]) * wx
+                                        out[i] = ((top * (1 - wy) + bottom * wy) / 255 - 0.5) * 4
+                                        i += 1
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return image
     }
 
     /// Bilinear taps for a source coordinate, or nil outside the sample (beyond half a pixel).

@@ -28,6 +28,8 @@ public struct FitOptions: Sendable {
     public var checkpointEvery = 100
     public var augment = true
     public var centerSigma = Targets.defaultSigma
+    /// Bytes of decoded training samples the loader keeps across epochs (`DecodedSamples`).
+    public var decodedCacheBytes = DecodedSamples.defaultBudget
     public var lossWeights = LossWeights()
     public var logEvery = 10
 
@@ -134,6 +136,7 @@ public enum Trainer {
                                             classes: options.config.classes, augmentation: options.augment ? Augmentation() : nil,
                                             seed: options.seed, jobs: max(1, options.threads), shares: options.shares)
         settings.centerSigma = options.centerSigma
+        settings.decodedCacheBytes = options.decodedCacheBytes
         let loader = try BatchLoader(sources: options.sources, settings: settings, cursor: cursor, step: startStep,
                                      report: { errors.add($0) })
         defer { loader.stop() }

@@ -87,6 +87,8 @@ struct Fit: ParsableCommand {
     @Flag(help: "Continue from the last checkpoint in --out.") var resume = false
     @Flag(help: "No random scale, crop and flip.") var noAugment = false
     @Option(help: "Standard deviation of the centre heatmap's Gaussians, in head pixels (4 input pixels).") var centerSigma = FitOptions.defaults.centerSigma
+    @Option(help: "Memory for decoded training samples kept across epochs, in MiB (0: decode every sample every time).")
+    var cacheMib = FitOptions.defaults.decodedCacheBytes >> 20
 
     func validate() throws {
         try checkInputSize(inputSize)
@@ -98,6 +100,7 @@ struct Fit: ParsableCommand {
         guard lr.isFinite, lr > 0, centerSigma.isFinite, centerSigma > 0 else {
             throw ValidationError("--lr and --center-sigma must be positive numbers")
         }
+        guard (0...(1 << 30)).contains(cacheMib) else { throw ValidationError("--cache-mib must lie in 0…\(1 << 30)") }
     }
 
     func run() throws {
@@ -123,6 +126,7 @@ struct Fit: ParsableCommand {
         options.logEvery = logEvery
         options.augment = !noAugment
         options.centerSigma = centerSigma
+        options.decodedCacheBytes = cacheMib << 20
         let summary = try Trainer.fit(options) { say($0) }
         say(String(format: "done: %d steps, final loss %.4f, %.1f images/s, %.1f%% of the time waiting for data",
                      summary.steps, summary.finalLoss, summary.imagesPerSecond, 100 * summary.dataWaitShare))

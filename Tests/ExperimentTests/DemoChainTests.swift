@@ -50,9 +50,9 @@ final class DemoChainTests: XCTestCase {
         XCTAssertEqual(try samples("mix-5"), 11)
         XCTAssertEqual(try samples("mix-35"), 41)
         // train-shards → every configuration trained and evaluated on both val sets: 12 configurations, every compared one
-        // with two seeds (real-only, each count, synthetic-only, the fixed share); equal steps but for the 2× controls
-        // and the fine-tuning.
-        XCTAssertEqual(results.runs.count, 19)
+        // and real-only's control with two seeds (real-only, each count, synthetic-only, the fixed share); equal steps but
+        // for the 2× controls and the fine-tuning.
+        XCTAssertEqual(results.runs.count, 20)
         let controls = [DemoRun.control(DemoRun.realOnly), DemoRun.control(DemoRun.mixed(35))]
         for run in results.runs {
             XCTAssertEqual(run.steps, controls.contains(run.name) ? 8 : run.name == DemoRun.fineTuned ? 2 : 4, run.name)
@@ -60,6 +60,7 @@ final class DemoChainTests: XCTestCase {
         for name in [DemoRun.realOnly, DemoRun.syntheticOnly, DemoRun.fixedShare(35)] + [5, 10, 16, 35].map(DemoRun.mixed) {
             XCTAssertEqual(results.all(name).map(\.seed), [1, 2], name)
         }
+        XCTAssertEqual(results.all(controls[0]).map(\.seed), [1, 2])
         XCTAssertEqual(results.all(controls[1]).map(\.seed), [1])
         // Table 2's mixes read one shuffled union; the fixed-share run two sources, half of every batch each.
         let metrics = try JSON.parse(try Files.read("\(out)/runs/mixed-35-s1/metrics.json"))
@@ -75,7 +76,7 @@ final class DemoChainTests: XCTestCase {
         // report.json holds every run's numbers exactly as its metrics.json has them.
         let report = try JSON.parse(try Files.read("\(out)/report.json"))
         let reported = try XCTUnwrap(report["runs"]?.arrayValue)
-        XCTAssertEqual(reported.count, 19)
+        XCTAssertEqual(reported.count, 20)
         for run in reported {
             let name = try XCTUnwrap(run["name"]?.stringValue), seed = try XCTUnwrap(run["seed"]?.intValue)
             let own = try JSON.parse(try Files.read("\(out)/runs/\(name)-s\(seed)/metrics.json"))
@@ -107,7 +108,7 @@ final class DemoChainTests: XCTestCase {
         let seeded = configurations.compactMap { $0.1["real_ap"] }.filter { ($0["seeds"]?.intValue ?? 0) > 1 }
         let freedom = seeded.map { Double($0["seeds"]!.intValue! - 1) }.reduce(0, +)
         let pooled = (seeded.map { Double($0["seeds"]!.intValue! - 1) * pow($0["sd"]!.doubleValue!, 2) }.reduce(0, +) / freedom).squareRoot()
-        XCTAssertEqual(seeded.count, 7)
+        XCTAssertEqual(seeded.count, 8)
         XCTAssertEqual(spread, pooled, accuracy: 1e-9)
         let equalSteps = verdicts[2]["inputs"]
         XCTAssertEqual(equalSteps?["seed spread"]?.doubleValue, spread)
@@ -124,6 +125,13 @@ final class DemoChainTests: XCTestCase {
             if expected.isNaN { XCTAssertEqual(reported?.compact, "null", message) }
             else { XCTAssertEqual(reported?.doubleValue ?? .nan, expected, accuracy: 1e-9, message) }
         }
+        // Real-only's convergence: the mean over the control's seeds of its gain against the run of the same seed.
+        let gains = try [1, 2].map { try realAP(controls[0], $0) - realAP(DemoRun.realOnly, $0) }
+        let convergence = try XCTUnwrap(verdicts.first { $0["claim"]?.stringValue?.hasPrefix("\(DemoRun.realOnly) has converged") ?? false })
+        XCTAssertEqual(try XCTUnwrap(convergence["inputs"]?["gain"]?.doubleValue), (gains[0] + gains[1]) / 2, accuracy: 1e-9)
+        XCTAssertEqual(convergence["inputs"]?["seeds"]?.doubleValue, 2)
+        XCTAssertEqual(convergence["inputs"]?["tolerance"]?.doubleValue, max(1, spread))
+        XCTAssertEqual(convergence["verdict"]?.stringValue, (gains[0] + gains[1]) / 2 < max(1, spread) ? "holds" : "does not hold")
         var points: [(x: Double, y: Double)] = []
         for count in [5, 10, 16, 35] { for seed in [1, 2] { points.append((log2(Double(count)), try realAP(DemoRun.mixed(count), seed))) } }
         let trend = try XCTUnwrap(report["trend"])

@@ -38,7 +38,7 @@ final class HelpDefaultsTests: XCTestCase {
             "train-shards fit": ["--batch": "\(fit.batch)", "--input-size": "\(fit.inputWidth)x\(fit.inputHeight)",
                                  "--lr": "\(fit.learningRate)", "--seed": "\(fit.seed)", "--jobs": jobs, "--max-errors": maxErrors,
                                  "--checkpoint-every": "\(fit.checkpointEvery)", "--log-every": "\(fit.logEvery)",
-                                 "--center-sigma": "\(fit.centerSigma)"],
+                                 "--center-sigma": "\(fit.centerSigma)", "--cache-mib": "\(fit.decodedCacheBytes >> 20)"],
             "train-shards evaluate": ["--jobs": jobs, "--max-errors": maxErrors,
                                       "--split": CityscapesEvaluation.Options.defaults.split.rawValue,
                                       "--overlays": "0"],   // an option of the command alone: none drawn unless asked

@@ -101,6 +101,62 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(prepared.image[16 * 8 + 1], Targets.normalise(4))   // green channel of pixel 1
     }
 
+    func testResamplingComputesEachPixelByTheBilinearFormulaInAndBeyondFourColumnGroups() {
+        // 5×3 RGB sample, 7 columns inside it from x = 1 (a group of four and three more) and a row outside (y = 1).
+        var pixels = Raster<UInt8>(width: 5, height: 3, channels: 3)
+        for i in 0..<pixels.samples.count { pixels.samples[i] = UInt8((i * 37) % 256) }
+        let columns: [(x: Int, taps: (Int, Int, Float))] = (0..<7).map { i in
+            let left = i % 5
+            return (x: i + 1, taps: (left, min(left + 1, 4), Float(i) / 8))
+        }
+        let rows: [(Int, Int, Float)?] = [(0, 1, 0.25), nil, (1, 2, 0.75)]
+        let image = Targets.resample(pixels, columns: columns, rows: rows, width: 9)
+        XCTAssertEqual(image.count, 3 * 3 * 9)
+        for c in 0..<3 {
+            for (y, row) in rows.enumerated() {
+                for x in 0..<9 {
+                    var expected: Float = 0
+                    if let (y0, y1, wy) = row, let column = columns.first(where: { $0.x == x }) {
+                        let (x0, x1, wx) = column.taps
+                        func at(_ yy: Int, _ xx: Int) -> Float { Float(pixels.samples[(yy * 5 + xx) * 3 + c]) }
+                        let top = at(y0, x0) * (1 - wx) + at(y0, x1) * wx, bottom = at(y1, x0) * (1 - wx) + at(y1, x1) * wx
+                        expected = ((top * (1 - wy) + bottom * wy) / 255 - 0.5) * 4
+                    }
+                    XCTAssertEqual(image[(c * 3 + y) * 9 + x], expected, "channel \(c) at (\(x), \(y))")
+                }
+            }
+        }
+        // Pixel (1, 0) in red: column 0 has weight 0, so it blends samples (0, 0) and (0, 1) of the sample by the row's 0.25.
+        let blended: Float = Float(pixels.samples[0]) * 0.75 + Float(pixels.samples[15]) * 0.25
+        XCTAssertEqual(image[1], (blended / 255 - 0.5) * 4, accuracy: 1e-6)
+    }
+
+    func testDecodedSamplesAreKeptUntilTheBudgetIsSpentAndABadSampleIsNeverKept() throws {
+        func shardSample(_ key: String, image: [UInt8]? = nil) throws -> ShardSample {
+            let source = try sample()
+            var record = source.record
+            record.key = key
+            return ShardSample(key: key, shard: "s.tar", json: Array(record.json.compact.utf8),
+                               image: try image ?? PNGCodec.encode(source.pixels), imageFormat: "png")
+        }
+        let first = try shardSample("a"), second = try shardSample("b")
+        let size = 16 * 8 * 3 + 4 * first.json.count
+        let cache = DecodedSamples(budget: size + size / 2)   // room for one sample
+        XCTAssertEqual(try cache.sample(first).pixels, try sample().pixels)
+        XCTAssertEqual(cache.bytes, size)
+        XCTAssertEqual(try cache.sample(second).key, "b")
+        XCTAssertEqual(cache.bytes, size)   // over the budget: decoded, not kept
+        XCTAssertEqual(try cache.sample(first).record.instances.map(\.className), ["car"])
+        XCTAssertEqual(cache.bytes, size)   // kept once
+        let broken = try shardSample("c", image: [1, 2, 3])
+        let roomy = DecodedSamples(budget: 1 << 20)
+        for _ in 0..<2 { XCTAssertThrowsError(try roomy.sample(broken)) { XCTAssertTrue("\($0)".contains("s.tar"), "\($0)") } }
+        XCTAssertEqual(roomy.bytes, 0)
+        let none = DecodedSamples(budget: 0)
+        XCTAssertEqual(try none.sample(first).key, "a")
+        XCTAssertEqual(none.bytes, 0)
+    }
+
     func testFlipMirrorsImageAndTargets() throws {
         var augmentation = Augmentation()
         augmentation.minScale = 1
