@@ -46,7 +46,7 @@ public struct DemoSettings: Sendable {
     public var gap = 0.8
     public var seed: UInt64 = 1
     /// Seeds of every configuration a claim compares: real-only, every count of Table 2, synthetic-only and
-    /// the fixed share (the convergence controls, the ablations and the fine-tuning run once).
+    /// the fixed share (the largest mix's convergence control, the ablations and the fine-tuning run once).
     public var seeds = 3
     /// Seeds of real-only's convergence control, whose verdict takes the mean of the paired gains (each seed's control
     /// against the run of that seed). Real-only's convergence is a claim of its own; one pair of runs differs by √2 seed
