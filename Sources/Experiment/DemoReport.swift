@@ -177,6 +177,8 @@ public struct DemoReport {
 
     var protocolText: String {
         let s = settings
+        // As the plan trained it (its seeds are capped by the configuration's).
+        let realOnlyControlSeeds = results.plan.first { $0.name == DemoRun.control(DemoRun.realOnly) }?.seeds ?? 1
         let data = s.datasets.map {
             "- Data: your datasets — Cityscapes at `\($0.cityscapes)` (\(s.realTrain) train, \(s.realVal) val frames) and Synscapes at "
                 + "`\($0.synscapes)` (\(s.syntheticTrain) train frames, \(s.syntheticVal) held out as val, \(s.syntheticValFraction) of its ids)."
@@ -206,7 +208,7 @@ public struct DemoReport {
         mix trains longer: it confounds data with compute and does not fit this budget; here every mix trains the same steps. \
         \(s.fixedShare ? "The largest count also streams the real and the synthetic shards as two sources with a fixed real share of \(Int(100 * s.realShare)) % per batch (`--share real=\(s.realShare)`): the same images, their share held fixed." : "")
         - Seeds: \(s.seed)…\(s.seed + UInt64(s.seeds) - 1) for every configuration a claim compares (real-only, each synthetic count, \
-        synthetic-only\(s.fixedShare ? ", the fixed share" : "")), \(s.seed)…\(s.seed + UInt64(min(s.realOnlyControlSeeds, s.seeds)) - 1) for \
+        synthetic-only\(s.fixedShare ? ", the fixed share" : "")), \(s.seed)…\(s.seed + UInt64(realOnlyControlSeeds) - 1) for \
         real-only's convergence control, \(s.seed) for the largest mix's, the fine-tuning and the ablations; a seed changes \
         initialisation, data order and augmentation, not the data.
         - Evaluation: Cityscapes instance AP (the official algorithm) at \(s.inputWidth)×\(s.inputHeight), the 100 px minimum region scaled by \

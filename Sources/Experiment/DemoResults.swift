@@ -226,8 +226,7 @@ public struct DemoResults: Sendable {
         guard !pairs.isEmpty else {
             return Verdict(claim: claim, outcome: .inconclusive, inputs: [], explanation: "the control did not run")
         }
-        func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(values.count) }
-        let once = mean(pairs.map(\.once)), longer = mean(pairs.map(\.longer)), gain = longer - once
+        let once = Spread(pairs.map(\.once)).mean, longer = Spread(pairs.map(\.longer)).mean, gain = longer - once
         let tolerance = max(1, seedSpread ?? 0)
         let seeds = pairs.map { String(format: "seed %d: %.1f → %.1f (%+.1f)", $0.seed, $0.once, $0.longer, $0.longer - $0.once) }
         let average = pairs.count > 1 ? String(format: "; mean %+.1f", gain) : ""
