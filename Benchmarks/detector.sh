@@ -5,15 +5,10 @@
 # full frame size on a GPU: BACKBONE=resnet50 SHORT_SIDE=1024 bash Benchmarks/detector.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.build/release
-PY=.venv/bin/python
+source Benchmarks/common.sh
 DATA=bench-data/train-frames-400
 work=bench-data/detector
-if [ ! -f "$DATA/.complete" ]; then
-  rm -rf "$DATA"
-  "$BIN/synmix-generate" cityscapes --out "$DATA" --count 400 --seed 11 --noise 4 --width 1024 --height 512 --city trainbench >/dev/null
-  touch "$DATA/.complete"
-fi
+generated "$DATA" "400 Cityscapes-layout frames of 1024x512" "$BIN/synmix-generate" cityscapes --out "$DATA" --count 400 --seed 11 --noise 4 --width 1024 --height 512 --city trainbench
 rm -rf "$work" && mkdir -p "$work"
 "$BIN/harmonize" --dataset cityscapes --root "$DATA" --out "$work/manifest" >/dev/null
 "$BIN/pack-mix" --real "$work/manifest" --max-size 512x256 --image-format jpg --shard-samples 100 --out "$work/shards" >/dev/null

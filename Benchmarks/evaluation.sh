@@ -5,18 +5,11 @@
 # each (8-bit gray 0/255 PNGs, as Detectron2 writes them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.build/release
-PY=.venv/bin/python
+source Benchmarks/common.sh
 IMAGES=${IMAGES:-100}
 DATA=bench-data/evaluation-$IMAGES
 RUNS=${RUNS:-3}
-if [ ! -f "$DATA/.complete" ]; then
-  rm -rf "$DATA"
-  echo "generating $IMAGES frames with 100 prediction masks each in $DATA ..."
-  "$BIN/synmix-bench" evaluation-data --out "$DATA" --images "$IMAGES" >/dev/null
-  touch "$DATA/.complete"
-fi
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+generated "$DATA" "$IMAGES frames with 100 prediction masks each" "$BIN/synmix-bench" evaluation-data --out "$DATA" --images "$IMAGES"
 field() { sed -E "s/.*\"$1\": ([0-9.]+).*/\1/"; }
 libpng=$(for r in $(seq $RUNS); do "$BIN/synmix-bench" decode-floor --libpng-only --root "$DATA" --under results --suffix .png | field seconds; done | median)
 direct=$(for r in $(seq $RUNS); do "$BIN/synmix-bench" decode-floor --root "$DATA" --under results --suffix .png | field seconds; done | median)

@@ -3,16 +3,11 @@
 # and peak RSS for 5 000 vs 25 000 lines (streaming: it must be flat).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.build/release
+source Benchmarks/common.sh
 DATA=bench-data/synscapes-100
 RUNS=${RUNS:-3}
 
-if [ ! -f "$DATA/.complete" ]; then
-  rm -rf "$DATA"
-  echo "generating 100 Synscapes-layout frames of 1440x720 in $DATA ..."
-  "$BIN/synmix-generate" synscapes --out "$DATA" --count 100 --seed 11 --objects 20-30 --png-level 1 >/dev/null
-  touch "$DATA/.complete"
-fi
+generated "$DATA" "100 Synscapes-layout frames of 1440x720" "$BIN/synmix-generate" synscapes --out "$DATA" --count 100 --seed 11 --objects 20-30 --png-level 1
 work=bench-data/filter
 mkdir -p "$work"
 "$BIN/harmonize" --dataset synscapes --root "$DATA" --out "$work/harmonized" >/dev/null
@@ -23,7 +18,6 @@ for n in 5000 25000; do
     "$work/harmonized/manifest.jsonl" > "$work/manifest-$n.jsonl"
 done
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 {
   echo "| manifest lines | size | filter-instances | records/s | peak RSS |"
   echo "|---:|---:|---:|---:|---:|"

@@ -5,22 +5,15 @@
 # instance + pycocotools.mask.encode, multiprocessing). Median of 3 runs each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.build/release
-PY=.venv/bin/python
+source Benchmarks/common.sh
 DATA=bench-data/cityscapes-400
 JOBS=${JOBS:-$(nproc)}
 RUNS=${RUNS:-3}
 
-if [ ! -f "$DATA/.complete" ]; then
-  rm -rf "$DATA"
-  echo "generating 400 frames of 2048x1024 (about 15 labelled instances each) in $DATA ..."
-  # 60-75 objects per scene, of which nearer ones hide many: ~15 labelled instances per frame
-  # (Cityscapes train averages ~17.5 plus group regions).
-  "$BIN/synmix-generate" cityscapes --out "$DATA" --count 400 --seed 7 --objects 60-75 --city benchcity --png-level 6 >/dev/null
-  touch "$DATA/.complete"
-fi
+# 60-75 objects per scene, of which nearer ones hide many: ~15 labelled instances per frame
+# (Cityscapes train averages ~17.5 plus group regions).
+generated "$DATA" "400 frames of 2048x1024 (about 15 labelled instances each)" "$BIN/synmix-generate" cityscapes --out "$DATA" --count 400 --seed 7 --objects 60-75 --city benchcity --png-level 6
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 json_field() { sed -E "s/.*\"$1\": ([0-9.]+).*/\1/"; }
 
 results=$(mktemp)

@@ -5,22 +5,16 @@
 # seeds and steps; the runs must train on the same values, so their losses must be identical.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.build/release
+source Benchmarks/common.sh
 STEPS=${STEPS:-1500}
 RUNS=${RUNS:-3}
 DATA=bench-data/loader-frames-400
 work=bench-data/loader
-if [ ! -f "$DATA/.complete" ]; then
-  rm -rf "$DATA"
-  echo "generating 400 Cityscapes-layout frames of 512x256 in $DATA ..."
-  "$BIN/synmix-generate" cityscapes --out "$DATA" --count 400 --seed 5 --width 512 --height 256 --look demo --city loaderbench >/dev/null
-  touch "$DATA/.complete"
-fi
+generated "$DATA" "400 Cityscapes-layout frames of 512x256" "$BIN/synmix-generate" cityscapes --out "$DATA" --count 400 --seed 5 --width 512 --height 256 --look demo --city loaderbench
 rm -rf "$work" && mkdir -p "$work"
 "$BIN/harmonize" --dataset cityscapes --root "$DATA" --out "$work/manifest" >/dev/null
 "$BIN/pack-mix" --real "$work/manifest" --max-size 192x96 --image-format png --shard-samples 100 --out "$work/shards" >/dev/null
 
-spread() { sort -g | awk -v f="$1" '{a[NR]=$1} END {printf f " (" f "–" f ")", a[int((NR+1)/2)], a[1], a[NR]}'; }
 fit() {  # fit OUT SEED CACHE_MIB: one lane, its CPU seconds (user + system) in OUT.cpu
   /usr/bin/time -f "%U %S" -o "$1.time" "$BIN/train-shards" fit --train "$work/shards/mix-*.tar" --out "$1" --steps "$STEPS" \
     --batch 4 --input-size 192x96 --width 16 --lr 0.012 --seed "$2" --jobs 1 --log-every "$STEPS" --checkpoint-every "$STEPS" \

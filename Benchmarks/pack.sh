@@ -4,27 +4,18 @@
 # re-encoding at --scale 0.5 against webdataset.ShardWriter in Python (raw bytes; PIL resize + JPEG).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.build/release
-PY=.venv/bin/python
+source Benchmarks/common.sh
 DATA=bench-data/cityscapes-photo-100
 RUNS=${RUNS:-5}
 work=bench-data/pack
-if [ ! -f "$DATA/.complete" ]; then
-  rm -rf "$DATA"
-  echo "generating 100 noisy 2048x1024 Cityscapes-layout frames in $DATA ..."
-  # Sensor noise makes the PNGs photo-sized (~4 MB, like real leftImg8bit files).
-  "$BIN/synmix-generate" cityscapes --out "$DATA" --count 100 --seed 3 --noise 6 --png-level 1 --city benchcity >/dev/null
-  touch "$DATA/.complete"
-fi
+# Sensor noise makes the PNGs photo-sized (~4 MB, like real leftImg8bit files).
+generated "$DATA" "100 noisy 2048x1024 Cityscapes-layout frames" "$BIN/synmix-generate" cityscapes --out "$DATA" --count 100 --seed 3 --noise 6 --png-level 1 --city benchcity
 rm -rf "$work" && mkdir -p "$work"
 "$BIN/harmonize" --dataset cityscapes --root "$DATA" --out "$work/harmonized" >/dev/null
 manifest="$work/harmonized/manifest.jsonl"
 images=$(ls "$DATA"/leftImg8bit/train/benchcity/*.png | sort)
 mb=$(du -cb $images | tail -1 | awk '{printf "%.1f", $1 / 1e6}')
 
-# "median (min–max)" of the numbers on standard input, with a printf format for each.
-spread() { sort -g | awk -v f="$1" '{a[NR]=$1} END {printf f " (" f "–" f ")", a[int((NR+1)/2)], a[1], a[NR]}'; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # Each timed command starts with no dirty pages left by the one before (sync, untimed): otherwise
 # whichever runs after a 434 MB write is throttled by its write-back, and cat varied 0.24–0.87 s.
 timed() { local s; sync; s=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) - $s" | bc; }

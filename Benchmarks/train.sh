@@ -6,25 +6,16 @@
 # images/s and the share of time spent waiting for data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.build/release
-PY=.venv/bin/python
+source Benchmarks/common.sh
 THREADS=${THREADS:-2}
 RUNS=${RUNS:-5}
 DATA=bench-data/train-frames-400
 work=bench-data/train
-if [ ! -f "$DATA/.complete" ]; then
-  rm -rf "$DATA"
-  echo "generating 400 Cityscapes-layout frames of 1024x512 in $DATA ..."
-  "$BIN/synmix-generate" cityscapes --out "$DATA" --count 400 --seed 11 --noise 4 --width 1024 --height 512 --city trainbench >/dev/null
-  touch "$DATA/.complete"
-fi
+generated "$DATA" "400 Cityscapes-layout frames of 1024x512" "$BIN/synmix-generate" cityscapes --out "$DATA" --count 400 --seed 11 --noise 4 --width 1024 --height 512 --city trainbench
 rm -rf "$work" && mkdir -p "$work"
 "$BIN/harmonize" --dataset cityscapes --root "$DATA" --out "$work/manifest" >/dev/null
 "$BIN/pack-mix" --real "$work/manifest" --max-size 512x256 --image-format jpg --shard-samples 100 --out "$work/shards" >/dev/null
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# "median (min–max)" of the numbers on standard input, with a printf format for each.
-spread() { sort -g | awk -v f="$1" '{a[NR]=$1} END {printf f " (" f "–" f ")", a[int((NR+1)/2)], a[1], a[NR]}'; }
 number() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))" "$@"; }
 
 # Interleaved runs, ours then PyTorch, under each OpenBLAS kernel choice: its own (the CPU's) and
